@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const seconds = (max: number) => z.coerce.number().min(0).max(max);
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+const bool = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.toLowerCase();
+  return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
+}, z.boolean());
+
+/**
+ * Every setting of the daemon. Each key K is read from the env file and the
+ * environment as TRL_<K upper-cased> and from the command line as --<k-with-dashes>.
+ */
+export const ConfigSchema = z.object({
+  socket_path: z.string().min(1).max(107).default('/tmp/trl.sock'),
+  runtime_dir: z.string().min(1).optional(),
+  env_file: z.string().min(1).optional(),
+  max_sessions: int(1, 100_000).default(64),
+  default_timeout_s: seconds(7 * 24 * 3600).default(300),
+  kill_grace_ms: int(0, 600_000).default(5000),
+  max_output_bytes: int(1024, 1024 * MiB).default(4 * MiB),
+  max_idle_sec: seconds(365 * 24 * 3600).default(1800),
+  session_ttl_sec: seconds(365 * 24 * 3600).default(86_400),
+  max_request_bytes: int(1024, 256 * MiB).default(4 * MiB),
+  max_stdin_bytes: int(0, 256 * MiB).default(1 * MiB),
+  max_connections: int(1, 100_000).default(256),
+  max_inflight_per_connection: int(1, 10_000).default(64),
+  idle_exit_s: seconds(365 * 24 * 3600).default(0),
+  allow_root: bool.default(false),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigKey = keyof Config;
+
+export const CONFIG_HELP: Record<ConfigKey, string> = {
+  socket_path: 'Unix socket to listen on (ignored when systemd passes a socket)',
+  runtime_dir: 'directory for the orphan ledger (default: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/trl, else /tmp/trl-<uid>)',
+  env_file: 'dotenv file with TRL_* settings and runtime-level variables for commands; must be mode 0600',
+  max_sessions: 'sessions open at once; more gets MAX_SESSIONS_REACHED',
+  default_timeout_s: 'timeout of a command when neither it nor its session sets one; 0 = none',
+  kill_grace_ms: 'time between SIGTERM and SIGKILL when a command is stopped',
+  max_output_bytes: 'bytes kept per stream (stdout, stderr) of a command; the rest is counted, not kept',
+  max_idle_sec: 'an idle session with no activity for this long is destroyed; 0 = never',
+  session_ttl_sec: 'a session older than this is destroyed, running command included; 0 = never',
+  max_request_bytes: 'longest request line; a longer one is answered with an error and the connection closed',
+  max_stdin_bytes: 'largest stdin a request may carry',
+  max_connections: 'client connections open at once; more are refused',
+  max_inflight_per_connection: 'requests answered concurrently per connection; reading pauses beyond it',
+  idle_exit_s: 'when socket-activated: exit after this long with no sessions and no connections; 0 = never',
+  allow_root: 'allow running as root (commands would run as root too)',
+  log_level: 'fatal, error, warn, info, debug, trace or silent',
+};
+
+export const envNameOf = (key: ConfigKey): string => `TRL_${key.toUpperCase()}`;
+export const flagOf = (key: ConfigKey): string => key.replace(/_/g, '-');
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
+export const isBooleanKey = (key: ConfigKey): boolean => key === 'allow_root';

@@ -1,0 +1,191 @@
+import { constants } from 'node:os';
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
+import type { ExecResult } from '../protocol/messages';
+import { ErrorCode, TrlError } from '../protocol/errors';
+import { OutputCapture } from './capture';
+import { parseStateReport, wrapCommand, type ShellState } from './shell-state';
+import type { SpawnedProcess, Spawner } from './spawn';
+import { terminateTree, type ProcessTree } from './terminate';
+
+export interface ExecutionSpec {
+  shell: string;
+  command: string;
+  cwd: string;
+  /** The complete environment of the command (runtime < session < command), markers included. */
+  env: Record<string, string>;
+  /** Wrap the command so that cwd and env are reported back (POSIX shells only). */
+  reportState: boolean;
+  stdin?: string | undefined;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+  graceMs: number;
+  maxOutputBytes: number;
+  execId?: string;
+}
+
+export interface ExecutionOutcome {
+  result: ExecResult;
+  /** The shell's final cwd and env; null when the command did not end normally through the wrapper. */
+  state: ShellState | null;
+}
+
+/** After the shell exits, how long its background children may keep our stdout/stderr open before we stop reading. */
+const DRAIN_AFTER_EXIT_MS = 100;
+/** The state report is a cwd and an environment; anything bigger is not ours. */
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
+
+/** One running command: spawn, capture, timeout, terminate, result. */
+export class Execution {
+  readonly id: string;
+  readonly pid: number;
+  readonly tree: ProcessTree;
+  readonly done: Promise<ExecutionOutcome>;
+
+  private readonly startedAt: number;
+  private readonly stdout: OutputCapture;
+  private readonly stderr: OutputCapture;
+  private stateChunks: Buffer[] = [];
+  private stateBytes = 0;
+  private openStreams = 3;
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private timedOut = false;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | null = null;
+  private settle!: (outcome: ExecutionOutcome) => void;
+  private finished = false;
+
+  private constructor(
+    private readonly spec: ExecutionSpec,
+    private readonly child: SpawnedProcess,
+    id: string,
+    startedAt: number,
+  ) {
+    this.id = id;
+    this.pid = child.pid;
+    this.startedAt = startedAt;
+    this.tree = { pid: child.pid, pgids: [child.pid], marker: Buffer.from(`TRL_EXEC_ID=${id}`) };
+    this.stdout = new OutputCapture(spec.maxOutputBytes);
+    this.stderr = new OutputCapture(spec.maxOutputBytes);
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.wire();
+  }
+
+  /** Starts the command. Rejects with a TrlError that says what could not be started and why. */
+  static async start(spec: ExecutionSpec, spawner: Spawner): Promise<Execution> {
+    const id = spec.execId ?? randomUUID();
+    const env = { ...spec.env, TRL_EXEC_ID: id };
+    const script = spec.reportState ? wrapCommand(spec.command) : spec.command;
+    const startedAt = performance.now();
+    let child: SpawnedProcess;
+    try {
+      child = await spawner({ file: spec.shell, args: ['-c', script], cwd: spec.cwd, env });
+    } catch (err) {
+      throw await describeSpawnError(err as NodeJS.ErrnoException, spec);
+    }
+    return new Execution(spec, child, id, startedAt);
+  }
+
+  /** Stops the command's whole tree (TERM → grace → KILL, or just `signal`); resolves once the signals are sent and the grace is over. */
+  terminate(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    if (this.stopping && signal !== 'SIGKILL') return this.stopping;
+    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal);
+    return this.stopping;
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  private wire(): void {
+    const { child, spec } = this;
+    child.stdout.on('data', (c: Buffer) => this.stdout.push(c));
+    child.stderr.on('data', (c: Buffer) => this.stderr.push(c));
+    child.state.on('data', (c: Buffer) => {
+      this.stateBytes += c.length;
+      if (this.stateBytes <= MAX_STATE_BYTES) this.stateChunks.push(c);
+    });
+    for (const s of [child.stdout, child.stderr, child.state]) {
+      s.once('close', () => {
+        this.openStreams--;
+        this.maybeFinish();
+      });
+      s.on('error', () => {});
+    }
+    child.stdin.on('error', () => {}); // EPIPE when the command never reads its input
+    if (spec.stdin) child.stdin.end(spec.stdin);
+    else child.stdin.end();
+
+    if (spec.timeoutMs > 0) {
+      this.timeoutTimer = setTimeout(() => {
+        this.timedOut = true;
+        void this.terminate();
+      }, spec.timeoutMs);
+    }
+    child.onExit((code, signal) => {
+      this.exit = { code, signal };
+      if (this.openStreams > 0) {
+        this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
+      }
+      this.maybeFinish();
+    });
+  }
+
+  /** Background children still hold the pipes: stop reading, keep what arrived. */
+  private abandonStreams(): void {
+    for (const s of [this.child.stdout, this.child.stderr, this.child.state]) s.destroy();
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || this.exit === null || this.openStreams > 0) return;
+    this.finished = true;
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.drainTimer);
+    this.child.stdin.destroy();
+    const { code, signal } = this.exit;
+    const report = this.spec.reportState && code === 0 && signal === null ? parseStateReport(Buffer.concat(this.stateChunks)) : null;
+    this.stateChunks = [];
+    const out = this.stdout.finish();
+    const err = this.stderr.finish();
+    const exitCode = signal !== null ? 128 + (constants.signals[signal] ?? 0) : report ? report.exitCode : (code ?? 0);
+    this.settle({
+      result: {
+        stdout: out.text,
+        stderr: err.text,
+        exit_code: exitCode,
+        signal,
+        duration_ms: Math.round(performance.now() - this.startedAt),
+        timed_out: this.timedOut,
+        stdout_truncated: out.truncated,
+        stderr_truncated: err.truncated,
+        stdout_bytes: out.bytes,
+        stderr_bytes: err.bytes,
+      },
+      state: report && !this.timedOut ? report.state : null,
+    });
+  }
+}
+
+async function describeSpawnError(err: NodeJS.ErrnoException, spec: ExecutionSpec): Promise<TrlError> {
+  const code = err.code ?? 'unknown error';
+  if (code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM') {
+    return new TrlError(ErrorCode.RESOURCE_PRESSURE, `cannot start the command: the system is out of processes, memory or file descriptors (${code}); retry later`);
+  }
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    const cwdOk = await stat(spec.cwd).then((s) => s.isDirectory(), () => false);
+    if (!cwdOk) {
+      return new TrlError(
+        ErrorCode.COMMAND_FAILED,
+        `working directory ${spec.cwd} no longer exists; the session cannot run commands there (destroy it and create a new one)`,
+      );
+    }
+    return new TrlError(ErrorCode.COMMAND_FAILED, `shell ${spec.shell} no longer exists; create a session with an existing shell`);
+  }
+  if (code === 'EACCES') {
+    return new TrlError(ErrorCode.COMMAND_FAILED, `shell ${spec.shell} or working directory ${spec.cwd} is not accessible to the daemon's user (EACCES)`);
+  }
+  return new TrlError(ErrorCode.COMMAND_FAILED, `cannot start ${spec.shell}: ${code}`);
+}

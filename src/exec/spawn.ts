@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+/** What the executor asks for: one program, its arguments, cwd and complete environment. */
+export interface SpawnSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** A started process leading its own process group (pgid = pid), with stdin, stdout, stderr and a state pipe on fd 3. */
+export interface SpawnedProcess {
+  readonly pid: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly state: Readable;
+  /** Called once, when the process has exited and been reaped. */
+  onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+}
+
+/**
+ * The one way commands are started. Kept behind this small interface so a
+ * faster spawner can replace child_process without touching sessions or the
+ * protocol. Rejects with the system error when the process cannot start.
+ */
+export type Spawner = (spec: SpawnSpec) => Promise<SpawnedProcess>;
+
+/**
+ * child_process.spawn with every stdio a pipe: 'ignore' would open /dev/null,
+ * which an unprivileged daemon cannot always do. `detached` makes the command
+ * a session and process-group leader, so one signal to -pid reaches its group.
+ */
+export const spawnWithNode: Spawner = (spec) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+      windowsHide: true,
+    });
+    if (child.pid === undefined) {
+      child.once('error', reject);
+      return;
+    }
+    child.on('error', () => {
+      /* later errors (a failed kill) are reported through exit */
+    });
+    const [stdin, stdout, stderr, state] = child.stdio as unknown as [Writable, Readable, Readable, Readable];
+    resolve({
+      pid: child.pid,
+      stdin,
+      stdout,
+      stderr,
+      state,
+      onExit: (listener) => child.once('exit', listener),
+    });
+  });

@@ -1,0 +1,83 @@
+import { findCommandProcesses, readStartTime } from '../system/proc';
+
+/** One command's processes as the terminator sees them. */
+export interface ProcessTree {
+  /** The root of the tree (a command's shell), if it may still be alive. */
+  pid?: number;
+  /** Process groups whose members all belong to the tree. */
+  pgids: number[];
+  /** `TRL_EXEC_ID=…` or `TRL_SESSION_ID=…`: found in the environment of descendants that left the tree. */
+  marker: Buffer;
+}
+
+const POLL_MS = 25;
+
+/** Sends a signal to a process group; false if the group no longer exists. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True while any process of the group exists (zombies included). */
+export const groupExists = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a command: SIGTERM to its group and to every process of its tree
+ * (descendants that called setsid, and those that carry its marker), a grace
+ * period that ends early once all of them are gone, then SIGKILL to whatever
+ * is left. Pids are remembered with their start time, so a pid reused by an
+ * unrelated process in the meantime is never signalled.
+ */
+export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const targets = snapshot(tree);
+  for (const pgid of tree.pgids) signalGroup(pgid, signal);
+  signalAll(targets, signal);
+  const deadline = Date.now() + graceMs;
+  // Zombies stay in the group until reaped by their parent, so only live members count here.
+  while (Date.now() < deadline && anyAlive(targets)) {
+    await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+  }
+  if (signal === 'SIGKILL') return;
+  // Processes started during the grace period are caught by this second look.
+  for (const [pid, start] of snapshot(tree)) targets.set(pid, start);
+  for (const pgid of tree.pgids) signalGroup(pgid, 'SIGKILL');
+  signalAll(targets, 'SIGKILL');
+}
+
+function snapshot(tree: ProcessTree): Map<number, string> {
+  const targets = new Map<number, string>();
+  for (const pid of findCommandProcesses({ rootPid: tree.pid, pgids: tree.pgids, marker: tree.marker })) {
+    const start = readStartTime(pid);
+    if (start !== null) targets.set(pid, start);
+  }
+  return targets;
+}
+
+function signalAll(targets: Map<number, string>, signal: NodeJS.Signals): void {
+  for (const [pid, start] of targets) {
+    if (readStartTime(pid) !== start) continue;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function anyAlive(targets: Map<number, string>): boolean {
+  for (const [pid, start] of targets) if (readStartTime(pid) === start) return true;
+  return false;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,28 @@
+/** Error codes on the wire. The first block is v1's (clients already know them); the rest are ours. */
+export const ErrorCode = {
+  SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  SESSION_BUSY: 'SESSION_BUSY',
+  COMMAND_TIMEOUT: 'COMMAND_TIMEOUT',
+  COMMAND_FAILED: 'COMMAND_FAILED',
+  INVALID_PARAMS: 'INVALID_PARAMS',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+  AUTH_FAILED: 'AUTH_FAILED',
+  MAX_SESSIONS_REACHED: 'MAX_SESSIONS_REACHED',
+  SESSION_LIMIT_EXCEEDED: 'SESSION_LIMIT_EXCEEDED',
+  RESOURCE_PRESSURE: 'RESOURCE_PRESSURE',
+  METHOD_NOT_FOUND: 'METHOD_NOT_FOUND',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error that goes back to the client as `{ok:false, error:{code, message}}`. */
+export class TrlError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TrlError';
+  }
+}

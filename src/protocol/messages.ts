@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/** The request envelope. `id` is echoed verbatim; clients send strings, numbers are tolerated. */
+export const RequestEnvelope = z.object({
+  id: z.union([z.string().max(256), z.number()]),
+  method: z.string().max(128),
+  params: z.record(z.string(), z.unknown()).nullish(),
+});
+export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
+
+const MAX_TIMEOUT_S = 7 * 24 * 3600;
+
+const EnvName = z
+  .string()
+  .min(1, 'an env name must not be empty')
+  .max(1024)
+  .refine((k) => !k.includes('=') && !k.includes('\0'), 'an env name must not contain "=" or NUL');
+const EnvValue = z.string().refine((v) => !v.includes('\0'), 'an env value must not contain NUL');
+/** Environment variables as an object of strings; names keep their case. */
+export const EnvMap = z.record(EnvName, EnvValue);
+export type EnvMap = z.infer<typeof EnvMap>;
+
+const SessionId = z.string().min(1, 'session_id must not be empty').max(128);
+/** Seconds; 0 means no timeout. Fractions are accepted (an extension over v1's integers). */
+const TimeoutS = z.number().nonnegative().max(MAX_TIMEOUT_S);
+
+export const SessionCreateParams = z.object({
+  shell: z.string().min(1).max(4096).nullish(),
+  env: EnvMap.nullish(),
+  working_dir: z.string().min(1).max(4096).nullish(),
+  name: z.string().max(256).nullish(),
+  timeout_s: TimeoutS.nullish(),
+});
+export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
+
+export const SessionRefParams = z.object({ session_id: SessionId });
+export type SessionRefParams = z.infer<typeof SessionRefParams>;
+
+export const SessionDestroyParams = z.object({
+  session_id: SessionId,
+  force: z.boolean().nullish(),
+});
+export type SessionDestroyParams = z.infer<typeof SessionDestroyParams>;
+
+export const ExecRunParams = z.object({
+  session_id: SessionId,
+  command: z.string().min(1, 'command must not be empty'),
+  timeout_s: TimeoutS.nullish(),
+  stdin: z.string().nullish(),
+  env: EnvMap.nullish(),
+});
+export type ExecRunParams = z.infer<typeof ExecRunParams>;
+
+export const NoParams = z.object({});
+
+/** What one command returned; `exec.run`'s data. */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exit_code: number;
+  /** The signal that ended the shell, if any (then exit_code is 128 + its number). */
+  signal: string | null;
+  duration_ms: number;
+  timed_out: boolean;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  stdout_bytes: number;
+  stderr_bytes: number;
+}
+
+export type SessionState = 'creating' | 'idle' | 'running' | 'terminated';
+
+/** Formats a zod error as one line naming each offending field, e.g. `params.timeout_s: …`. */
+export function describeIssues(error: z.ZodError, prefix: string): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${path || 'request'}: ${issue.message}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,42 @@
+import type { z } from 'zod';
+import { ErrorCode, TrlError } from '../protocol/errors';
+import { describeIssues } from '../protocol/messages';
+
+export type Handler<S extends z.ZodType> = (params: z.infer<S>) => Promise<unknown> | unknown;
+
+interface Route {
+  schema: z.ZodType;
+  handle: (params: unknown) => Promise<unknown> | unknown;
+}
+
+/** Method name → params schema + handler. Transports (socket, later HTTP and stdio) share one router. */
+export class Router {
+  private readonly routes = new Map<string, Route>();
+  private refusing: string | null = null;
+
+  register<S extends z.ZodType>(method: string, schema: S, handle: Handler<S>): this {
+    this.routes.set(method, { schema, handle: handle as Route['handle'] });
+    return this;
+  }
+
+  /** From now on every request gets SHUTTING_DOWN with this message. */
+  refuseAll(message: string): void {
+    this.refusing = message;
+  }
+
+  get methods(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /** Validates `params` against the method's schema and runs it. Throws TrlError for anything the client did wrong. */
+  async dispatch(method: string, params: unknown): Promise<unknown> {
+    const route = this.routes.get(method);
+    if (!route) {
+      throw new TrlError(ErrorCode.METHOD_NOT_FOUND, `unknown method ${JSON.stringify(method)}; known methods: ${this.methods.join(', ')}`);
+    }
+    if (this.refusing !== null) throw new TrlError(ErrorCode.SHUTTING_DOWN, this.refusing);
+    const parsed = route.schema.safeParse(params ?? {});
+    if (!parsed.success) throw new TrlError(ErrorCode.INVALID_PARAMS, describeIssues(parsed.error, 'params'));
+    return route.handle(parsed.data);
+  }
+}

@@ -1,0 +1,19 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * JSON lines on stdout. Records carry ids, keys, codes and timings only: the
+ * callers never pass env values, stdin or output, and `redact` is a second
+ * line of defence for the field names that could hold them.
+ */
+export function createLogger(level: string): Logger {
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      redact: { paths: ['env', '*.env', 'stdin', '*.stdin', 'params', '*.params', 'token', '*.token'], censor: '[redacted]' },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
+}
