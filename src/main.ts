@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log);
   let connections: ConnectionSet | null = null;
-  const router = createRouter(pool, { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group' });
+  const router = createRouter(pool, { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group' }, {
+    maxStdinBytes: config.max_stdin_bytes,
+  });
   connections = new ConnectionSet(
     router,
     {

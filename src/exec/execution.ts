@@ -5,9 +5,10 @@ import { randomUUID } from 'node:crypto';
 import type { ExecResult } from '../protocol/messages';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import { OutputCapture } from './capture';
+import type { StreamName } from './output-log';
 import { parseStateReport, wrapCommand, type ShellState } from './shell-state';
 import type { SpawnedProcess, Spawner } from './spawn';
-import { terminateTree, type ProcessTree } from './terminate';
+import { signalTree, terminateTree, type ProcessTree } from './terminate';
 
 export interface ExecutionSpec {
   shell: string;
@@ -17,12 +18,20 @@ export interface ExecutionSpec {
   env: Record<string, string>;
   /** Wrap the command so that cwd and env are reported back (POSIX shells only). */
   reportState: boolean;
+  /** Written to stdin first. */
   stdin?: string | undefined;
+  /** Keep stdin open after `stdin` for later input (exec.input); otherwise it is closed at once. */
+  stdinOpen?: boolean;
   /** 0 = no timeout. */
   timeoutMs: number;
+  /** Stop the command after this long without output; 0 = never. */
+  idleTimeoutMs?: number;
   graceMs: number;
-  maxOutputBytes: number;
+  /** Keep the first `maxOutputBytes` of each stream for the result (exec.run); 0 = keep nothing. */
+  collectBytes: number;
   execId?: string;
+  /** Every chunk read from stdout or stderr, as it arrives. */
+  onOutput?: (stream: StreamName, chunk: Buffer) => void;
 }
 
 export interface ExecutionOutcome {
@@ -36,39 +45,44 @@ const DRAIN_AFTER_EXIT_MS = 100;
 /** The state report is a cwd and an environment; anything bigger is not ours. */
 const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
-/** One running command: spawn, capture, timeout, terminate, result. */
+/** One running command: spawn, capture, timeouts, input, cancel, result. */
 export class Execution {
   readonly id: string;
   readonly pid: number;
   readonly tree: ProcessTree;
   readonly done: Promise<ExecutionOutcome>;
+  readonly startedAt = new Date();
 
-  private readonly startedAt: number;
+  private readonly t0: number;
   private readonly stdout: OutputCapture;
   private readonly stderr: OutputCapture;
   private stateChunks: Buffer[] = [];
   private stateBytes = 0;
   private openStreams = 3;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  private timedOut = false;
+  private timeoutKind: 'wall' | 'idle' | null = null;
+  private cancelSignal: NodeJS.Signals | null = null;
   private timeoutTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | null = null;
   private settle!: (outcome: ExecutionOutcome) => void;
   private finished = false;
+  private lastOutputAt: number;
 
   private constructor(
     private readonly spec: ExecutionSpec,
     private readonly child: SpawnedProcess,
     id: string,
-    startedAt: number,
+    t0: number,
   ) {
     this.id = id;
     this.pid = child.pid;
-    this.startedAt = startedAt;
+    this.t0 = t0;
+    this.lastOutputAt = t0;
     this.tree = { pid: child.pid, pgids: [child.pid], marker: Buffer.from(`TRL_EXEC_ID=${id}`) };
-    this.stdout = new OutputCapture(spec.maxOutputBytes);
-    this.stderr = new OutputCapture(spec.maxOutputBytes);
+    this.stdout = new OutputCapture(spec.collectBytes);
+    this.stderr = new OutputCapture(spec.collectBytes);
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.wire();
   }
@@ -78,32 +92,78 @@ export class Execution {
     const id = spec.execId ?? randomUUID();
     const env = { ...spec.env, TRL_EXEC_ID: id };
     const script = spec.reportState ? wrapCommand(spec.command) : spec.command;
-    const startedAt = performance.now();
+    const t0 = performance.now();
     let child: SpawnedProcess;
     try {
       child = await spawner({ file: spec.shell, args: ['-c', script], cwd: spec.cwd, env });
     } catch (err) {
       throw await describeSpawnError(err as NodeJS.ErrnoException, spec);
     }
-    return new Execution(spec, child, id, startedAt);
-  }
-
-  /** Stops the command's whole tree (TERM → grace → KILL, or just `signal`); resolves once the signals are sent and the grace is over. */
-  terminate(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (this.finished) return Promise.resolve();
-    if (this.stopping && signal !== 'SIGKILL') return this.stopping;
-    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal);
-    return this.stopping;
+    return new Execution(spec, child, id, t0);
   }
 
   get isFinished(): boolean {
     return this.finished;
   }
 
+  get stdinOpen(): boolean {
+    return !this.finished && this.child.stdin.writable;
+  }
+
+  /** Bytes written to stdin that the command has not read yet (bounded by the caller). */
+  get pendingInputBytes(): number {
+    return this.child.stdin.writableLength;
+  }
+
+  /** Milliseconds since the last output (or since the start). */
+  get silentForMs(): number {
+    return performance.now() - this.lastOutputAt;
+  }
+
+  /** Writes to the command's stdin; `eof` closes it afterwards. */
+  writeInput(data: string, eof: boolean): void {
+    if (data.length > 0) this.child.stdin.write(data);
+    if (eof) this.child.stdin.end();
+  }
+
+  /**
+   * Stops the command's whole tree. With no signal: TERM → grace → KILL. With
+   * an explicit signal: that signal alone, to the group and the tree.
+   */
+  cancel(signal?: NodeJS.Signals): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    this.cancelSignal ??= signal ?? 'SIGTERM';
+    if (signal && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
+      signalTree(this.tree, signal);
+      return Promise.resolve();
+    }
+    return this.terminate(signal ?? 'SIGTERM');
+  }
+
+  /** TERM → grace → KILL (or KILL at once); resolves once the tree is gone or the grace is over. */
+  terminate(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    if (this.stopping && signal !== 'SIGKILL') return this.stopping;
+    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal);
+    return this.stopping;
+  }
+
   private wire(): void {
     const { child, spec } = this;
-    child.stdout.on('data', (c: Buffer) => this.stdout.push(c));
-    child.stderr.on('data', (c: Buffer) => this.stderr.push(c));
+    const onOutput = spec.onOutput;
+    const idle = spec.idleTimeoutMs ?? 0;
+    child.stdout.on('data', (c: Buffer) => {
+      this.lastOutputAt = performance.now();
+      this.idleTimer?.refresh();
+      this.stdout.push(c);
+      onOutput?.('stdout', c);
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      this.lastOutputAt = performance.now();
+      this.idleTimer?.refresh();
+      this.stderr.push(c);
+      onOutput?.('stderr', c);
+    });
     child.state.on('data', (c: Buffer) => {
       this.stateBytes += c.length;
       if (this.stateBytes <= MAX_STATE_BYTES) this.stateChunks.push(c);
@@ -116,22 +176,25 @@ export class Execution {
       s.on('error', () => {});
     }
     child.stdin.on('error', () => {}); // EPIPE when the command never reads its input
-    if (spec.stdin) child.stdin.end(spec.stdin);
-    else child.stdin.end();
+    if (spec.stdin) child.stdin.write(spec.stdin);
+    if (!spec.stdinOpen) child.stdin.end();
 
-    if (spec.timeoutMs > 0) {
-      this.timeoutTimer = setTimeout(() => {
-        this.timedOut = true;
-        void this.terminate();
-      }, spec.timeoutMs);
-    }
+    if (spec.timeoutMs > 0) this.timeoutTimer = setTimeout(() => this.timeOut('wall'), spec.timeoutMs);
+    if (idle > 0) this.idleTimer = setTimeout(() => this.timeOut('idle'), idle);
     child.onExit((code, signal) => {
       this.exit = { code, signal };
+      clearTimeout(this.idleTimer);
       if (this.openStreams > 0) {
         this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
       }
       this.maybeFinish();
     });
+  }
+
+  private timeOut(kind: 'wall' | 'idle'): void {
+    if (this.finished || this.timeoutKind) return;
+    this.timeoutKind = kind;
+    void this.terminate();
   }
 
   /** Background children still hold the pipes: stop reading, keep what arrived. */
@@ -143,6 +206,7 @@ export class Execution {
     if (this.finished || this.exit === null || this.openStreams > 0) return;
     this.finished = true;
     clearTimeout(this.timeoutTimer);
+    clearTimeout(this.idleTimer);
     clearTimeout(this.drainTimer);
     this.child.stdin.destroy();
     const { code, signal } = this.exit;
@@ -151,20 +215,24 @@ export class Execution {
     const out = this.stdout.finish();
     const err = this.stderr.finish();
     const exitCode = signal !== null ? 128 + (constants.signals[signal] ?? 0) : report ? report.exitCode : (code ?? 0);
+    const interrupted = this.timeoutKind !== null || this.cancelSignal !== null;
     this.settle({
       result: {
         stdout: out.text,
         stderr: err.text,
         exit_code: exitCode,
         signal,
-        duration_ms: Math.round(performance.now() - this.startedAt),
-        timed_out: this.timedOut,
+        duration_ms: Math.round(performance.now() - this.t0),
+        timed_out: this.timeoutKind !== null,
+        timeout: this.timeoutKind,
+        cancelled: this.cancelSignal !== null,
+        cancel_signal: this.cancelSignal,
         stdout_truncated: out.truncated,
         stderr_truncated: err.truncated,
         stdout_bytes: out.bytes,
         stderr_bytes: err.bytes,
       },
-      state: report && !this.timedOut ? report.state : null,
+      state: report && !interrupted ? report.state : null,
     });
   }
 }

@@ -55,6 +55,13 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   signalAll(targets, 'SIGKILL');
 }
 
+/** One signal to the group and every process of the tree, no escalation (exec.cancel with an explicit signal). */
+export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
+  const targets = snapshot(tree);
+  for (const pgid of tree.pgids) signalGroup(pgid, signal);
+  signalAll(targets, signal);
+}
+
 function snapshot(tree: ProcessTree): Map<number, string> {
   const targets = new Map<number, string>();
   for (const pid of findCommandProcesses({ rootPid: tree.pid, pgids: tree.pgids, marker: tree.marker })) {

@@ -12,6 +12,8 @@ export const ErrorCode = {
   RESOURCE_PRESSURE: 'RESOURCE_PRESSURE',
   METHOD_NOT_FOUND: 'METHOD_NOT_FOUND',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  EXEC_NOT_FOUND: 'EXEC_NOT_FOUND',
+  EXEC_NOT_RUNNING: 'EXEC_NOT_RUNNING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

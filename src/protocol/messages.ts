@@ -48,8 +48,51 @@ export const ExecRunParams = z.object({
   timeout_s: TimeoutS.nullish(),
   stdin: z.string().nullish(),
   env: EnvMap.nullish(),
+  idle_timeout_s: TimeoutS.nullish(),
 });
 export type ExecRunParams = z.infer<typeof ExecRunParams>;
+
+/** exec.stream: exec.run's params plus the live options. */
+export const ExecStreamParams = ExecRunParams.extend({
+  /** Keep stdin open for exec.input (after `stdin`, if given). Default: stdin is at end-of-file at once. */
+  stdin_open: z.boolean().nullish(),
+  /** Stop the command after this many seconds without output (TERM → grace → KILL); 0 = never. */
+  idle_timeout_s: TimeoutS.nullish(),
+  /** Cancel the command when the connection that started it closes. Default: it keeps running. */
+  kill_on_disconnect: z.boolean().nullish(),
+});
+export type ExecStreamParams = z.infer<typeof ExecStreamParams>;
+
+const ExecId = z.string().min(1, 'exec_id must not be empty').max(128);
+const Offset = z.number().int().nonnegative();
+
+export const ExecAttachParams = z.object({
+  exec_id: ExecId,
+  /** Byte offsets to resume from, per stream; default 0 (everything still retained). */
+  offsets: z.object({ stdout: Offset.nullish(), stderr: Offset.nullish() }).nullish(),
+});
+export type ExecAttachParams = z.infer<typeof ExecAttachParams>;
+
+export const ExecCancelParams = z
+  .object({
+    exec_id: ExecId.nullish(),
+    session_id: SessionId.nullish(),
+    /** A signal name (SIGINT or INT); without it: TERM → grace → KILL. */
+    signal: z.string().max(16).nullish(),
+  })
+  .refine((p) => p.exec_id || p.session_id, { message: 'give exec_id or session_id', path: ['exec_id'] });
+export type ExecCancelParams = z.infer<typeof ExecCancelParams>;
+
+export const ExecInputParams = z.object({
+  exec_id: ExecId,
+  data: z.string().nullish(),
+  /** Close stdin after writing `data`. */
+  eof: z.boolean().nullish(),
+});
+export type ExecInputParams = z.infer<typeof ExecInputParams>;
+
+export const ExecListParams = z.object({ session_id: SessionId.nullish() });
+export type ExecListParams = z.infer<typeof ExecListParams>;
 
 export const NoParams = z.object({});
 
@@ -62,6 +105,11 @@ export interface ExecResult {
   signal: string | null;
   duration_ms: number;
   timed_out: boolean;
+  /** Which timeout fired: the wall-clock `timeout_s` or the no-output `idle_timeout_s`. */
+  timeout: 'wall' | 'idle' | null;
+  /** Stopped by exec.cancel (or session.destroy), with the signal asked for. */
+  cancelled: boolean;
+  cancel_signal: string | null;
   stdout_truncated: boolean;
   stderr_truncated: boolean;
   stdout_bytes: number;

@@ -4,7 +4,8 @@ import { ErrorCode, TrlError } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
-import type { Router } from './router';
+import type { EventSink } from '../exec/event-sink';
+import type { RequestContext, Router } from './router';
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
@@ -13,17 +14,24 @@ export interface ConnectionLimits {
 
 type Id = string | number;
 
+/** Stream events stop (and wait for 'drain') once this much is queued on the socket. */
+const EVENT_HIGH_WATER = 1024 * 1024;
+
 /**
  * One client connection: NDJSON in, responses out as each request finishes
  * (matched by id, so a slow exec.run never holds back a ping). Reading pauses
  * while `maxInflight` requests are open or while the socket's write buffer is
  * full, so a client that stops reading cannot grow the daemon's memory.
  */
-export class Connection {
+export class Connection implements EventSink {
   private inflight = 0;
+  private drainListeners: (() => void)[] = [];
+  private closeListeners: (() => void)[] = [];
   private writeBlocked = false;
   private inputEnded = false;
-  private closed = false;
+  private shut = false;
+  /** Watchers streaming to this connection; it stays open for them after the client stops sending. */
+  private holds = 0;
   private readonly splitter: LineSplitter;
 
   constructor(
@@ -40,6 +48,9 @@ export class Connection {
     socket.on('drain', () => {
       this.writeBlocked = false;
       this.updateFlow();
+      const listeners = this.drainListeners;
+      this.drainListeners = [];
+      for (const l of listeners) l();
     });
     socket.on('end', () => {
       this.inputEnded = true;
@@ -47,9 +58,43 @@ export class Connection {
     });
     socket.on('error', (err) => log.debug({ err: err.message }, 'connection error'));
     socket.on('close', () => {
-      this.closed = true;
+      this.shut = true;
+      this.drainListeners = [];
+      const listeners = this.closeListeners;
+      this.closeListeners = [];
+      for (const l of listeners) l();
       onClose();
     });
+  }
+
+  // EventSink: stream events share the socket with responses.
+  get closed(): boolean {
+    return this.shut;
+  }
+
+  retain(): void {
+    this.holds++;
+  }
+
+  release(): void {
+    this.holds--;
+    this.endIfDone();
+  }
+
+  send(event: object): boolean {
+    if (this.closed || this.socket.destroyed || !this.socket.writable) return false;
+    this.socket.write(encodeLine(event));
+    return this.socket.writableLength < EVENT_HIGH_WATER;
+  }
+
+  onDrain(listener: () => void): void {
+    if (this.closed) return;
+    this.drainListeners.push(listener);
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
   }
 
   /** Stops reading and closes once the open requests are answered. */
@@ -68,14 +113,14 @@ export class Connection {
     try {
       message = JSON.parse(line);
     } catch (err) {
-      this.send(failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`));
+      this.reply(failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`));
       return;
     }
     const envelope = RequestEnvelope.safeParse(message);
     if (!envelope.success) {
       const id = idOf(message);
       const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
-      this.send(failure(id, ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
+      this.reply(failure(id, ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
       return;
     }
     void this.dispatch(envelope.data.id, envelope.data.method, envelope.data.params);
@@ -87,8 +132,10 @@ export class Connection {
     const t0 = performance.now();
     let response: object;
     let code: string | undefined;
+    let after: (() => void) | null = null;
+    const ctx: RequestContext = { sink: this, afterResponse: (fn) => (after = fn) };
     try {
-      response = { id, ok: true, data: await this.router.dispatch(method, params) };
+      response = { id, ok: true, data: await this.router.dispatch(method, params, ctx) };
     } catch (err) {
       if (err instanceof TrlError) {
         code = err.code;
@@ -101,13 +148,14 @@ export class Connection {
     }
     this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
     this.inflight--;
-    this.send(response);
+    this.reply(response);
+    if (after !== null && code === undefined) (after as () => void)();
     this.updateFlow();
     this.endIfDone();
   }
 
   private handleOverflow(): void {
-    this.send(
+    this.reply(
       failure('unknown', ErrorCode.INVALID_PARAMS, `request line longer than ${this.limits.maxRequestBytes} bytes (TRL_MAX_REQUEST_BYTES); connection closed`),
     );
     this.inputEnded = true;
@@ -115,7 +163,7 @@ export class Connection {
     this.endIfDone();
   }
 
-  private send(message: object): void {
+  private reply(message: object): void {
     if (this.closed || this.socket.destroyed || !this.socket.writable) return;
     if (!this.socket.write(encodeLine(message))) this.writeBlocked = true;
   }
@@ -127,7 +175,7 @@ export class Connection {
   }
 
   private endIfDone(): void {
-    if (this.inputEnded && this.inflight === 0 && !this.closed) this.socket.end();
+    if (this.inputEnded && this.inflight === 0 && this.holds === 0 && !this.shut) this.socket.end();
   }
 }
 

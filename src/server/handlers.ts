@@ -1,4 +1,11 @@
+import { constants } from 'node:os';
+import { ErrorCode, TrlError } from '../protocol/errors';
 import {
+  ExecAttachParams,
+  ExecCancelParams,
+  ExecInputParams,
+  ExecListParams,
+  ExecStreamParams,
   ExecRunParams,
   NoParams,
   SessionCreateParams,
@@ -19,7 +26,7 @@ export interface DaemonInfo {
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
 
 /** The v1 methods, wired to the session pool. */
-export function createRouter(pool: SessionPool, info: DaemonInfo): Router {
+export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
   return new Router()
     .register('system.ping', NoParams, () => ({ uptime_s: uptimeS(info), version: VERSION }))
     .register('system.stats', NoParams, () => ({
@@ -52,5 +59,50 @@ export function createRouter(pool: SessionPool, info: DaemonInfo): Router {
       await pool.destroy(p.session_id, p.force ?? false);
       return { session_id: p.session_id, state: 'terminated' };
     })
-    .register('exec.run', ExecRunParams, (p) => pool.run(p));
+    .register('exec.run', ExecRunParams, (p) => pool.run(p))
+    .register('exec.stream', ExecStreamParams, async (p, ctx) => {
+      const { live } = await pool.start(p, { collect: false });
+      if (p.kill_on_disconnect) ctx.sink.onClose(() => void live.execution?.cancel());
+      ctx.afterResponse(() => live.watch(ctx.sink).pump());
+      return { exec_id: live.id, session_id: live.sessionId, pid: live.execution?.pid ?? null };
+    })
+    .register('exec.attach', ExecAttachParams, (p, ctx) => {
+      const live = pool.execs.get(p.exec_id);
+      const from = { stdout: p.offsets?.stdout ?? 0, stderr: p.offsets?.stderr ?? 0 };
+      ctx.afterResponse(() => live.watch(ctx.sink, from).pump());
+      return live.summary();
+    })
+    .register('exec.cancel', ExecCancelParams, (p) => {
+      const live = pool.runningExec(p);
+      const signal = p.signal ? parseSignal(p.signal) : undefined;
+      void live.execution!.cancel(signal);
+      return { exec_id: live.id, session_id: live.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined };
+    })
+    .register('exec.input', ExecInputParams, (p) => {
+      const live = pool.runningExec(p);
+      const execution = live.execution!;
+      if (!execution.stdinOpen) {
+        throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${live.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
+      }
+      const data = p.data ?? '';
+      const bytes = Buffer.byteLength(data);
+      if (execution.pendingInputBytes + bytes > limits.maxStdinBytes) {
+        throw new TrlError(
+          ErrorCode.RESOURCE_PRESSURE,
+          `exec ${live.id} is not reading its input: ${execution.pendingInputBytes} bytes still pending (limit TRL_MAX_STDIN_BYTES ${limits.maxStdinBytes})`,
+        );
+      }
+      execution.writeInput(data, p.eof ?? false);
+      live.inputSent();
+      return { exec_id: live.id, bytes, eof: p.eof ?? false };
+    })
+    .register('exec.list', ExecListParams, (p) => ({ execs: pool.execs.list(p.session_id).map((e) => e.summary()) }));
+}
+
+/** `SIGINT`, `INT` or `sigint` → `SIGINT`; anything else is an INVALID_PARAMS naming the field. */
+function parseSignal(name: string): NodeJS.Signals {
+  const upper = name.toUpperCase();
+  const full = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals;
+  if (!(full in constants.signals)) throw new TrlError(ErrorCode.INVALID_PARAMS, `params.signal: ${name} is not a signal name (e.g. SIGINT, SIGTERM, SIGKILL)`);
+  return full;
 }

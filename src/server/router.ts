@@ -1,12 +1,21 @@
 import type { z } from 'zod';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import { describeIssues } from '../protocol/messages';
+import type { EventSink } from '../exec/event-sink';
 
-export type Handler<S extends z.ZodType> = (params: z.infer<S>) => Promise<unknown> | unknown;
+/** What a handler knows of the request's transport. */
+export interface RequestContext {
+  /** Where stream events for this client go. */
+  sink: EventSink;
+  /** Runs right after the response is written: stream events must follow their response. */
+  afterResponse(fn: () => void): void;
+}
+
+export type Handler<S extends z.ZodType> = (params: z.infer<S>, ctx: RequestContext) => Promise<unknown> | unknown;
 
 interface Route {
   schema: z.ZodType;
-  handle: (params: unknown) => Promise<unknown> | unknown;
+  handle: (params: unknown, ctx: RequestContext) => Promise<unknown> | unknown;
 }
 
 /** Method name → params schema + handler. Transports (socket, later HTTP and stdio) share one router. */
@@ -29,7 +38,7 @@ export class Router {
   }
 
   /** Validates `params` against the method's schema and runs it. Throws TrlError for anything the client did wrong. */
-  async dispatch(method: string, params: unknown): Promise<unknown> {
+  async dispatch(method: string, params: unknown, ctx: RequestContext): Promise<unknown> {
     const route = this.routes.get(method);
     if (!route) {
       throw new TrlError(ErrorCode.METHOD_NOT_FOUND, `unknown method ${JSON.stringify(method)}; known methods: ${this.methods.join(', ')}`);
@@ -37,6 +46,6 @@ export class Router {
     if (this.refusing !== null) throw new TrlError(ErrorCode.SHUTTING_DOWN, this.refusing);
     const parsed = route.schema.safeParse(params ?? {});
     if (!parsed.success) throw new TrlError(ErrorCode.INVALID_PARAMS, describeIssues(parsed.error, 'params'));
-    return route.handle(parsed.data);
+    return route.handle(parsed.data, ctx);
   }
 }

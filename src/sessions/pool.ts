@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema';
 import { ErrorCode, TrlError } from '../protocol/errors';
-import type { ExecResult, ExecRunParams, SessionCreateParams } from '../protocol/messages';
+import type { ExecResult, ExecStreamParams, SessionCreateParams } from '../protocol/messages';
 import { Execution } from '../exec/execution';
+import { LiveExec } from '../exec/live-exec';
 import { carriesState, mergeAfterCommand } from '../exec/shell-state';
 import type { Spawner } from '../exec/spawn';
 import { groupExists, terminateTree } from '../exec/terminate';
 import { readStartTime } from '../system/proc';
 import type { Logger } from '../system/logger';
+import { ExecTable } from './exec-table';
 import { Session } from './session';
 import { checkWorkingDir, resolveShell } from './validate';
 
@@ -19,12 +21,27 @@ export interface GroupTracker {
 
 export type PoolSettings = Pick<
   Config,
-  'max_sessions' | 'default_timeout_s' | 'kill_grace_ms' | 'max_output_bytes' | 'max_idle_sec' | 'session_ttl_sec' | 'max_stdin_bytes'
+  | 'max_sessions'
+  | 'default_timeout_s'
+  | 'kill_grace_ms'
+  | 'max_output_bytes'
+  | 'max_idle_sec'
+  | 'session_ttl_sec'
+  | 'max_stdin_bytes'
+  | 'stream_window_bytes'
+  | 'exec_retain_s'
+  | 'max_retained_execs'
 >;
 
-/** All sessions: limits, state machine, command execution and housekeeping. */
+/** How a command's output is consumed: collected into the result (exec.run) or only streamed. */
+export interface StartMode {
+  collect: boolean;
+}
+
+/** All sessions and their commands: limits, state machine, execution, housekeeping. */
 export class SessionPool {
   private readonly sessions = new Map<string, Session>();
+  readonly execs: ExecTable;
   /** Sessions being created: they count against the limit before their checks finish. */
   private reserved = 0;
   private commandsRun = 0;
@@ -40,6 +57,7 @@ export class SessionPool {
     private readonly log: Logger,
     private readonly tracker: GroupTracker | null = null,
   ) {
+    this.execs = new ExecTable(settings.exec_retain_s * 1000, settings.max_retained_execs);
     this.housekeeping = setInterval(() => this.sweep(), housekeepingIntervalMs(settings));
     this.housekeeping.unref();
   }
@@ -97,10 +115,21 @@ export class SessionPool {
     return session.timeoutS ?? this.settings.default_timeout_s;
   }
 
-  async run(params: ExecRunParams): Promise<ExecResult> {
+  /** exec.run: the command's collected result. */
+  async run(params: ExecStreamParams): Promise<ExecResult> {
+    const { done } = await this.start(params, { collect: true });
+    return done;
+  }
+
+  /**
+   * Starts a command in its session. Resolves once the process runs, with
+   * the exec (for streaming) and its result to come; the session's state is
+   * brought up to date when the command ends, whether or not anyone waits.
+   */
+  async start(params: ExecStreamParams, mode: StartMode): Promise<{ live: LiveExec; done: Promise<ExecResult> }> {
     const session = this.get(params.session_id);
     if (session.state !== 'idle') {
-      throw new TrlError(ErrorCode.SESSION_BUSY, `session ${session.id} is already running a command; wait for it or destroy the session`);
+      throw new TrlError(ErrorCode.SESSION_BUSY, `session ${session.id} is already running a command; wait for it, cancel it, or destroy the session`);
     }
     if (params.stdin && Buffer.byteLength(params.stdin) > this.settings.max_stdin_bytes) {
       throw new TrlError(ErrorCode.INVALID_PARAMS, `params.stdin: larger than ${this.settings.max_stdin_bytes} bytes (TRL_MAX_STDIN_BYTES)`);
@@ -108,7 +137,7 @@ export class SessionPool {
     session.state = 'running';
     session.touch();
     const before = session.env;
-    const env = { ...before, ...params.env, TRL_SESSION_ID: session.id };
+    const live = new LiveExec(randomUUID(), session.id, params.command, this.settings.stream_window_bytes);
     const timeoutS = params.timeout_s ?? this.effectiveTimeoutS(session);
     let execution: Execution;
     try {
@@ -117,12 +146,16 @@ export class SessionPool {
           shell: session.shell,
           command: params.command,
           cwd: session.cwd,
-          env,
+          env: { ...before, ...params.env, TRL_SESSION_ID: session.id },
           reportState: session.reportsState,
           stdin: params.stdin ?? undefined,
+          stdinOpen: params.stdin_open ?? false,
           timeoutMs: Math.round(timeoutS * 1000),
+          idleTimeoutMs: Math.round((params.idle_timeout_s ?? 0) * 1000),
           graceMs: this.settings.kill_grace_ms,
-          maxOutputBytes: this.settings.max_output_bytes,
+          collectBytes: mode.collect ? this.settings.max_output_bytes : 0,
+          execId: live.id,
+          onOutput: live.push,
         },
         this.spawner,
       );
@@ -130,33 +163,54 @@ export class SessionPool {
       if (session.state === 'running') session.state = 'idle';
       throw err;
     }
+    live.started(execution, params.stdin_open ?? false);
     session.current = execution;
+    this.execs.add(live);
     this.commandsRunning++;
     this.tracker?.add({ pgid: execution.pid, pid: execution.pid, startTime: readStartTime(execution.pid) ?? '', sessionId: session.id });
     this.onChange();
 
-    const { result, state } = await execution.done;
-
-    session.current = null;
-    this.commandsRunning--;
-    this.commandsRun++;
-    session.commandCount++;
-    if (groupExists(execution.pid)) session.lingering.add(execution.pid);
-    else this.tracker?.remove(execution.pid);
-    if (session.state === 'running') {
-      session.state = 'idle';
-      session.touch();
-      if (state) {
-        session.cwd = state.cwd;
-        session.env = mergeAfterCommand(before, state.env, params.env ?? undefined);
+    const done = execution.done.then(({ result, state }) => {
+      session.current = null;
+      this.commandsRunning--;
+      this.commandsRun++;
+      session.commandCount++;
+      if (groupExists(execution.pid)) session.lingering.add(execution.pid);
+      else this.tracker?.remove(execution.pid);
+      if (session.state === 'running') {
+        session.state = 'idle';
+        session.touch();
+        if (state) {
+          session.cwd = state.cwd;
+          session.env = mergeAfterCommand(before, state.env, params.env ?? undefined);
+        }
       }
+      live.finish(result);
+      this.execs.ended();
+      this.log.info(
+        { session: session.id, exec: live.id, exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, duration_ms: result.duration_ms },
+        'command ended',
+      );
+      this.onChange();
+      return result;
+    });
+    return { live, done };
+  }
+
+  /** The running exec named by exec_id, or the one running in session_id. */
+  runningExec(ref: { exec_id?: string | null; session_id?: string | null }): LiveExec {
+    let live: LiveExec;
+    if (ref.exec_id) live = this.execs.get(ref.exec_id);
+    else {
+      const session = this.get(ref.session_id!);
+      const current = session.current;
+      if (!current) throw new TrlError(ErrorCode.EXEC_NOT_RUNNING, `session ${session.id} is not running a command`);
+      live = this.execs.get(current.id);
     }
-    this.log.info(
-      { session: session.id, exec: execution.id, exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, duration_ms: result.duration_ms },
-      'command ended',
-    );
-    this.onChange();
-    return result;
+    if (!live.running || !live.execution) {
+      throw new TrlError(ErrorCode.EXEC_NOT_RUNNING, `exec ${live.id} has already finished (exit code ${live.result?.exit_code}); nothing to do`);
+    }
+    return live;
   }
 
   /** Removes the session at once, then stops its command and every process it left behind. */
@@ -167,7 +221,7 @@ export class SessionPool {
     this.onChange();
     const signal = force ? 'SIGKILL' : 'SIGTERM';
     const waits: Promise<unknown>[] = [terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal)];
-    if (session.current) waits.push(session.current.terminate(signal), session.current.done);
+    if (session.current) waits.push(session.current.cancel(signal), session.current.done);
     await Promise.all(waits);
     for (const pgid of session.lingering) this.tracker?.remove(pgid);
     session.lingering.clear();
@@ -180,9 +234,10 @@ export class SessionPool {
     await Promise.all([...this.sessions.keys()].map((id) => this.destroy(id, false, reason)));
   }
 
-  /** Expires idle and over-age sessions and forgets background groups that have ended. */
+  /** Expires idle and over-age sessions and old results, and forgets background groups that have ended. */
   private sweep(): void {
     const now = Date.now();
+    this.execs.expire(now);
     const { max_idle_sec: idle, session_ttl_sec: ttl } = this.settings;
     for (const session of this.sessions.values()) {
       for (const pgid of session.lingering) {

@@ -1,0 +1,14 @@
+/**
+ * Where stream events go: a connection today, an HTTP response or stdout
+ * later. `send` returns false when the transport's buffer is full; the
+ * sender then waits for `onDrain` instead of queueing more.
+ */
+export interface EventSink {
+  send(event: object): boolean;
+  onDrain(listener: () => void): void;
+  onClose(listener: () => void): void;
+  readonly closed: boolean;
+  /** A stream is using the sink: keep it open even if the client has stopped sending requests. */
+  retain(): void;
+  release(): void;
+}

@@ -1,0 +1,132 @@
+import type { ExecResult } from '../protocol/messages';
+import type { EventSink } from './event-sink';
+import type { Execution } from './execution';
+import { findInputWaiter, stdinLink } from './input-wait';
+import { OutputLog, type StreamName } from './output-log';
+import { Watcher, type Watched } from './watcher';
+
+/** Silence after which a command with open stdin is checked for a pending read. */
+const INPUT_PROBE_MS = 300;
+
+/**
+ * An exec as clients see it: its retained output, its watchers (exec.stream,
+ * exec.attach) and, after exit, its result, kept for late attachers.
+ */
+export class LiveExec implements Watched {
+  readonly log: OutputLog;
+  execution: Execution | null = null;
+  result: ExecResult | null = null;
+  finishedAt: number | null = null;
+  private readonly watchers = new Set<Watcher>();
+  private probe: NodeJS.Timeout | undefined;
+  private reportedWait = false;
+
+  constructor(
+    readonly id: string,
+    readonly sessionId: string,
+    readonly command: string,
+    windowBytes: number,
+  ) {
+    this.log = new OutputLog(windowBytes, () => {
+      for (const w of this.watchers) w.pump();
+    });
+  }
+
+  /** Called once the process runs. */
+  started(execution: Execution, probeInput: boolean): void {
+    this.execution = execution;
+    if (probeInput) this.startInputProbe(execution);
+  }
+
+  /** The chunk sink the Execution feeds. */
+  readonly push = (stream: StreamName, chunk: Buffer): void => {
+    this.reportedWait = false;
+    this.log.push(stream, chunk);
+  };
+
+  /** Input went in: a later pending read is news again. */
+  inputSent(): void {
+    this.reportedWait = false;
+  }
+
+  finish(result: ExecResult): void {
+    clearInterval(this.probe);
+    this.log.flush();
+    this.result = result;
+    this.finishedAt = Date.now();
+    for (const w of [...this.watchers]) w.pump();
+  }
+
+  get running(): boolean {
+    return this.result === null;
+  }
+
+  /** Starts following the exec from the given offsets (0 = from the beginning of what is retained). */
+  watch(sink: EventSink, from?: Partial<Record<StreamName, number>>): Watcher {
+    const w = new Watcher(this, sink, from);
+    this.watchers.add(w);
+    sink.onClose(() => w.stop());
+    return w;
+  }
+
+  removeWatcher(w: Watcher): void {
+    this.watchers.delete(w);
+  }
+
+  exitEvent(): object | null {
+    const r = this.result;
+    if (r === null) return null;
+    return {
+      event: 'exit',
+      exec_id: this.id,
+      exit_code: r.exit_code,
+      signal: r.signal,
+      duration_ms: r.duration_ms,
+      timed_out: r.timed_out,
+      timeout: r.timeout,
+      cancelled: r.cancelled,
+      cancel_signal: r.cancel_signal,
+      stdout_bytes: r.stdout_bytes,
+      stderr_bytes: r.stderr_bytes,
+      // Streams carry no text in their result: "truncated" means the window no longer holds the stream's start.
+      stdout_truncated: this.log.retainedFrom('stdout') > 0,
+      stderr_truncated: this.log.retainedFrom('stderr') > 0,
+    };
+  }
+
+  summary() {
+    const r = this.result;
+    return {
+      exec_id: this.id,
+      session_id: this.sessionId,
+      command: this.command,
+      state: r === null ? 'running' : 'exited',
+      pid: this.execution?.pid ?? null,
+      started_at: this.execution?.startedAt.toISOString() ?? null,
+      finished_at: this.finishedAt === null ? null : new Date(this.finishedAt).toISOString(),
+      exit_code: r?.exit_code ?? null,
+      timed_out: r?.timed_out ?? false,
+      cancelled: r?.cancelled ?? false,
+      stdout_bytes: this.log.totalBytes('stdout'),
+      stderr_bytes: this.log.totalBytes('stderr'),
+      retained: {
+        stdout: { from: this.log.retainedFrom('stdout'), to: this.log.totalBytes('stdout') },
+        stderr: { from: this.log.retainedFrom('stderr'), to: this.log.totalBytes('stderr') },
+      },
+    };
+  }
+
+  private startInputProbe(execution: Execution): void {
+    const pipe = stdinLink(execution.pid);
+    if (pipe === null) return;
+    this.probe = setInterval(() => {
+      if (this.reportedWait || !execution.stdinOpen || execution.silentForMs < INPUT_PROBE_MS) return;
+      const pid = findInputWaiter(execution.pid, pipe);
+      if (pid === null) return;
+      this.reportedWait = true;
+      const event = { event: 'waiting_input', exec_id: this.id, pid, silent_ms: Math.round(execution.silentForMs) };
+      for (const w of this.watchers) w.notify(event);
+    }, INPUT_PROBE_MS / 2);
+    this.probe.unref();
+  }
+}

@@ -1,0 +1,95 @@
+import { isUtf8 } from 'node:buffer';
+import type { EventSink } from './event-sink';
+import type { Chunk, OutputLog, StreamName } from './output-log';
+
+/** What a watcher needs of the exec it follows. */
+export interface Watched {
+  readonly id: string;
+  readonly log: OutputLog;
+  /** The exit event's fields once the command has ended, else null. */
+  exitEvent(): object | null;
+  removeWatcher(w: Watcher): void;
+}
+
+/**
+ * One reader of one exec's output. It pulls from the exec's retention log at
+ * its own pace: while its sink is full it sends nothing and the command is
+ * not slowed; when the sink drains it resumes where it stopped, reporting a
+ * gap for any bytes that left the window in the meantime.
+ */
+export class Watcher {
+  private lastSeq = 0;
+  private readonly next: Record<StreamName, number>;
+  private blocked = false;
+  private done = false;
+
+  constructor(
+    private readonly exec: Watched,
+    private readonly sink: EventSink,
+    from: Partial<Record<StreamName, number>> = {},
+  ) {
+    this.next = { stdout: from.stdout ?? 0, stderr: from.stderr ?? 0 };
+    sink.retain();
+  }
+
+  /** Sends everything due: retained output from where this watcher stands, then the exit event once the command has ended. */
+  pump = (): void => {
+    if (this.blocked || this.done) return;
+    if (this.sink.closed) return this.stop();
+    for (const chunk of this.exec.log.since(this.lastSeq)) {
+      this.lastSeq = chunk.seq;
+      if (!this.sendChunk(chunk)) {
+        this.blocked = true;
+        this.sink.onDrain(() => {
+          this.blocked = false;
+          this.pump();
+        });
+        return;
+      }
+    }
+    const exit = this.exec.exitEvent();
+    if (exit === null) return;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const total = this.exec.log.totalBytes(stream);
+      if (this.next[stream] < total) this.sendGap(stream, total);
+    }
+    this.sink.send(exit);
+    this.stop();
+  };
+
+  /** Advisory events (waiting for input) skip a watcher that is behind. */
+  notify(event: object): void {
+    if (!this.blocked && !this.done && !this.sink.closed) this.sink.send(event);
+  }
+
+  stop(): void {
+    if (this.done) return;
+    this.done = true;
+    this.exec.removeWatcher(this);
+    this.sink.release();
+  }
+
+  private sendChunk(chunk: Chunk): boolean {
+    const stream = chunk.stream;
+    const end = chunk.offset + chunk.data.length;
+    const want = this.next[stream];
+    if (end <= want) return true;
+    if (chunk.offset > want) this.sendGap(stream, chunk.offset);
+    const data = this.next[stream] > chunk.offset ? chunk.data.subarray(this.next[stream] - chunk.offset) : chunk.data;
+    const offset = end - data.length;
+    this.next[stream] = end;
+    return this.sink.send(outputEvent(this.exec.id, stream, offset, data));
+  }
+
+  private sendGap(stream: StreamName, to: number): void {
+    const from = this.next[stream];
+    this.next[stream] = to;
+    this.sink.send({ event: 'gap', exec_id: this.exec.id, stream, from, to, missed_bytes: to - from });
+  }
+}
+
+/** Output as text when it is valid UTF-8, else as base64 with `encoding` saying so. */
+function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer): object {
+  if (isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: data.toString('utf8') };
+  return { event: 'output', exec_id: execId, stream, offset, data: data.toString('base64'), encoding: 'base64' };
+}

@@ -1,0 +1,55 @@
+import { ErrorCode, TrlError } from '../protocol/errors';
+import type { LiveExec } from '../exec/live-exec';
+
+/**
+ * Every exec by id: running ones, and finished ones for `retainMs` (at most
+ * `maxFinished` of them), so that a client that reconnects late still gets
+ * the true exit status.
+ */
+export class ExecTable {
+  private readonly execs = new Map<string, LiveExec>();
+  private finished = 0;
+
+  constructor(
+    private readonly retainMs: number,
+    private readonly maxFinished: number,
+  ) {}
+
+  add(live: LiveExec): void {
+    this.execs.set(live.id, live);
+  }
+
+  /** A command ended: it now counts against the retention bound. */
+  ended(): void {
+    this.finished++;
+    if (this.finished > this.maxFinished) this.evict(Infinity, this.finished - this.maxFinished);
+  }
+
+  get(id: string): LiveExec {
+    const live = this.execs.get(id);
+    if (!live) throw new TrlError(ErrorCode.EXEC_NOT_FOUND, `exec ${id} does not exist (finished execs are kept for TRL_EXEC_RETAIN_S)`);
+    return live;
+  }
+
+  list(sessionId?: string | null): LiveExec[] {
+    const all = [...this.execs.values()];
+    return sessionId ? all.filter((e) => e.sessionId === sessionId) : all;
+  }
+
+  /** Drops finished execs older than the retention time (housekeeping). */
+  expire(now = Date.now()): void {
+    this.evict(now - this.retainMs, Infinity);
+  }
+
+  /** Removes up to `count` finished execs that ended before `before`, oldest first (Map order is start order). */
+  private evict(before: number, count: number): void {
+    for (const [id, live] of this.execs) {
+      if (count <= 0) break;
+      if (live.finishedAt !== null && live.finishedAt <= before) {
+        this.execs.delete(id);
+        this.finished--;
+        count--;
+      }
+    }
+  }
+}
