@@ -3,13 +3,22 @@ import { renderHelp } from './config/help';
 import { spawnWithNode } from './exec/spawn';
 import { ConnectionSet } from './server/connections';
 import { createRouter } from './server/handlers';
-import { ListenError, listenOnPath, type Listener } from './server/listener';
+import { listenHttp } from './server/http';
+import { ListenError, listenOnFd, listenOnPath, type Listener } from './server/listener';
+import { serveStdio } from './server/stdio';
 import { SessionPool } from './sessions/pool';
+import { takeActivatedSockets } from './system/activation';
 import { buildRuntimeEnv } from './system/env';
+import { OrphanLedger } from './system/ledger';
 import { createLogger } from './system/logger';
+import { createNotifier } from './system/notify';
+import { runtimeDir } from './system/runtime-dir';
 import { VERSION } from './system/version';
 
-/** trld: wires config, logger, sessions and the listener together, and owns shutdown. */
+/**
+ * trld: config → logger → orphan sweep → listen (activated fd or bind) →
+ * READY; on SIGTERM: STOPPING → stop accepting → stop commands → exit 0.
+ */
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const uid = process.getuid?.() ?? -1;
@@ -24,51 +33,91 @@ async function main(): Promise<void> {
       1,
     );
   }
+  const activated = takeActivatedSockets();
 
-  const log = createLogger(config.log_level);
+  const log = createLogger(config.log_level, config.stdio ? 2 : 1);
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
+  const notifier = createNotifier(log);
+
+  const ledger = OrphanLedger.open(runtimeDir(config.runtime_dir, process.env, uid), log);
+  const swept = await ledger.sweep(config.kill_grace_ms);
+  if (swept.recorded > 0) log.info(swept, 'orphan sweep done');
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
-  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log);
+  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger);
   let connections: ConnectionSet | null = null;
-  const router = createRouter(pool, { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group' }, {
-    maxStdinBytes: config.max_stdin_bytes,
-  });
-  connections = new ConnectionSet(
-    router,
-    {
-      maxRequestBytes: config.max_request_bytes,
-      maxInflight: config.max_inflight_per_connection,
-      maxConnections: config.max_connections,
-    },
-    log,
+  const router = createRouter(
+    pool,
+    { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group' },
+    { maxStdinBytes: config.max_stdin_bytes },
   );
+  const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
 
-  let listener: Listener;
+  if (config.stdio) {
+    await serveStdio({ router, log, ...limits });
+    await pool.destroyAll('end of input');
+    process.exit(0);
+  }
+
+  connections = new ConnectionSet(router, { ...limits, maxConnections: config.max_connections }, log);
+  const listeners: Listener[] = [];
   try {
-    listener = await listenOnPath(config.socket_path, connections.accept);
+    const httpFd = activated.find((s) => s.name === 'http');
+    for (const s of activated) if (s !== httpFd) listeners.push(await listenOnFd(s.fd, s.name, connections.accept));
+    if (activated.length === 0) listeners.push(await listenOnPath(config.socket_path, connections.accept));
+    const http = await listenHttp({ config, router, log, ...(httpFd ? { fd: httpFd.fd } : {}) });
+    if (http) listeners.push(http);
   } catch (err) {
     if (err instanceof ListenError) fail(`trld: ${err.message}`, 1);
     throw err;
   }
+
+  const status = () => `${pool.activeSessions} sessions, ${pool.runningCommands} running, ${connections!.size} connections`;
   log.info(
-    { socket: listener.where, version: VERSION, node: process.version, env_keys: Object.keys(runtimeEnv).length, max_sessions: config.max_sessions },
+    { listen: listeners.map((l) => l.where), activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
+  notifier.ready(status());
+
+  // STATUS= at most once a second: a datagram per command would tax the hot path.
+  let statusDue = false;
+  const statusTimer = setInterval(() => {
+    if (statusDue) notifier.status(status());
+    statusDue = false;
+  }, 1000);
+  statusTimer.unref();
 
   let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
+  const shutdown = async (reason: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
-    listener.close();
+    notifier.stopping();
+    log.info({ reason, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
+    for (const l of listeners) l.close();
     router.refuseAll('the daemon is shutting down; reconnect when it is back');
     await pool.destroyAll('shutdown');
     await connections!.closeAll(1000);
+    notifier.close();
     log.info('stopped');
     process.exit(0);
   };
+
+  // Socket-activated, the daemon may exit when unused: systemd starts it again on the next connection.
+  let idleTimer: NodeJS.Timeout | undefined;
+  const checkIdle = () => {
+    if (activated.length === 0 || config.idle_exit_s <= 0) return;
+    clearTimeout(idleTimer);
+    if (pool.activeSessions === 0 && connections!.size === 0) {
+      idleTimer = setTimeout(() => void shutdown('idle'), config.idle_exit_s * 1000);
+    }
+  };
+  pool.onChange = connections.onChange = () => {
+    statusDue = true;
+    checkIdle();
+  };
+  checkIdle();
+
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => log.info('SIGHUP ignored: restart the daemon to change settings'));

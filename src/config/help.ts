@@ -1,4 +1,4 @@
-import { CONFIG_HELP, CONFIG_KEYS, ConfigSchema, envNameOf, flagOf, isBooleanKey } from './schema';
+import { CONFIG_HELP, CONFIG_KEYS, ConfigSchema, envNameOf, flagOf, hasFlag, isBooleanKey } from './schema';
 
 /** `trld --help`: every setting with its flag, environment name and default. */
 export function renderHelp(version: string): string {
@@ -12,7 +12,7 @@ export function renderHelp(version: string): string {
     '',
   ];
   for (const key of CONFIG_KEYS) {
-    const flag = `--${flagOf(key)}${isBooleanKey(key) ? '' : ' VALUE'}`;
+    const flag = hasFlag(key) ? `--${flagOf(key)}${isBooleanKey(key) ? '' : ' VALUE'}` : '(no flag)';
     const def = defaults[key] === undefined ? '(unset)' : JSON.stringify(defaults[key]);
     lines.push(`  ${flag.padEnd(36)} ${envNameOf(key)}`);
     lines.push(`      ${CONFIG_HELP[key]}. Default: ${def}`);

@@ -1,7 +1,7 @@
 import { statSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
-import { CONFIG_KEYS, ConfigSchema, envNameOf, flagOf, isBooleanKey, type Config, type ConfigKey } from './schema';
+import { CONFIG_KEYS, ConfigSchema, envNameOf, flagOf, hasFlag, isBooleanKey, type Config, type ConfigKey } from './schema';
 
 /** A configuration error: the message names the setting and what is allowed. Exit before binding anything. */
 export class ConfigError extends Error {}
@@ -17,8 +17,8 @@ export interface LoadedConfig {
 }
 
 const SETTING_BY_ENV = new Map(CONFIG_KEYS.map((k) => [envNameOf(k), k]));
-/** TRL_* names that are not settings but are read elsewhere (protocol, tests). */
-const KNOWN_OTHER = new Set(['TRL_AUTH_TOKEN']);
+/** TRL_* names that are not settings but are read elsewhere (the test harness). */
+const KNOWN_OTHER = new Set(['TRL_TEST_USER', 'TRL_TEST_DAEMON_ROOT']);
 
 /** Reads the settings: defaults < env file < TRL_* environment < flags. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, uid: number): LoadedConfig {
@@ -38,6 +38,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, uid: number):
     if (name.startsWith('TRL_') && value !== undefined && value !== '') collect(raw, unknownKeys, name, value);
   }
   for (const key of CONFIG_KEYS) {
+    if (!hasFlag(key)) continue;
     const v = flags.values[flagOf(key)];
     if (v !== undefined) raw[key] = v;
   }
@@ -72,7 +73,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 
 function parseFlags(argv: string[]) {
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
-  for (const key of CONFIG_KEYS) options[flagOf(key)] = { type: isBooleanKey(key) ? 'boolean' : 'string' };
+  for (const key of CONFIG_KEYS) if (hasFlag(key)) options[flagOf(key)] = { type: isBooleanKey(key) ? 'boolean' : 'string' };
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   } catch (err) {

@@ -34,6 +34,11 @@ export const ConfigSchema = z.object({
   max_retained_execs: int(1, 1_000_000).default(1000),
   idle_exit_s: seconds(365 * 24 * 3600).default(0),
   allow_root: bool.default(false),
+  http_listen: z.string().min(1).optional(),
+  auth_token: z.string().optional(),
+  http_tls_cert: z.string().min(1).optional(),
+  http_tls_key: z.string().min(1).optional(),
+  stdio: bool.default(false),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -58,10 +63,17 @@ export const CONFIG_HELP: Record<ConfigKey, string> = {
   max_retained_execs: 'finished commands kept for exec.attach at most; the oldest go first',
   idle_exit_s: 'when socket-activated: exit after this long with no sessions and no connections; 0 = never',
   allow_root: 'allow running as root (commands would run as root too)',
+  http_listen: 'serve the protocol over HTTP too, on HOST:PORT (loopback unless a non-loopback address is given); needs TRL_AUTH_TOKEN',
+  auth_token: 'bearer token HTTP clients must present; environment or env file only, never a flag',
+  http_tls_cert: 'PEM certificate file: serve HTTPS instead of HTTP',
+  http_tls_key: 'PEM private key file for --http-tls-cert',
+  stdio: 'one-shot mode: requests on stdin, responses on stdout, logs on stderr; exit at end of input',
   log_level: 'fatal, error, warn, info, debug, trace or silent',
 };
 
 export const envNameOf = (key: ConfigKey): string => `TRL_${key.toUpperCase()}`;
 export const flagOf = (key: ConfigKey): string => key.replace(/_/g, '-');
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
-export const isBooleanKey = (key: ConfigKey): boolean => key === 'allow_root';
+export const isBooleanKey = (key: ConfigKey): boolean => key === 'allow_root' || key === 'stdio';
+/** Settings that must not appear on a command line (visible in /proc/<pid>/cmdline). */
+export const hasFlag = (key: ConfigKey): boolean => key !== 'auth_token';

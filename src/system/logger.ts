@@ -7,13 +7,13 @@ export type { Logger };
  * callers never pass env values, stdin or output, and `redact` is a second
  * line of defence for the field names that could hold them.
  */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, fd: 1 | 2 = 1): Logger {
   return pino(
     {
       level,
       base: { pid: process.pid },
       redact: { paths: ['env', '*.env', 'stdin', '*.stdin', 'params', '*.params', 'token', '*.token'], censor: '[redacted]' },
     },
-    pino.destination({ dest: 1, sync: true }),
+    pino.destination({ dest: fd, sync: true }),
   );
 }

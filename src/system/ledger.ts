@@ -1,0 +1,224 @@
+import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { listPids, readProcStat, readStartTime } from './proc';
+
+/** One process group the daemon started. Never env values or command text. */
+export interface LedgerEntry {
+  pgid: number;
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: with the pid it names one process for good. */
+  startTime: string;
+  sessionId: string;
+}
+
+interface LedgerLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** The file's shape. `owner` is the daemon that writes it; `bootId` dates the start times. */
+interface LedgerFile {
+  v: 1;
+  bootId: string;
+  owner: { pid: number; startTime: string };
+  entries: LedgerEntry[];
+}
+
+const FILE = 'orphans.json';
+
+function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+  } catch {
+    return '';
+  }
+}
+
+function isEntry(e: unknown): e is LedgerEntry {
+  if (typeof e !== 'object' || e === null) return false;
+  const r = e as Record<string, unknown>;
+  return Number.isSafeInteger(r.pgid) && (r.pgid as number) > 1 && Number.isSafeInteger(r.pid) && (r.pid as number) > 1 &&
+    typeof r.startTime === 'string' && r.startTime !== '' && typeof r.sessionId === 'string';
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sends a signal to a process group; false when the group is gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The orphan ledger (ARCHITECTURE.md decision 3): the process groups this
+ * daemon started, kept in `orphans.json` in the runtime directory so that the
+ * next start can kill what a crashed daemon left behind.
+ *
+ * Writes are coalesced: add/remove change memory and schedule one write per
+ * event-loop turn (setImmediate), written atomically (temp file, mode 0600,
+ * then rename). The window: a group spawned in this turn reaches the file at
+ * the end of the turn, normally well under a millisecond later; a daemon killed
+ * inside that window leaves that one group unrecorded (under systemd,
+ * KillMode=mixed still kills it with the unit). There is no fsync on purpose:
+ * a crash of the daemon keeps the page cache, and a crash of the machine ends
+ * every recorded process anyway.
+ *
+ * Outside systemd the ledger works the same, with any directory. Two daemons
+ * must not share one: a ledger whose writer is still alive is left alone.
+ */
+export class OrphanLedger {
+  private readonly live = new Map<number, LedgerEntry>();
+  /** Entries of a previous run not yet swept; kept in the file until sweep() so a crash before it loses none. */
+  private previous: LedgerEntry[] = [];
+  private scheduled = false;
+  private failing = false;
+
+  private constructor(
+    private readonly path: string | null,
+    private readonly log: LedgerLog,
+    private readonly bootId: string,
+    private readonly self: { pid: number; startTime: string },
+  ) {}
+
+  /** dir = runtime directory (TRL_RUNTIME_DIR, else RUNTIME_DIRECTORY); the file `orphans.json` inside it. */
+  static open(dir: string, log: LedgerLog): OrphanLedger {
+    const bootId = readBootId();
+    const self = { pid: process.pid, startTime: readStartTime(process.pid) ?? '' };
+    const path = join(dir, FILE);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      log.warn({ dir, err: String(err) }, 'runtime directory not usable: orphan ledger off');
+      return new OrphanLedger(null, log, bootId, self);
+    }
+    const found = OrphanLedger.readFile(path, log);
+    if (found && found.owner.pid !== self.pid && readStartTime(found.owner.pid) === found.owner.startTime && found.owner.startTime !== '') {
+      log.warn({ path, owner_pid: found.owner.pid }, 'orphan ledger belongs to a running daemon: orphan ledger off');
+      return new OrphanLedger(null, log, bootId, self);
+    }
+    const ledger = new OrphanLedger(path, log, bootId, self);
+    if (found && found.bootId === bootId) ledger.previous = found.entries;
+    else if (found && found.entries.length > 0) log.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
+    return ledger;
+  }
+
+  private static readFile(path: string, log: LedgerLog): LedgerFile | null {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const data = JSON.parse(text) as Partial<LedgerFile>;
+      const owner = data.owner ?? { pid: 0, startTime: '' };
+      const entries = Array.isArray(data.entries) ? data.entries.filter(isEntry) : [];
+      return { v: 1, bootId: String(data.bootId ?? ''), owner, entries };
+    } catch (err) {
+      log.warn({ path, err: String(err) }, 'orphan ledger unreadable: ignored');
+      return null;
+    }
+  }
+
+  /** Records a started process group. Cheap: the write happens once at the end of this event-loop turn. */
+  add(entry: LedgerEntry): void {
+    this.live.set(entry.pgid, { pgid: entry.pgid, pid: entry.pid, startTime: entry.startTime, sessionId: entry.sessionId });
+    this.schedule();
+  }
+
+  /** The group is gone. */
+  remove(pgid: number): void {
+    if (this.live.delete(pgid)) this.schedule();
+  }
+
+  /**
+   * Start-up sweep, before READY: every group of the previous run that is
+   * still alive is sent SIGTERM (to -pgid), then after `graceMs` SIGKILL.
+   * A group counts as still alive when its leader has the recorded start
+   * time, or, with the leader gone, when processes of our uid that started no
+   * earlier than it are still in that pgid (the kernel keeps a pid number
+   * allocated while it names a live group, so those members are the original
+   * group's). A pid held by a process with another start time was reused: it
+   * is never touched. Clears the previous run's entries.
+   */
+  async sweep(graceMs: number): Promise<{ recorded: number; killed: number; ms: number }> {
+    const started = Date.now();
+    const recorded = this.previous.length;
+    const targets = this.previous.filter((e) => this.stillOurs(e));
+    for (const e of targets) signalGroup(e.pgid, 'SIGTERM');
+    const deadline = Date.now() + Math.max(0, graceMs);
+    let remaining = targets;
+    while (remaining.length > 0 && Date.now() < deadline) {
+      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+      remaining = remaining.filter((e) => this.stillOurs(e));
+    }
+    for (const e of remaining) if (this.stillOurs(e)) signalGroup(e.pgid, 'SIGKILL');
+    this.previous = [];
+    this.flush();
+    const result = { recorded, killed: targets.length, ms: Date.now() - started };
+    if (recorded > 0) this.log.info(result, 'orphan sweep done');
+    return result;
+  }
+
+  /** True when the group recorded in `e` still exists and is the one we started. */
+  private stillOurs(e: LedgerEntry): boolean {
+    if (e.pgid === this.self.pid || e.pid === this.self.pid) return false;
+    const leader = readProcStat(e.pid);
+    // A live process under the recorded pid with another start time means the
+    // pid was reused, which the kernel allows only once the old group is gone.
+    if (leader) return leader.startTime === e.startTime && (leader.pgrp === e.pgid || this.hasMembers(e));
+    return this.hasMembers(e);
+  }
+
+  /** Processes still in the recorded pgid, of our uid, started no earlier than the recorded leader. */
+  private hasMembers(e: LedgerEntry): boolean {
+    const uid = process.getuid?.() ?? -1;
+    const since = BigInt(e.startTime);
+    for (const pid of listPids()) {
+      if (pid === this.self.pid) continue;
+      const st = readProcStat(pid);
+      if (!st || st.pgrp !== e.pgid || BigInt(st.startTime || '0') < since) continue;
+      try {
+        if (statSync(`/proc/${pid}`).uid === uid) return true;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return false;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.path === null) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Writes the file now: temp file (0600) + rename, so a reader never sees half a ledger. */
+  private flush(): void {
+    if (this.path === null) return;
+    const data: LedgerFile = { v: 1, bootId: this.bootId, owner: this.self, entries: [...this.previous, ...this.live.values()] };
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        fchmodSync(fd, 0o600);
+        writeSync(fd, JSON.stringify(data));
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+      if (this.failing) this.log.info({ path: this.path }, 'orphan ledger writable again');
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.log.warn({ path: this.path, err: String(err) }, 'orphan ledger not written');
+      this.failing = true;
+    }
+  }
+}
