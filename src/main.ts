@@ -12,6 +12,7 @@ import { buildRuntimeEnv } from './system/env';
 import { OrphanLedger } from './system/ledger';
 import { createLogger } from './system/logger';
 import { createNotifier } from './system/notify';
+import { PressureGauge } from './system/pressure';
 import { runtimeDir } from './system/runtime-dir';
 import { VERSION } from './system/version';
 
@@ -45,11 +46,12 @@ async function main(): Promise<void> {
   if (swept.recorded > 0) log.info(swept, 'orphan sweep done');
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
-  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger);
+  const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
+  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger, pressure);
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,
-    { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group' },
+    { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group', pressure: () => pressure.underPressure },
     { maxStdinBytes: config.max_stdin_bytes },
   );
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };

@@ -18,6 +18,10 @@ export interface ExecutionSpec {
   env: Record<string, string>;
   /** Wrap the command so that cwd and env are reported back (POSIX shells only). */
   reportState: boolean;
+  /** POSIX shell lines run before the user's command (ulimits, entering a cgroup); a failing line ends the command. */
+  prologue?: string;
+  /** RLIMIT_CPU is set: SIGXCPU then means the limit ended the command. */
+  cpuLimited?: boolean;
   /** Written to stdin first. */
   stdin?: string | undefined;
   /** Keep stdin open after `stdin` for later input (exec.input); otherwise it is closed at once. */
@@ -91,11 +95,10 @@ export class Execution {
   static async start(spec: ExecutionSpec, spawner: Spawner): Promise<Execution> {
     const id = spec.execId ?? randomUUID();
     const env = { ...spec.env, TRL_EXEC_ID: id };
-    const script = spec.reportState ? wrapCommand(spec.command) : spec.command;
     const t0 = performance.now();
     let child: SpawnedProcess;
     try {
-      child = await spawner({ file: spec.shell, args: ['-c', script], cwd: spec.cwd, env });
+      child = await spawner({ ...invocation(spec), cwd: spec.cwd, env });
     } catch (err) {
       throw await describeSpawnError(err as NodeJS.ErrnoException, spec);
     }
@@ -216,6 +219,7 @@ export class Execution {
     const err = this.stderr.finish();
     const exitCode = signal !== null ? 128 + (constants.signals[signal] ?? 0) : report ? report.exitCode : (code ?? 0);
     const interrupted = this.timeoutKind !== null || this.cancelSignal !== null;
+    const xcpu = signal === 'SIGXCPU' || (signal === null && exitCode === 128 + constants.signals.SIGXCPU);
     this.settle({
       result: {
         stdout: out.text,
@@ -227,6 +231,7 @@ export class Execution {
         timeout: this.timeoutKind,
         cancelled: this.cancelSignal !== null,
         cancel_signal: this.cancelSignal,
+        killed_by: this.timeoutKind ? 'timeout' : this.cancelSignal ? 'cancel' : xcpu && this.spec.cpuLimited ? 'cpu_limit' : null,
         stdout_truncated: out.truncated,
         stderr_truncated: err.truncated,
         stdout_bytes: out.bytes,
@@ -235,6 +240,17 @@ export class Execution {
       state: report && !interrupted ? report.state : null,
     });
   }
+}
+
+/**
+ * The program and arguments: a POSIX shell runs the wrapped command itself;
+ * any other shell is started by /bin/sh after the prologue, without carry-over.
+ */
+function invocation(spec: ExecutionSpec): { file: string; args: string[] } {
+  const prologue = spec.prologue ?? '';
+  if (spec.reportState) return { file: spec.shell, args: ['-c', wrapCommand(spec.command, prologue)] };
+  if (!prologue) return { file: spec.shell, args: ['-c', spec.command] };
+  return { file: '/bin/sh', args: ['-c', `${prologue}exec "$0" -c "$1"`, spec.shell, spec.command] };
 }
 
 async function describeSpawnError(err: NodeJS.ErrnoException, spec: ExecutionSpec): Promise<TrlError> {

@@ -86,6 +86,7 @@ export class LiveExec implements Watched {
       timeout: r.timeout,
       cancelled: r.cancelled,
       cancel_signal: r.cancel_signal,
+      killed_by: r.killed_by,
       stdout_bytes: r.stdout_bytes,
       stderr_bytes: r.stderr_bytes,
       // Streams carry no text in their result: "truncated" means the window no longer holds the stream's start.

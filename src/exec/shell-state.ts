@@ -21,8 +21,9 @@ const ENV_BINARY = ['/usr/bin/env', '/bin/env'].find((p) => existsSync(p)) ?? 'e
  * with fd 3 closed, so nothing it starts holds the state pipe open. `exec`
  * replaces the shell with env instead of forking once more.
  */
-export function wrapCommand(command: string): string {
+export function wrapCommand(command: string, prologue = ''): string {
   return (
+    prologue +
     `trap '__trl_rc=$?; printf "%s\\0%s\\0" "$__trl_rc" "$PWD" >&3; exec ${ENV_BINARY} -0 >&3' EXIT\n` +
     `{ ${command}\n} 3>&-`
   );

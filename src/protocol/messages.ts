@@ -24,12 +24,22 @@ const SessionId = z.string().min(1, 'session_id must not be empty').max(128);
 /** Seconds; 0 means no timeout. Fractions are accepted (an extension over v1's integers). */
 const TimeoutS = z.number().nonnegative().max(MAX_TIMEOUT_S);
 
+const Limit = z.number().int().nonnegative();
+/** Per-session resource limits; each at most the runtime's value for it. */
+export const LimitsParams = z.object({
+  cpu_s: z.number().positive().nullish(),
+  nofile: Limit.min(3).nullish(),
+  core_bytes: Limit.nullish(),
+  as_bytes: Limit.min(16 * 1024 * 1024).nullish(),
+});
+
 export const SessionCreateParams = z.object({
   shell: z.string().min(1).max(4096).nullish(),
   env: EnvMap.nullish(),
   working_dir: z.string().min(1).max(4096).nullish(),
   name: z.string().max(256).nullish(),
   timeout_s: TimeoutS.nullish(),
+  limits: LimitsParams.nullish(),
 });
 export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 
@@ -110,6 +120,8 @@ export interface ExecResult {
   /** Stopped by exec.cancel (or session.destroy), with the signal asked for. */
   cancelled: boolean;
   cancel_signal: string | null;
+  /** Why the daemon or the kernel ended it: 'timeout', 'cancel', 'cpu_limit' (RLIMIT_CPU), 'oom' (cgroup OOM killer); null otherwise. */
+  killed_by: 'timeout' | 'cancel' | 'cpu_limit' | 'oom' | null;
   stdout_truncated: boolean;
   stderr_truncated: boolean;
   stdout_bytes: number;

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
@@ -13,6 +12,25 @@ export interface ConnectionLimits {
 }
 
 type Id = string | number;
+
+/**
+ * What a Connection needs of its transport: a net.Socket satisfies it; stdio
+ * mode joins stdin and stdout into one (src/server/stdio.ts).
+ */
+export interface ConnectionTransport {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeAllListeners(event: 'data'): unknown;
+  write(data: string): boolean;
+  end(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+  readonly writableLength: number;
+  readonly writable: boolean;
+  readonly destroyed: boolean;
+}
 
 /** Stream events stop (and wait for 'drain') once this much is queued on the socket. */
 const EVENT_HIGH_WATER = 1024 * 1024;
@@ -35,7 +53,7 @@ export class Connection implements EventSink {
   private readonly splitter: LineSplitter;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: ConnectionTransport,
     private readonly router: Router,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
@@ -127,6 +145,12 @@ export class Connection implements EventSink {
   }
 
   private async dispatch(id: Id, method: string, params: unknown): Promise<void> {
+    if (this.inflight >= this.limits.maxInflight) {
+      this.reply(
+        failure(id, ErrorCode.RESOURCE_PRESSURE, `${this.inflight} requests are open on this connection, the limit (TRL_MAX_INFLIGHT_PER_CONNECTION); wait for answers before sending more`),
+      );
+      return;
+    }
     this.inflight++;
     this.updateFlow();
     const t0 = performance.now();
@@ -170,7 +194,7 @@ export class Connection implements EventSink {
 
   private updateFlow(): void {
     if (this.inputEnded || this.closed) return;
-    if (this.writeBlocked || this.inflight >= this.limits.maxInflight) this.socket.pause();
+    if (this.writeBlocked) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -179,11 +203,11 @@ export class Connection implements EventSink {
   }
 }
 
-function failure(id: Id, code: string, message: string) {
+export function failure(id: Id, code: string, message: string) {
   return { id, ok: false, error: { code, message } };
 }
 
-function idOf(message: unknown): Id {
+export function idOf(message: unknown): Id {
   if (message && typeof message === 'object' && 'id' in message) {
     const id = (message as { id: unknown }).id;
     if ((typeof id === 'string' && id.length <= 256) || typeof id === 'number') return id;

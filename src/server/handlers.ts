@@ -21,6 +21,8 @@ export interface DaemonInfo {
   startedAt: number;
   connections(): number;
   containment: string;
+  /** Why new work is being refused, or null. */
+  pressure(): string | null;
 }
 
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
@@ -38,11 +40,12 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
       running_commands: pool.runningCommands,
       connections: info.connections(),
       containment: info.containment,
+      resource_pressure: info.pressure(),
       version: VERSION,
     }))
     .register('session.create', SessionCreateParams, async (p) => {
       const s = await pool.create(p);
-      return { ...s.summary(), timeout_s: pool.effectiveTimeoutS(s) };
+      return { ...s.summary(), timeout_s: pool.effectiveTimeoutS(s), limits: s.limits };
     })
     .register('session.list', NoParams, () => ({ sessions: pool.list().map((s) => s.summary()) }))
     .register('session.info', SessionRefParams, (p) => {
@@ -53,6 +56,7 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
         last_activity: new Date(s.lastActivity).toISOString(),
         command_count: s.commandCount,
         timeout_s: pool.effectiveTimeoutS(s),
+        limits: s.limits,
       };
     })
     .register('session.destroy', SessionDestroyParams, async (p) => {

@@ -5,6 +5,8 @@ import type { ExecResult, ExecStreamParams, SessionCreateParams } from '../proto
 import { Execution } from '../exec/execution';
 import { LiveExec } from '../exec/live-exec';
 import { carriesState, mergeAfterCommand } from '../exec/shell-state';
+import { sessionLimits, ulimitLines } from '../exec/limits';
+import type { PressureGauge } from '../system/pressure';
 import type { Spawner } from '../exec/spawn';
 import { groupExists, terminateTree } from '../exec/terminate';
 import { readStartTime } from '../system/proc';
@@ -31,6 +33,11 @@ export type PoolSettings = Pick<
   | 'stream_window_bytes'
   | 'exec_retain_s'
   | 'max_retained_execs'
+  | 'max_running_commands'
+  | 'rlimit_cpu_s'
+  | 'rlimit_nofile'
+  | 'rlimit_core_bytes'
+  | 'rlimit_as_bytes'
 >;
 
 /** How a command's output is consumed: collected into the result (exec.run) or only streamed. */
@@ -56,6 +63,7 @@ export class SessionPool {
     private readonly spawner: Spawner,
     private readonly log: Logger,
     private readonly tracker: GroupTracker | null = null,
+    private readonly pressure: Pick<PressureGauge, 'check'> | null = null,
   ) {
     this.execs = new ExecTable(settings.exec_retain_s * 1000, settings.max_retained_execs);
     this.housekeeping = setInterval(() => this.sweep(), housekeepingIntervalMs(settings));
@@ -79,12 +87,24 @@ export class SessionPool {
         `session limit reached: ${this.settings.max_sessions} sessions are open (TRL_MAX_SESSIONS); destroy one first`,
       );
     }
+    this.pressure?.check();
+    const limits = sessionLimits(params.limits as Parameters<typeof sessionLimits>[0], this.settings);
     this.reserved++;
     try {
       const shell = await resolveShell(params.shell ?? '/bin/sh', this.runtimeEnv.PATH);
       const cwd = await checkWorkingDir(params.working_dir ?? '/tmp');
       const env = params.env ? { ...this.runtimeEnv, ...params.env } : { ...this.runtimeEnv };
-      const session = new Session(randomUUID(), params.name ?? null, shell, carriesState(shell), cwd, env, params.timeout_s ?? null);
+      const session = new Session(
+        randomUUID(),
+        params.name ?? null,
+        shell,
+        carriesState(shell),
+        cwd,
+        env,
+        params.timeout_s ?? null,
+        limits,
+        ulimitLines(limits),
+      );
       this.sessions.set(session.id, session);
       this.log.info({ session: session.id, shell, env_keys: Object.keys(params.env ?? {}) }, 'session created');
       this.onChange();
@@ -131,6 +151,13 @@ export class SessionPool {
     if (session.state !== 'idle') {
       throw new TrlError(ErrorCode.SESSION_BUSY, `session ${session.id} is already running a command; wait for it, cancel it, or destroy the session`);
     }
+    if (this.commandsRunning >= this.settings.max_running_commands) {
+      throw new TrlError(
+        ErrorCode.RESOURCE_PRESSURE,
+        `${this.commandsRunning} commands are running, the limit (TRL_MAX_RUNNING_COMMANDS); retry when one has ended`,
+      );
+    }
+    this.pressure?.check();
     if (params.stdin && Buffer.byteLength(params.stdin) > this.settings.max_stdin_bytes) {
       throw new TrlError(ErrorCode.INVALID_PARAMS, `params.stdin: larger than ${this.settings.max_stdin_bytes} bytes (TRL_MAX_STDIN_BYTES)`);
     }
@@ -148,6 +175,8 @@ export class SessionPool {
           cwd: session.cwd,
           env: { ...before, ...params.env, TRL_SESSION_ID: session.id },
           reportState: session.reportsState,
+          prologue: session.prologue,
+          cpuLimited: session.limits.cpu_s !== undefined,
           stdin: params.stdin ?? undefined,
           stdinOpen: params.stdin_open ?? false,
           timeoutMs: Math.round(timeoutS * 1000),

@@ -1,5 +1,6 @@
 import type { SessionState } from '../protocol/messages';
 import type { Execution } from '../exec/execution';
+import type { Rlimits } from '../exec/limits';
 
 /** One session: its shell, its carried-over state and its command, if one runs. */
 export class Session {
@@ -25,6 +26,9 @@ export class Session {
     env: Record<string, string>,
     /** null = the runtime's default timeout. */
     readonly timeoutS: number | null,
+    readonly limits: Rlimits,
+    /** The limits as shell lines, built once. */
+    readonly prologue: string,
   ) {
     this.cwd = cwd;
     this.env = env;

@@ -1,0 +1,124 @@
+/**
+ * Stream events: what the daemon pushes on a connection after answering
+ * exec.stream or exec.attach. An event has an `event` field and no `ok`
+ * field, which tells it apart from a response. Every event names its exec.
+ */
+
+export type StreamName = 'stdout' | 'stderr';
+
+/** A piece of one stream. Never splits a UTF-8 character. */
+export interface OutputEvent {
+  event: 'output';
+  exec_id: string;
+  stream: StreamName;
+  /** Byte offset of the first byte of `data` within its stream. */
+  offset: number;
+  /** The bytes as text, or as base64 when `encoding` is "base64" (the chunk was not valid UTF-8). */
+  data: string;
+  encoding?: 'base64';
+}
+
+/** Bytes [from, to) of a stream left the daemon's retention window before this reader got them. */
+export interface GapEvent {
+  event: 'gap';
+  exec_id: string;
+  stream: StreamName;
+  from: number;
+  to: number;
+  missed_bytes: number;
+}
+
+/** The command (started with stdin_open) has been silent and is blocked reading its stdin. */
+export interface WaitingInputEvent {
+  event: 'waiting_input';
+  exec_id: string;
+  /** The process that is reading. */
+  pid: number;
+  silent_ms: number;
+}
+
+/** The command ended: exactly what exec.run reports, without the text. The last event of an exec for a reader. */
+export interface ExitEvent {
+  event: 'exit';
+  exec_id: string;
+  exit_code: number;
+  signal: string | null;
+  duration_ms: number;
+  timed_out: boolean;
+  timeout: 'wall' | 'idle' | null;
+  cancelled: boolean;
+  cancel_signal: string | null;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+}
+
+export type StreamEvent = OutputEvent | GapEvent | WaitingInputEvent | ExitEvent;
+
+const EVENT_NAMES = new Set(['output', 'gap', 'waiting_input', 'exit']);
+
+/** True for a parsed wire message that is a stream event (not a response). */
+export function isStreamEvent(msg: unknown): msg is StreamEvent {
+  if (msg === null || typeof msg !== 'object' || 'ok' in msg) return false;
+  const m = msg as { event?: unknown; exec_id?: unknown };
+  return typeof m.event === 'string' && EVENT_NAMES.has(m.event) && typeof m.exec_id === 'string';
+}
+
+/** The raw bytes an output event carries. */
+export function outputBytes(ev: OutputEvent): Buffer {
+  return Buffer.from(ev.data, ev.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/** Range of a stream still retained by the daemon: offsets [from, to). */
+export interface RetainedRange {
+  from: number;
+  to: number;
+}
+
+/** One exec as exec.list and exec.attach describe it. */
+export interface ExecSummary {
+  exec_id: string;
+  session_id: string;
+  command: string;
+  state: 'running' | 'exited';
+  pid: number | null;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  timed_out: boolean;
+  cancelled: boolean;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  retained: Record<StreamName, RetainedRange>;
+}
+
+/** exec.stream's params: exec.run's plus the live options. */
+export interface ExecStreamRequest {
+  session_id: string;
+  command: string;
+  timeout_s?: number;
+  idle_timeout_s?: number;
+  stdin?: string;
+  env?: Record<string, string>;
+  /** Keep stdin open for exec.input. */
+  stdin_open?: boolean;
+  /** Cancel the command when this connection closes. */
+  kill_on_disconnect?: boolean;
+}
+
+/** exec.stream's data. */
+export interface ExecStreamStarted {
+  exec_id: string;
+  session_id: string;
+  pid: number | null;
+}
+
+/** exec.cancel's data. */
+export interface ExecCancelled {
+  exec_id: string;
+  session_id: string;
+  signal: string;
+  /** True when the default TERM → grace → KILL applies. */
+  escalates: boolean;
+}
