@@ -14,6 +14,7 @@ import { createLogger } from './system/logger';
 import { createNotifier } from './system/notify';
 import { PressureGauge } from './system/pressure';
 import { runtimeDir } from './system/runtime-dir';
+import { supervise } from './system/lifecycle';
 import { VERSION } from './system/version';
 
 /**
@@ -75,54 +76,11 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const status = () => `${pool.activeSessions} sessions, ${pool.runningCommands} running, ${connections!.size} connections`;
   log.info(
     { listen: listeners.map((l) => l.where), activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
-  notifier.ready(status());
-
-  // STATUS= at most once a second: a datagram per command would tax the hot path.
-  let statusDue = false;
-  const statusTimer = setInterval(() => {
-    if (statusDue) notifier.status(status());
-    statusDue = false;
-  }, 1000);
-  statusTimer.unref();
-
-  let stopping = false;
-  const shutdown = async (reason: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    notifier.stopping();
-    log.info({ reason, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
-    for (const l of listeners) l.close();
-    router.refuseAll('the daemon is shutting down; reconnect when it is back');
-    await pool.destroyAll('shutdown');
-    await connections!.closeAll(1000);
-    notifier.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-
-  // Socket-activated, the daemon may exit when unused: systemd starts it again on the next connection.
-  let idleTimer: NodeJS.Timeout | undefined;
-  const checkIdle = () => {
-    if (activated.length === 0 || config.idle_exit_s <= 0) return;
-    clearTimeout(idleTimer);
-    if (pool.activeSessions === 0 && connections!.size === 0) {
-      idleTimer = setTimeout(() => void shutdown('idle'), config.idle_exit_s * 1000);
-    }
-  };
-  pool.onChange = connections.onChange = () => {
-    statusDue = true;
-    checkIdle();
-  };
-  checkIdle();
-
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGHUP', () => log.info('SIGHUP ignored: restart the daemon to change settings'));
+  supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }
 

@@ -1,0 +1,71 @@
+import type { ConnectionSet } from '../server/connections';
+import type { Listener } from '../server/listener';
+import type { Router } from '../server/router';
+import type { SessionPool } from '../sessions/pool';
+import type { Logger } from './logger';
+import type { Notifier } from './notify';
+
+export interface Running {
+  pool: SessionPool;
+  connections: ConnectionSet;
+  listeners: Listener[];
+  router: Router;
+  notifier: Notifier;
+  log: Logger;
+  /** Exit after this long with no sessions and no connections; 0 = never. Only when socket-activated. */
+  idleExitS: number;
+}
+
+/**
+ * The daemon from READY to exit: STATUS= kept current, idle exit, and the
+ * shutdown on SIGTERM/SIGINT — STOPPING=1, stop accepting, refuse new
+ * requests, stop every command (TERM → grace → KILL), close connections
+ * once answered, remove the socket file we created, exit 0.
+ */
+export function supervise(r: Running): void {
+  const { pool, connections, notifier, log } = r;
+  const status = () => `${pool.activeSessions} sessions, ${pool.runningCommands} running, ${connections.size} connections`;
+  notifier.ready(status());
+
+  // STATUS= at most once a second: a datagram per command would tax the hot path.
+  let statusDue = false;
+  const statusTimer = setInterval(() => {
+    if (statusDue) notifier.status(status());
+    statusDue = false;
+  }, 1000);
+  statusTimer.unref();
+
+  let stopping = false;
+  const shutdown = async (reason: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    notifier.stopping();
+    log.info({ reason, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
+    for (const l of r.listeners) l.close();
+    r.router.refuseAll('the daemon is shutting down; reconnect when it is back');
+    await pool.destroyAll('shutdown');
+    await connections.closeAll(1000);
+    notifier.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+
+  // Socket-activated, the daemon may exit when unused: systemd starts it again on the next connection.
+  let idleTimer: NodeJS.Timeout | undefined;
+  const checkIdle = () => {
+    if (r.idleExitS <= 0) return;
+    clearTimeout(idleTimer);
+    if (pool.activeSessions === 0 && connections.size === 0) {
+      idleTimer = setTimeout(() => void shutdown('idle'), r.idleExitS * 1000);
+    }
+  };
+  pool.onChange = connections.onChange = () => {
+    statusDue = true;
+    checkIdle();
+  };
+  checkIdle();
+
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => log.info('SIGHUP ignored: restart the daemon to change settings'));
+}
