@@ -35,6 +35,9 @@ async function main(): Promise<void> {
       1,
     );
   }
+  // Until the daemon serves, a stop request just exits: nothing has been started yet.
+  const exitEarly = () => process.exit(0);
+  process.on('SIGTERM', exitEarly).on('SIGINT', exitEarly);
   const activated = takeActivatedSockets();
 
   const log = createLogger(config.log_level, config.stdio ? 2 : 1);
@@ -58,6 +61,9 @@ async function main(): Promise<void> {
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
 
   if (config.stdio) {
+    process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
+    const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
+    process.on('SIGTERM', stop).on('SIGINT', stop);
     await serveStdio({ router, log, ...limits });
     await pool.destroyAll('end of input');
     process.exit(0);
@@ -76,11 +82,12 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
+  supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   log.info(
     { listen: listeners.map((l) => l.where), activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
-  supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }
 
