@@ -6,7 +6,9 @@ import { createRouter } from './server/handlers';
 import { listenHttp } from './server/http';
 import { ListenError, listenOnFd, listenOnPath, type Listener } from './server/listener';
 import { serveStdio } from './server/stdio';
+import { SessionCgroups } from './sessions/cgroups';
 import { SessionPool } from './sessions/pool';
+import { CgroupContainment } from './system/cgroup';
 import { takeActivatedSockets } from './system/activation';
 import { buildRuntimeEnv } from './system/env';
 import { OrphanLedger } from './system/ledger';
@@ -45,17 +47,23 @@ async function main(): Promise<void> {
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);
 
+  // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
+  const cgroup = CgroupContainment.detect(log);
+  const containment = cgroup.containment ? `cgroup (${cgroup.containment.controllers.join(', ') || 'no controllers'})` : 'process-group';
+  log.info({ containment, reason: cgroup.reason }, cgroup.containment ? 'containment: cgroup per session' : 'containment: process groups (no usable cgroup)');
+
   const ledger = OrphanLedger.open(runtimeDir(config.runtime_dir, process.env, uid), log);
   const swept = await ledger.sweep(config.kill_grace_ms);
   if (swept.recorded > 0) log.info(swept, 'orphan sweep done');
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
-  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger, pressure);
+  const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, log) : null;
+  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger, pressure, cgroups);
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,
-    { startedAt, connections: () => connections?.size ?? 0, containment: 'process-group', pressure: () => pressure.underPressure },
+    { startedAt, connections: () => connections?.size ?? 0, containment, pressure: () => pressure.underPressure },
     { maxStdinBytes: config.max_stdin_bytes },
   );
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };

@@ -8,7 +8,7 @@ import { OutputCapture } from './capture';
 import type { StreamName } from './output-log';
 import { parseStateReport, wrapCommand, type ShellState } from './shell-state';
 import type { SpawnedProcess, Spawner } from './spawn';
-import { signalTree, terminateTree, type ProcessTree } from './terminate';
+import { signalTree, terminateTree, type CgroupHandle, type ProcessTree } from './terminate';
 
 export interface ExecutionSpec {
   shell: string;
@@ -22,6 +22,8 @@ export interface ExecutionSpec {
   prologue?: string;
   /** RLIMIT_CPU is set: SIGXCPU then means the limit ended the command. */
   cpuLimited?: boolean;
+  /** The cgroup the prologue puts the command in. */
+  cgroup?: CgroupHandle | undefined;
   /** Written to stdin first. */
   stdin?: string | undefined;
   /** Keep stdin open after `stdin` for later input (exec.input); otherwise it is closed at once. */
@@ -84,7 +86,7 @@ export class Execution {
     this.pid = child.pid;
     this.t0 = t0;
     this.lastOutputAt = t0;
-    this.tree = { pid: child.pid, pgids: [child.pid], marker: Buffer.from(`TRL_EXEC_ID=${id}`) };
+    this.tree = { pid: child.pid, pgids: [child.pid], marker: Buffer.from(`TRL_EXEC_ID=${id}`), cgroup: spec.cgroup };
     this.stdout = new OutputCapture(spec.collectBytes);
     this.stderr = new OutputCapture(spec.collectBytes);
     this.done = new Promise((resolve) => (this.settle = resolve));
@@ -213,7 +215,8 @@ export class Execution {
     clearTimeout(this.drainTimer);
     this.child.stdin.destroy();
     const { code, signal } = this.exit;
-    const report = this.spec.reportState && code === 0 && signal === null ? parseStateReport(Buffer.concat(this.stateChunks)) : null;
+    // The head (exit code, cwd) comes from the shell; env's part counts only if env itself succeeded.
+    const report = this.spec.reportState && signal === null ? parseStateReport(Buffer.concat(this.stateChunks), code === 0) : null;
     this.stateChunks = [];
     const out = this.stdout.finish();
     const err = this.stderr.finish();
@@ -232,6 +235,8 @@ export class Execution {
         cancelled: this.cancelSignal !== null,
         cancel_signal: this.cancelSignal,
         killed_by: this.timeoutKind ? 'timeout' : this.cancelSignal ? 'cancel' : xcpu && this.spec.cpuLimited ? 'cpu_limit' : null,
+        cpu_time_ms: null,
+        memory_peak_bytes: null,
         stdout_truncated: out.truncated,
         stderr_truncated: err.truncated,
         stdout_bytes: out.bytes,

@@ -1,4 +1,5 @@
 import { ErrorCode, TrlError } from '../protocol/errors';
+import type { CgroupLimits } from '../system/cgroup';
 
 /** Per-command resource limits, applied with the wrapper shell's `ulimit` builtin (no extra process). */
 export interface Rlimits {
@@ -10,6 +11,12 @@ export interface Rlimits {
   core_bytes?: number;
   /** RLIMIT_AS in bytes. Off by default: Node, JVMs and Go reserve large address spaces. */
   as_bytes?: number;
+  /** cgroup memory.max of the session (all its commands together); cgroup mode only. */
+  memory_bytes?: number;
+  /** cgroup pids.max of the session; cgroup mode only. */
+  pids?: number;
+  /** cgroup cpu.max of the session, in percent of one CPU; cgroup mode only. */
+  cpu_percent?: number;
 }
 
 /** The runtime's limits, from the config: 0 means "no limit" (for core, -1 does). */
@@ -18,6 +25,9 @@ export interface RuntimeRlimits {
   rlimit_nofile: number;
   rlimit_core_bytes: number;
   rlimit_as_bytes: number;
+  memory_max_bytes: number;
+  pids_max: number;
+  cpu_max_percent: number;
 }
 
 const FIELDS = [
@@ -25,6 +35,9 @@ const FIELDS = [
   ['nofile', 'rlimit_nofile'],
   ['core_bytes', 'rlimit_core_bytes'],
   ['as_bytes', 'rlimit_as_bytes'],
+  ['memory_bytes', 'memory_max_bytes'],
+  ['pids', 'pids_max'],
+  ['cpu_percent', 'cpu_max_percent'],
 ] as const;
 
 /** The runtime's values as the default limits of a session. */
@@ -34,6 +47,9 @@ export function runtimeDefaults(rt: RuntimeRlimits): Rlimits {
   if (rt.rlimit_nofile > 0) limits.nofile = rt.rlimit_nofile;
   if (rt.rlimit_core_bytes >= 0) limits.core_bytes = rt.rlimit_core_bytes;
   if (rt.rlimit_as_bytes > 0) limits.as_bytes = rt.rlimit_as_bytes;
+  if (rt.memory_max_bytes > 0) limits.memory_bytes = rt.memory_max_bytes;
+  if (rt.pids_max > 0) limits.pids = rt.pids_max;
+  if (rt.cpu_max_percent > 0) limits.cpu_percent = rt.cpu_max_percent;
   return limits;
 }
 
@@ -54,6 +70,18 @@ export function sessionLimits(requested: Rlimits | null | undefined, rt: Runtime
     limits[field] = want;
   }
   return limits;
+}
+
+/** The session's cgroup limits (memory.max, memory.swap.max = 0 with it, pids.max, cpu.max over a 100 ms period). */
+export function cgroupLimits(limits: Rlimits): CgroupLimits {
+  const cg: CgroupLimits = {};
+  if (limits.memory_bytes !== undefined) {
+    cg.memoryMax = limits.memory_bytes;
+    cg.memorySwapMax = 0;
+  }
+  if (limits.pids !== undefined) cg.pidsMax = limits.pids;
+  if (limits.cpu_percent !== undefined) cg.cpuMax = { quotaUs: Math.max(1000, Math.round(limits.cpu_percent * 1000)), periodUs: 100_000 };
+  return cg;
 }
 
 /**

@@ -8,6 +8,16 @@ export interface ProcessTree {
   pgids: number[];
   /** `TRL_EXEC_ID=…` or `TRL_SESSION_ID=…`: found in the environment of descendants that left the tree. */
   marker: Buffer;
+  /** The command's cgroup, when there is one: nothing escapes it. */
+  cgroup?: CgroupHandle;
+}
+
+/** One command's cgroup leaf, as the terminator uses it. */
+export interface CgroupHandle {
+  signal(signal: NodeJS.Signals): void;
+  /** cgroup.kill; false when it could not be done. */
+  kill(): boolean;
+  populated(): boolean;
 }
 
 const POLL_MS = 25;
@@ -43,9 +53,11 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   const targets = snapshot(tree);
   for (const pgid of tree.pgids) signalGroup(pgid, signal);
   signalAll(targets, signal);
+  if (signal === 'SIGKILL') tree.cgroup?.kill();
+  else tree.cgroup?.signal(signal);
   const deadline = Date.now() + graceMs;
   // Zombies stay in the group until reaped by their parent, so only live members count here.
-  while (Date.now() < deadline && anyAlive(targets)) {
+  while (Date.now() < deadline && (anyAlive(targets) || tree.cgroup?.populated())) {
     await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
   }
   if (signal === 'SIGKILL') return;
@@ -53,6 +65,7 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   for (const [pid, start] of snapshot(tree)) targets.set(pid, start);
   for (const pgid of tree.pgids) signalGroup(pgid, 'SIGKILL');
   signalAll(targets, 'SIGKILL');
+  tree.cgroup?.kill();
 }
 
 /** One signal to the group and every process of the tree, no escalation (exec.cancel with an explicit signal). */
@@ -60,6 +73,7 @@ export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
   const targets = snapshot(tree);
   for (const pgid of tree.pgids) signalGroup(pgid, signal);
   signalAll(targets, signal);
+  tree.cgroup?.signal(signal);
 }
 
 function snapshot(tree: ProcessTree): Map<number, string> {

@@ -31,6 +31,9 @@ export const LimitsParams = z.object({
   nofile: Limit.min(3).nullish(),
   core_bytes: Limit.nullish(),
   as_bytes: Limit.min(16 * 1024 * 1024).nullish(),
+  memory_bytes: Limit.min(1024 * 1024).nullish(),
+  pids: Limit.min(1).nullish(),
+  cpu_percent: z.number().positive().nullish(),
 });
 
 export const SessionCreateParams = z.object({
@@ -122,6 +125,9 @@ export interface ExecResult {
   cancel_signal: string | null;
   /** Why the daemon or the kernel ended it: 'timeout', 'cancel', 'cpu_limit' (RLIMIT_CPU), 'oom' (cgroup OOM killer); null otherwise. */
   killed_by: 'timeout' | 'cancel' | 'cpu_limit' | 'oom' | null;
+  /** What the kernel saw, in cgroup mode (null otherwise): CPU time of the whole command, its peak memory. */
+  cpu_time_ms: number | null;
+  memory_peak_bytes: number | null;
   stdout_truncated: boolean;
   stderr_truncated: boolean;
   stdout_bytes: number;

@@ -6,6 +6,7 @@ import { Execution } from '../exec/execution';
 import { LiveExec } from '../exec/live-exec';
 import { carriesState, mergeAfterCommand } from '../exec/shell-state';
 import { sessionLimits, ulimitLines } from '../exec/limits';
+import type { SessionCgroups } from './cgroups';
 import type { PressureGauge } from '../system/pressure';
 import type { Spawner } from '../exec/spawn';
 import { groupExists, terminateTree } from '../exec/terminate';
@@ -38,6 +39,9 @@ export type PoolSettings = Pick<
   | 'rlimit_nofile'
   | 'rlimit_core_bytes'
   | 'rlimit_as_bytes'
+  | 'memory_max_bytes'
+  | 'pids_max'
+  | 'cpu_max_percent'
 >;
 
 /** How a command's output is consumed: collected into the result (exec.run) or only streamed. */
@@ -64,6 +68,7 @@ export class SessionPool {
     private readonly log: Logger,
     private readonly tracker: GroupTracker | null = null,
     private readonly pressure: Pick<PressureGauge, 'check'> | null = null,
+    private readonly cgroups: SessionCgroups | null = null,
   ) {
     this.execs = new ExecTable(settings.exec_retain_s * 1000, settings.max_retained_execs);
     this.housekeeping = setInterval(() => this.sweep(), housekeepingIntervalMs(settings));
@@ -105,8 +110,9 @@ export class SessionPool {
         limits,
         ulimitLines(limits),
       );
+      this.cgroups?.join(session);
       this.sessions.set(session.id, session);
-      this.log.info({ session: session.id, shell, env_keys: Object.keys(params.env ?? {}) }, 'session created');
+      this.log.info({ session: session.id, shell, env_keys: Object.keys(params.env ?? {}), cgroup: session.cgroup }, 'session created');
       this.onChange();
       return session;
     } finally {
@@ -166,6 +172,7 @@ export class SessionPool {
     const before = session.env;
     const live = new LiveExec(randomUUID(), session.id, params.command, this.settings.stream_window_bytes);
     const timeoutS = params.timeout_s ?? this.effectiveTimeoutS(session);
+    const { prologue, cgroup } = this.cgroups?.forCommand(session, live.id) ?? { prologue: '', cgroup: undefined };
     let execution: Execution;
     try {
       execution = await Execution.start(
@@ -175,7 +182,8 @@ export class SessionPool {
           cwd: session.cwd,
           env: { ...before, ...params.env, TRL_SESSION_ID: session.id },
           reportState: session.reportsState,
-          prologue: session.prologue,
+          prologue: prologue + session.prologue,
+          cgroup,
           cpuLimited: session.limits.cpu_s !== undefined,
           stdin: params.stdin ?? undefined,
           stdinOpen: params.stdin_open ?? false,
@@ -190,6 +198,7 @@ export class SessionPool {
       );
     } catch (err) {
       if (session.state === 'running') session.state = 'idle';
+      if (cgroup) this.cgroups!.release(session, live.id);
       throw err;
     }
     live.started(execution, params.stdin_open ?? false);
@@ -200,6 +209,7 @@ export class SessionPool {
     this.onChange();
 
     const done = execution.done.then(({ result, state }) => {
+      if (cgroup) this.cgroups!.finish(session, live.id, result);
       session.current = null;
       this.commandsRunning--;
       this.commandsRun++;
@@ -211,7 +221,7 @@ export class SessionPool {
         session.touch();
         if (state) {
           session.cwd = state.cwd;
-          session.env = mergeAfterCommand(before, state.env, params.env ?? undefined);
+          if (state.env) session.env = mergeAfterCommand(before, state.env, params.env ?? undefined);
         }
       }
       live.finish(result);
@@ -251,6 +261,7 @@ export class SessionPool {
     const signal = force ? 'SIGKILL' : 'SIGTERM';
     const waits: Promise<unknown>[] = [terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal)];
     if (session.current) waits.push(session.current.cancel(signal), session.current.done);
+    if (session.cgroup) waits.push(this.cgroups!.destroy(session));
     await Promise.all(waits);
     for (const pgid of session.lingering) this.tracker?.remove(pgid);
     session.lingering.clear();
@@ -269,6 +280,7 @@ export class SessionPool {
     this.execs.expire(now);
     const { max_idle_sec: idle, session_ttl_sec: ttl } = this.settings;
     for (const session of this.sessions.values()) {
+      this.cgroups?.releaseLingering(session);
       for (const pgid of session.lingering) {
         if (!groupExists(pgid)) {
           session.lingering.delete(pgid);

@@ -14,6 +14,10 @@ export class Session {
   current: Execution | null = null;
   /** Process groups of finished commands that still have members (background jobs). */
   readonly lingering = new Set<number>();
+  /** The session has its own cgroup (cgroup mode). */
+  cgroup = false;
+  /** Cgroup leaves of finished commands not yet removed: background jobs still live in them. */
+  readonly lingeringLeaves = new Set<string>();
   readonly createdAt = new Date();
   readonly marker: Buffer;
 
