@@ -271,3 +271,101 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000
     await sleep(every);
   }
 }
+
+// ---- HTTP and stdio transports (issue 6) ----
+
+export interface HttpReply {
+  status: number;
+  headers: import('node:http').IncomingHttpHeaders;
+  text: string;
+}
+
+/**
+ * One HTTP request to a daemon's HTTP listener. `body` is sent as given (a
+ * string) or as JSON (an object); `chunked` sends it without Content-Length.
+ */
+export function httpRequest(
+  url: string,
+  opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | object; chunked?: boolean; localAddress?: string } = {},
+  timeoutMs = 15_000,
+): Promise<HttpReply> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require('node:http') as typeof import('node:http');
+  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  const u = new URL(opts.path ?? '/', url);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (body !== undefined && !opts.chunked) headers['Content-Length'] = String(Buffer.byteLength(body));
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'POST', headers, agent: false, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode!, headers: res.headers, text });
+      });
+      res.on('error', reject);
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no HTTP answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** The HTTP URL a running daemon logged in its "trld ready" record. */
+export function httpUrlOf(d: TestDaemon): string {
+  const ready = d.logRecords().find((r) => r.msg === 'trld ready') as { listen?: string[] } | undefined;
+  const url = ready?.listen?.find((w) => /^https?:\/\//.test(w));
+  if (!url) throw new Error(`the daemon logged no HTTP listener; logs: ${d.logs}`);
+  return url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');
+}
+
+/** trld --stdio as the daemon's test user, in a private directory; stdin, stdout and stderr are pipes. */
+export function spawnStdioDaemon(opts: { env?: Record<string, string>; args?: string[] } = {}): { child: ChildProcess; dir: string } {
+  const dir = makePrivateDir('trl-stdio-');
+  const id = daemonIdentity();
+  const child = spawn(process.execPath, [DAEMON_ENTRY, '--stdio', ...(opts.args ?? [])], {
+    cwd: dir,
+    env: { ...baseEnv(dir, opts.env) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(id.user !== null ? { uid: id.uid, gid: id.gid } : {}),
+  });
+  return { child, dir };
+}
+
+/**
+ * Starts trld behind a command prefix that execs it, e.g.
+ * `['/usr/bin/prlimit', '--nproc=200:200']`: the daemon then runs with that
+ * limit from its first instruction (lowering a limit needs no privilege, so
+ * this works as the unprivileged test user). Otherwise like TestDaemon.start.
+ */
+export async function startDaemonWithPrefix(prefix: string[], opts: StartOptions = {}): Promise<TestDaemon> {
+  const dir = makePrivateDir();
+  const env = baseEnv(dir, opts.env);
+  const id = daemonIdentity();
+  const asUser = !opts.asSelf && id.user !== null;
+  const child = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, DAEMON_ENTRY, ...(opts.args ?? [])], {
+    cwd: dir,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(asUser ? { uid: id.uid, gid: id.gid } : {}),
+  });
+  const Ctor = TestDaemon as unknown as new (dir: string, socketPath: string, child: ChildProcess) => TestDaemon;
+  const d = new Ctor(dir, env.TRL_SOCKET_PATH!, child);
+  const deadline = Date.now() + 10_000;
+  while (!d.logs.includes('"trld ready"')) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`trld did not become ready; stderr: ${d.stderr}; stdout: ${d.logs}`);
+    }
+    await sleep(10);
+  }
+  return d;
+}
