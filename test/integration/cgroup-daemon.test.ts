@@ -1,0 +1,86 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { daemonIdentity, livePidsWithEnv, startDaemonWithPrefix, waitFor, type TestDaemon } from '../helpers/daemon';
+
+/*
+ * The whole daemon in cgroup mode: as root, a cgroup v2 subtree is delegated
+ * to the test user the way systemd's Delegate=yes does, trld is started inside
+ * it, and a command's escapee that double-forks *and* clears its environment —
+ * which the process-group fallback cannot find — must still die with the
+ * command.
+ */
+
+const IS_ROOT = process.getuid?.() === 0;
+
+function cgroup2Root(): string | null {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post?.startsWith('cgroup2 ') && pre!.split(' ')[3] === '/') return pre!.split(' ')[4]!;
+  }
+  return null;
+}
+
+const root = IS_ROOT ? cgroup2Root() : null;
+const skip = !IS_ROOT ? 'needs root to delegate a cgroup' : root === null ? 'no cgroup2 mount' : false;
+let dir = '';
+let daemon: TestDaemon | null = null;
+
+function removeTree(d: string): void {
+  if (!existsSync(d)) return;
+  for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(d, e.name));
+  try {
+    writeFileSync(join(d, 'cgroup.kill'), '1');
+  } catch {
+    /* no cgroup.kill */
+  }
+  for (let i = 0; i < 50; i++) {
+    try {
+      rmdirSync(d);
+      return;
+    } catch {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+after(async () => {
+  await daemon?.dispose();
+  if (dir) removeTree(dir);
+});
+
+test('in a delegated cgroup, a timeout kills an escapee that double-forked and cleared its environment', { skip }, async () => {
+  dir = join(root!, `trl-test-${randomUUID().slice(0, 8)}`);
+  mkdirSync(dir);
+  const id = daemonIdentity();
+  for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(dir, f), id.uid, id.gid);
+  // Root puts the daemon's process into the cgroup, then drops to the test user.
+  const user = id.user ?? String(id.uid);
+  const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync)!;
+  daemon = await startDaemonWithPrefix(['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${user} -- "$@"`, 'sh'], {
+    asSelf: true,
+    env: { TRL_KILL_GRACE_MS: '500' },
+  });
+  const client = await daemon.connect();
+  const stats = await client.request<{ containment: string }>('system.stats');
+  assert.match(stats.containment, /^cgroup/);
+
+  const { session_id } = await client.request<{ session_id: string }>('session.create', {});
+  const mark = `CGMARK_${randomUUID().replace(/-/g, '')}`;
+  const r = await client.request<{ timed_out: boolean; killed_by: string; stdout: string; cpu_time_ms: number | null }>('exec.run', {
+    session_id,
+    timeout_s: 1,
+    command: `grep '^0::' /proc/self/cgroup; setsid sh -c "exec env -i ${mark}=1 /bin/sleep 300 &"; sleep 0.2; sleep 60`,
+  });
+  assert.equal(r.timed_out, true);
+  assert.equal(r.killed_by, 'timeout');
+  assert.match(r.stdout, new RegExp(`^0::.*/sessions/${session_id}/`), 'the command ran in its session\'s cgroup');
+  assert.equal(typeof r.cpu_time_ms, 'number', 'the kernel\'s CPU time is reported');
+  assert.ok(await waitFor(() => livePidsWithEnv(`${mark}=1`).length === 0, 3000), 'the escapee outside the process tree and without markers survived');
+
+  await client.request('session.destroy', { session_id });
+  assert.equal(existsSync(join(dir, 'sessions', session_id)), false, 'the session cgroup is removed');
+  client.close();
+});
