@@ -1,3 +1,4 @@
+import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
 import { spawnWithNode } from './exec/spawn';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   const exitEarly = () => process.exit(0);
   process.on('SIGTERM', exitEarly).on('SIGINT', exitEarly);
   const activated = takeActivatedSockets();
+  validateHttpConfig(config, { activated: activated.some((s) => s.name === 'http') });
 
   const log = createLogger(config.log_level, config.stdio ? 2 : 1);
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');

@@ -26,7 +26,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, uid: number):
   const raw: Partial<Record<ConfigKey, unknown>> = {};
   const unknownKeys: string[] = [];
 
-  const envFile = (flags.values['env-file'] as string | undefined) ?? nonEmpty(env.TRL_ENV_FILE);
+  const envFile = (flags.values[flagOf('env_file')] as string | undefined) ?? nonEmpty(env.TRL_ENV_FILE);
   const envFileVars: Record<string, string> = {};
   if (envFile !== undefined) {
     for (const [name, value] of Object.entries(readEnvFile(envFile, uid))) {

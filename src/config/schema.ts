@@ -90,7 +90,9 @@ export const CONFIG_HELP: Record<ConfigKey, string> = {
 };
 
 export const envNameOf = (key: ConfigKey): string => `TRL_${key.toUpperCase()}`;
-export const flagOf = (key: ConfigKey): string => key.replace(/_/g, '-');
+/** Node 20 takes any `--env-file` on its command line for itself, even after the script name. */
+const FLAG_NAMES: Partial<Record<ConfigKey, string>> = { env_file: 'trl-env-file' };
+export const flagOf = (key: ConfigKey): string => FLAG_NAMES[key] ?? key.replace(/_/g, '-');
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
 export const isBooleanKey = (key: ConfigKey): boolean => key === 'allow_root' || key === 'stdio';
 /** Settings that must not appear on a command line (visible in /proc/<pid>/cmdline). */

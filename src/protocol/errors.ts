@@ -14,6 +14,7 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   EXEC_NOT_FOUND: 'EXEC_NOT_FOUND',
   EXEC_NOT_RUNNING: 'EXEC_NOT_RUNNING',
+  RATE_LIMITED: 'RATE_LIMITED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -52,9 +52,9 @@ test('precedence: defaults < env file < TRL_* environment < flags', () => {
   assert.equal(config.max_idle_sec, 1800, 'default where nothing is set');
 });
 
-test('--env-file flag names the env file too', () => {
+test('--trl-env-file flag names the env file too (Node 20 takes --env-file for itself)', () => {
   const file = envFile('TRL_MAX_SESSIONS=9\n');
-  assert.equal(loadConfig(['--env-file', file], {}, uid).config.max_sessions, 9);
+  assert.equal(loadConfig(['--trl-env-file', file], {}, uid).config.max_sessions, 9);
 });
 
 test('compatible names: TRL_SOCKET_PATH and --socket-path', () => {

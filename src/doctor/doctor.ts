@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CHECKS, type CheckResult } from './checks';
+import { gather, type DoctorOptions } from './context';
+import { findInstalledUnit } from './unit';
+
+const USAGE = `Usage: trl doctor [--json] [--unit PATH|none] [--socket-unit PATH]... [--trl-env PATH|none]
+                  [--socket PATH|none] [--runtime-path PATH]... [--user NAME]
+
+Checks this host against trl's deployment checklist (docs/doctor.md): each
+line PASS, FAIL or N/A, with the fix for a failure. Exit status 1 when any
+check fails, 0 otherwise, 2 on a usage error. Run it as root for a complete
+check (the env file and the daemon's socket are private).
+
+  --json               one JSON object: {"ok", "checks": [{id, title, status, detail, fix}], "summary"}
+  --unit PATH          trl.service (default: the installed one, /etc/systemd/system, /run, /usr/lib, /lib); none: no systemd
+  --socket-unit PATH   a socket unit of the service (default: trl.socket and trl-http.socket beside the unit)
+  --trl-env PATH       the env file (not --env-file: Node 20 takes that flag for itself) (default: the unit's LoadCredential=trl.env:PATH, else TRL_ENV_FILE, else /etc/trl/trl.env)
+  --socket PATH        the agents' socket (default: the socket unit's ListenStream=, else TRL_SOCKET_PATH, else /run/trl/trl.sock or /tmp/trl.sock)
+  --runtime-path PATH  a file or directory of the runtime to check for world-writable files (default: the unit's ExecStart= program, its directory and interpreter)
+  --user NAME          the runtime user (default: the unit's User=, else the running daemon's)
+`;
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DoctorOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        unit: { type: 'string' },
+        'socket-unit': { type: 'string', multiple: true },
+        'trl-env': { type: 'string' },
+        socket: { type: 'string' },
+        'runtime-path': { type: 'string', multiple: true },
+        user: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const unit = v.unit === 'none' ? null : (v.unit ?? findInstalledUnit('trl.service'));
+  let socketUnits = v['socket-unit'] ?? null;
+  if (socketUnits === null) {
+    socketUnits = [];
+    if (unit) {
+      for (const name of ['trl.socket', 'trl-http.socket']) {
+        const beside = join(dirname(unit), name);
+        const installed = existsSync(beside) ? beside : v.unit === undefined ? findInstalledUnit(name) : null;
+        if (installed) socketUnits.push(installed);
+      }
+    }
+  }
+  return {
+    json: v.json ?? false,
+    unit,
+    socketUnits,
+    envFile: v['trl-env'] ?? null,
+    socket: v.socket ?? null,
+    runtimePaths: v['runtime-path'] ?? [],
+    user: v.user ?? null,
+    env,
+  };
+}
+
+const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', 'n/a': 'N/A ' };
+
+function render(results: CheckResult[]): string {
+  const lines = ['trl doctor: the deployment checklist (docs/doctor.md)', ''];
+  for (const r of results) {
+    lines.push(`${LABEL[r.status]}  ${r.title}: ${r.detail}`);
+    if (r.fix && r.status !== 'pass') lines.push(`      ${r.status === 'fail' ? 'fix' : 'note'}: ${r.fix}`);
+  }
+  const failed = results.filter((r) => r.status === 'fail').length;
+  lines.push('', failed ? `${failed} check${failed > 1 ? 's' : ''} failed.` : 'No check failed.');
+  return lines.join('\n') + '\n';
+}
+
+/** `trl doctor`: prints the report and returns the exit status (1 if any check failed, 2 on a usage error). */
+export async function runDoctor(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let opts: DoctorOptions | 'help';
+  try {
+    opts = parseOptions(argv, process.env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err.write(`trl doctor: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    out.write(USAGE);
+    return 0;
+  }
+  const ctx = await gather(opts);
+  const results = CHECKS.map((check) => check(ctx));
+  const failed = results.filter((r) => r.status === 'fail').length;
+  if (opts.json) {
+    const summary = { pass: 0, fail: 0, 'n/a': 0 };
+    for (const r of results) summary[r.status]++;
+    out.write(JSON.stringify({ ok: failed === 0, checks: results, summary }, null, 2) + '\n');
+  } else {
+    out.write(render(results));
+  }
+  return failed ? 1 : 0;
+}
