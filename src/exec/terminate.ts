@@ -1,4 +1,5 @@
-import { findCommandProcesses, readStartTime } from '../system/proc';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { anyAlive, findCommandProcesses, readStartTime, signalGroup, signalProcesses } from '../system/proc';
 
 /** One command's processes as the terminator sees them. */
 export interface ProcessTree {
@@ -22,26 +23,6 @@ export interface CgroupHandle {
 
 const POLL_MS = 25;
 
-/** Sends a signal to a process group; false if the group no longer exists. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True while any process of the group exists (zombies included). */
-export const groupExists = (pgid: number): boolean => {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /**
  * Stops a command: SIGTERM to its group and to every process of its tree
  * (descendants that called setsid, and those that carry its marker), a grace
@@ -52,7 +33,7 @@ export const groupExists = (pgid: number): boolean => {
 export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const targets = snapshot(tree);
   for (const pgid of tree.pgids) signalGroup(pgid, signal);
-  signalAll(targets, signal);
+  signalProcesses(targets, signal);
   if (signal === 'SIGKILL') tree.cgroup?.kill();
   else tree.cgroup?.signal(signal);
   const deadline = Date.now() + graceMs;
@@ -64,7 +45,7 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   // Processes started during the grace period are caught by this second look.
   for (const [pid, start] of snapshot(tree)) targets.set(pid, start);
   for (const pgid of tree.pgids) signalGroup(pgid, 'SIGKILL');
-  signalAll(targets, 'SIGKILL');
+  signalProcesses(targets, 'SIGKILL');
   tree.cgroup?.kill();
 }
 
@@ -72,7 +53,7 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
 export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
   const targets = snapshot(tree);
   for (const pgid of tree.pgids) signalGroup(pgid, signal);
-  signalAll(targets, signal);
+  signalProcesses(targets, signal);
   tree.cgroup?.signal(signal);
 }
 
@@ -84,21 +65,3 @@ function snapshot(tree: ProcessTree): Map<number, string> {
   }
   return targets;
 }
-
-function signalAll(targets: Map<number, string>, signal: NodeJS.Signals): void {
-  for (const [pid, start] of targets) {
-    if (readStartTime(pid) !== start) continue;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-function anyAlive(targets: Map<number, string>): boolean {
-  for (const [pid, start] of targets) if (readStartTime(pid) === start) return true;
-  return false;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

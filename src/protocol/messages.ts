@@ -57,7 +57,10 @@ export type SessionDestroyParams = z.infer<typeof SessionDestroyParams>;
 
 export const ExecRunParams = z.object({
   session_id: SessionId,
-  command: z.string().min(1, 'command must not be empty'),
+  command: z
+    .string()
+    .min(1, 'command must not be empty')
+    .refine((c) => !c.includes('\0'), 'command must not contain NUL (a shell command line cannot carry it)'),
   timeout_s: TimeoutS.nullish(),
   stdin: z.string().nullish(),
   env: EnvMap.nullish(),

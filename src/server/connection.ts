@@ -34,6 +34,8 @@ export interface ConnectionTransport {
 
 /** Stream events stop (and wait for 'drain') once this much is queued on the socket. */
 const EVENT_HIGH_WATER = 1024 * 1024;
+/** After an oversized line, how long the rest of it may keep arriving before the connection is cut. */
+const OVERFLOW_LINGER_MS = 5000;
 
 /**
  * One client connection: NDJSON in, responses out as each request finishes
@@ -183,7 +185,11 @@ export class Connection implements EventSink {
       failure('unknown', ErrorCode.INVALID_PARAMS, `request line longer than ${this.limits.maxRequestBytes} bytes (TRL_MAX_REQUEST_BYTES); connection closed`),
     );
     this.inputEnded = true;
-    this.socket.pause();
+    // Keep reading (and dropping) so the client's EOF arrives and the socket closes; a client that
+    // never stops sending is cut off after a few seconds.
+    this.socket.on('data', () => {});
+    this.socket.resume();
+    setTimeout(() => this.socket.destroy(), OVERFLOW_LINGER_MS).unref();
     this.endIfDone();
   }
 
@@ -210,7 +216,7 @@ export function failure(id: Id, code: string, message: string) {
 export function idOf(message: unknown): Id {
   if (message && typeof message === 'object' && 'id' in message) {
     const id = (message as { id: unknown }).id;
-    if ((typeof id === 'string' && id.length <= 256) || typeof id === 'number') return id;
+    if ((typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id))) return id;
   }
   return 'unknown';
 }

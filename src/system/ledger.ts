@@ -1,6 +1,7 @@
 import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { listPids, readProcStat, readStartTime } from './proc';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { anyAlive, findMarkedProcesses, listPids, readProcStat, readStartTime, signalGroup, signalProcesses } from './proc';
 
 /** One process group the daemon started. Never env values or command text. */
 export interface LedgerEntry {
@@ -41,17 +42,6 @@ function isEntry(e: unknown): e is LedgerEntry {
     typeof r.startTime === 'string' && r.startTime !== '' && typeof r.sessionId === 'string';
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Sends a signal to a process group; false when the group is gone. */
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The orphan ledger (ARCHITECTURE.md decision 3): the process groups this
@@ -143,25 +133,28 @@ export class OrphanLedger {
    * earlier than it are still in that pgid (the kernel keeps a pid number
    * allocated while it names a live group, so those members are the original
    * group's). A pid held by a process with another start time was reused: it
-   * is never touched. Clears the previous run's entries.
+   * is never touched. Clears the previous run's entries. The caller logs the result.
    */
   async sweep(graceMs: number): Promise<{ recorded: number; killed: number; ms: number }> {
     const started = Date.now();
     const recorded = this.previous.length;
     const targets = this.previous.filter((e) => this.stillOurs(e));
+    // Children that called setsid left the recorded groups; they still carry their session's marker.
+    const markers = [...new Set(this.previous.map((e) => e.sessionId))].map((sid) => Buffer.from(`TRL_SESSION_ID=${sid}`));
+    const strays = findMarkedProcesses(markers);
     for (const e of targets) signalGroup(e.pgid, 'SIGTERM');
+    signalProcesses(strays, 'SIGTERM');
     const deadline = Date.now() + Math.max(0, graceMs);
     let remaining = targets;
-    while (remaining.length > 0 && Date.now() < deadline) {
+    while ((remaining.length > 0 || anyAlive(strays)) && Date.now() < deadline) {
       await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
       remaining = remaining.filter((e) => this.stillOurs(e));
     }
     for (const e of remaining) if (this.stillOurs(e)) signalGroup(e.pgid, 'SIGKILL');
+    signalProcesses(strays, 'SIGKILL');
     this.previous = [];
     this.flush();
-    const result = { recorded, killed: targets.length, ms: Date.now() - started };
-    if (recorded > 0) this.log.info(result, 'orphan sweep done');
-    return result;
+    return { recorded, killed: targets.length + strays.size, ms: Date.now() - started };
   }
 
   /** True when the group recorded in `e` still exists and is the one we started. */
@@ -222,3 +215,4 @@ export class OrphanLedger {
     }
   }
 }
+

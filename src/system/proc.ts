@@ -54,12 +54,37 @@ export function listPids(): number[] {
 
 /** True when /proc/<pid>/environ holds the exact entry `marker` (e.g. `TRL_EXEC_ID=…`). */
 export function environHas(pid: number, marker: Buffer): boolean {
-  let env: Buffer;
+  const env = readEnviron(pid);
+  return env !== null && hasEntry(env, marker);
+}
+
+function readEnviron(pid: number): Buffer | null {
   try {
-    env = readFileSync(`/proc/${pid}/environ`);
+    return readFileSync(`/proc/${pid}/environ`);
   } catch {
-    return false;
+    return null;
   }
+}
+
+/**
+ * Live processes (not this one) whose environment holds any of `markers`,
+ * with their start times: what a crashed daemon's sessions left behind,
+ * including children that left their process group.
+ */
+export function findMarkedProcesses(markers: Buffer[]): Map<number, string> {
+  const found = new Map<number, string>();
+  if (markers.length === 0) return found;
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    const env = readEnviron(pid);
+    if (env === null || !markers.some((m) => hasEntry(env, m))) continue;
+    const start = readStartTime(pid);
+    if (start !== null) found.set(pid, start);
+  }
+  return found;
+}
+
+function hasEntry(env: Buffer, marker: Buffer): boolean {
   let at = env.indexOf(marker);
   while (at >= 0) {
     const startsEntry = at === 0 || env[at - 1] === 0;
@@ -106,4 +131,37 @@ export function findCommandProcesses(opts: { rootPid?: number; pgids?: Iterable<
   found.delete(self);
   const live = new Set(stats.map((s) => s.pid));
   return [...found].filter((pid) => live.has(pid));
+}
+
+/** Signals each process of `targets` (pid → start time) whose pid still names the same process. */
+export function signalProcesses(targets: Map<number, string>, signal: NodeJS.Signals): void {
+  for (const [pid, start] of targets) {
+    if (readStartTime(pid) !== start) continue;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** True while any process of `targets` (pid → start time) is alive (zombies count as gone). */
+export function anyAlive(targets: Map<number, string>): boolean {
+  for (const [pid, start] of targets) if (readStartTime(pid) === start) return true;
+  return false;
+}
+
+/** Sends a signal to a process group; false if the group no longer exists. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True while any process of the group exists (zombies included). */
+export function groupExists(pgid: number): boolean {
+  return signalGroup(pgid, 0 as unknown as NodeJS.Signals);
 }
