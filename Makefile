@@ -5,9 +5,27 @@ NODE ?= node
 RUN_DIR ?= /tmp/trl-$(shell id -u)
 SOCKET ?= $(RUN_DIR)/trl.sock
 
-.PHONY: all deps build run test test-unit test-integration bench clean
+.PHONY: all deps system-deps build run test bench chaos clean
 
 all: build
+
+# Installs missing Debian packages (as root); as anyone else it only says what is missing.
+define apt_install
+missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing" $$missing >&2; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null </dev/null; \
+  else echo "note: not installed (needs root):" $$missing >&2; fi; \
+fi
+endef
+
+# What the tests need beyond Node: libsystemd-dev so the sd-notify addon builds
+# (the readiness tests), procps, python3 (interactive-input tests), util-linux (prlimit, runuser).
+TEST_APT := libsystemd-dev procps python3 util-linux
+
+system-deps:
+	@$(call apt_install,$(TEST_APT))
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -26,11 +44,15 @@ run: build
 	TRL_SOCKET_PATH=$(SOCKET) $(if $(filter 0,$(shell id -u)),TRL_ALLOW_ROOT=1) $(NODE) bin/trld
 
 # As root, the daemon under test runs as an unprivileged user that test-setup creates.
-test: build
+test: system-deps build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec $$(find dist/test/unit dist/test/integration dist/test/reliability -name '*.test.js' 2>/dev/null | sort)
 
 bench: build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) dist/bench/run.js
+
+# The long reliability runs (fuzzing 10 000+ lines, 64×100 load, 1 000-connection churn, crash with 20 commands).
+chaos: build
+	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js
 
 clean:
 	rm -rf dist build

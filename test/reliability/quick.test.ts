@@ -1,0 +1,356 @@
+/**
+ * Reliability suite, quick cases (part of `make test`). Each case prints its
+ * figures as `# figure: …` diagnostics; figures are never pass/fail. The long
+ * versions are in chaos.long.ts (`make chaos`).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { TestDaemon, daemonIdentity, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
+import { assertFuzz, fuzzScenario } from './fuzz';
+import {
+  Wire,
+  assertDaemonHealthy,
+  churnScenario,
+  crashScenario,
+  createSession,
+  figure,
+  killAll,
+  latencyFigure,
+  liveByEnv,
+  livePidsWithArg,
+  loadScenario,
+  mib,
+  nextId,
+  percentile,
+  pingSeries,
+  round,
+  rssOf,
+  tasksOfUid,
+} from './lib';
+
+const MARK = 'TRL_RELI_MARK';
+const nonce = () => String(randomBytes(4).readUInt32BE(0));
+
+test('fork bomb in one session: contained by the per-user process limit, the daemon keeps answering, destroy leaves nothing', async (t) => {
+  // RLIMIT_NPROC counts every task of the daemon's user (threads, zombies and
+  // other daemons of that user included): the limit is what that user has now,
+  // plus the daemon's own threads, plus a margin for the bomb.
+  const uid = daemonIdentity().uid;
+  const used = tasksOfUid(uid);
+  const limit = used + 16 + 48;
+  const d = await startDaemonWithPrefix(['/usr/bin/prlimit', `--nproc=${limit}:${limit}`], { env: { TRL_KILL_GRACE_MS: '1000' } });
+  const mark = `bomb-${nonce()}`;
+  try {
+    const ctl = await Wire.open(d.socketPath);
+    const bombWire = await Wire.open(d.socketPath);
+    const baseline = await pingSeries(ctl, { count: 200 });
+    // bash: a fork that fails is an error of that command only (dash would exit, and the bomb collapse by itself).
+    const sid = await createSession(bombWire, { shell: '/bin/bash', env: { [MARK]: mark } });
+    const other = await createSession(ctl);
+    await ctl.request(nextId('warm'), 'exec.run', { session_id: other, command: 'true' });
+
+    const headroom = limit - tasksOfUid(uid);
+
+    // A bomb that stays at the limit: every process loops forking two copies of
+    // itself and waiting for them (a failed fork ends that shell; its parent forks again).
+    const bombId = nextId('bomb');
+    const bomb = bombWire.request(bombId, 'exec.run', { session_id: sid, command: 'f() { while :; do f & f & wait; done; }; f', timeout_s: 0 }, 60_000);
+    const grew = await waitFor(() => (liveByEnv(MARK).get(mark)?.length ?? 0) >= 20, 10_000, 20);
+    assert.ok(grew, `the bomb is running: ${liveByEnv(MARK).get(mark)?.length ?? 0} processes; answer: ${JSON.stringify(bombWire.answers.get(bombId))?.slice(0, 500)}; user tasks ${tasksOfUid(uid)} of ${limit}`);
+    await sleep(300);
+
+    // During the bomb: pings, and commands in another session.
+    const other_results: Record<string, number> = {};
+    const during = pingSeries(ctl, { forMs: 3000 });
+    const peakProcs: number[] = [];
+    const counter = setInterval(() => peakProcs.push(liveByEnv(MARK).get(mark)?.length ?? 0), 250);
+    const ctl2 = await Wire.open(d.socketPath);
+    for (let i = 0; i < 5; i++) {
+      const r = await ctl2.request(nextId('other'), 'exec.run', { session_id: other, command: 'echo ok' }, 30_000);
+      const key = r.ok ? `ok:${r.data.stdout.trim() || r.data.exit_code}` : r.error.code;
+      other_results[key] = (other_results[key] ?? 0) + 1;
+      assert.ok(r.ok || r.error.code === 'RESOURCE_PRESSURE', `another session's command: ok or RESOURCE_PRESSURE, got ${JSON.stringify(r)}`);
+      await sleep(200);
+    }
+    const lat = await during;
+    clearInterval(counter);
+    await assertDaemonHealthy(d);
+
+    const t0 = performance.now();
+    const destroyed = await ctl.request(nextId('destroy'), 'session.destroy', { session_id: sid }, 60_000);
+    const destroyMs = performance.now() - t0;
+    assert.equal(destroyed.ok, true, JSON.stringify(destroyed));
+    const result = await bomb;
+    const left = liveByEnv(MARK).get(mark) ?? [];
+    const sessionLeft = liveByEnv('TRL_SESSION_ID').get(sid) ?? [];
+    figure(t, 'fork bomb', {
+      nproc_limit: limit,
+      user_tasks_before_daemon: used,
+      headroom_for_bomb: headroom,
+      bomb_processes_peak: Math.max(...peakProcs),
+      ping_before: latencyFigure(baseline),
+      ping_during_bomb: latencyFigure(lat),
+      other_session_commands: other_results,
+      destroy_ms: round(destroyMs),
+      bomb_result: { ok: result.ok, cancelled: result.data?.cancelled, signal: result.data?.signal, stderr_bytes: result.data?.stderr_bytes },
+      left_after_destroy: sessionLeft.length,
+    });
+    assert.equal(result.ok, true);
+    assert.equal(result.data.cancelled, true, 'the bomb command was cancelled by the destroy');
+    assert.deepEqual(left, [], 'no process carrying the session marker is alive');
+    assert.deepEqual(sessionLeft, [], 'no process carrying TRL_SESSION_ID of that session is alive');
+    // Once the bomb is gone the daemon runs commands again (retried: on this
+    // machine PID 1 reaps orphans late, and their zombies count against the limit).
+    let after: any;
+    await waitFor(async () => {
+      after = await ctl.request(nextId('after'), 'exec.run', { session_id: other, command: 'echo alive' });
+      return after.ok === true;
+    }, 10_000, 200);
+    figure(t, 'fork bomb: a command after the destroy', after.ok ? 'ok' : after.error);
+    ctl.close();
+    ctl2.close();
+    bombWire.close();
+  } finally {
+    killAll(liveByEnv(MARK).get(mark) ?? []);
+    await d.dispose();
+  }
+});
+
+test('memory hog under TRL_RLIMIT_AS_BYTES: the allocation fails with a clear result, the daemon is unaffected', async (t) => {
+  const limit = 256 * 1024 * 1024;
+  const d = await TestDaemon.start({ env: { TRL_RLIMIT_AS_BYTES: String(limit) } });
+  try {
+    const w = await Wire.open(d.socketPath);
+    const sid = await createSession(w);
+    const v = await w.request(nextId('ulimit'), 'exec.run', { session_id: sid, command: 'ulimit -v' });
+    assert.equal(v.data.stdout.trim(), String(limit / 1024), 'the command runs under RLIMIT_AS');
+    const rss0 = rssOf(d.pid);
+    // [name, command, how the result must say what happened: a message on stderr, or the signal that ended the shell]
+    const hogs: [string, string, RegExp | string][] = [
+      ['python3 bytearray(2 GiB)', `python3 -c 'b = bytearray(2 * 1024**3)'`, /MemoryError/],
+      ['awk doubling a string', `awk 'BEGIN { s = "x"; while (1) s = s s }'`, /memory|alloc/i],
+      ['bash: head -c 1G into a variable', `bash -c 'x=$(head -c 1000000000 /dev/zero | tr "\\0" a); echo \${#x}'`, /cannot allocate/],
+      // dash does not check malloc: the shell itself dies of SIGSEGV, which the result reports.
+      ['dash: head -c 1G into a variable', `x=$(head -c 1000000000 /dev/zero | tr '\\0' a); echo \${#x}`, 'SIGSEGV'],
+    ];
+    const figures: Record<string, unknown> = {};
+    for (const [name, command, expect] of hogs) {
+      const r = await w.request(nextId('hog'), 'exec.run', { session_id: sid, command, timeout_s: 60 }, 90_000);
+      assert.equal(r.ok, true, JSON.stringify(r));
+      figures[name] = { exit_code: r.data.exit_code, signal: r.data.signal, killed_by: r.data.killed_by, ms: r.data.duration_ms, stderr: pickLine(r.data.stderr, expect) };
+      assert.notEqual(r.data.exit_code, 0, `${name} failed`);
+      assert.equal(r.data.timed_out, false, `${name} was stopped by the limit, not the timeout`);
+      if (typeof expect === 'string') assert.equal(r.data.signal, expect, `${name}: ${JSON.stringify(r.data).slice(0, 300)}`);
+      else assert.match(r.data.stderr, expect, `${name} says why: ${r.data.stderr.slice(0, 300)}`);
+      // The session still works after the hog.
+      const ok = await w.request(nextId('after'), 'exec.run', { session_id: sid, command: 'echo fine' });
+      assert.equal(ok.data.stdout, 'fine\n');
+    }
+    await assertDaemonHealthy(d);
+    figure(t, 'memory hog', { rlimit_as_mib: limit / 1048576, hogs: figures, daemon_rss_mib_before: mib(rss0), daemon_rss_mib_after: mib(rssOf(d.pid)) });
+    w.close();
+  } finally {
+    await d.dispose();
+  }
+});
+
+test('CPU hog under TRL_RLIMIT_CPU_S=1: stopped by SIGXCPU, result says killed_by cpu_limit', async (t) => {
+  const d = await TestDaemon.start({ env: { TRL_RLIMIT_CPU_S: '1' } });
+  try {
+    const w = await Wire.open(d.socketPath);
+    const sid = await createSession(w);
+    const cases: [string, string][] = [
+      ['busy loop in the shell itself', 'while :; do :; done'],
+      ['busy child process (awk)', `awk 'BEGIN { while (1) {} }'`],
+    ];
+    const figures: Record<string, unknown> = {};
+    for (const [name, command] of cases) {
+      const r = await w.request(nextId('cpu'), 'exec.run', { session_id: sid, command, timeout_s: 30 }, 60_000);
+      assert.equal(r.ok, true, JSON.stringify(r));
+      figures[name] = { exit_code: r.data.exit_code, signal: r.data.signal, killed_by: r.data.killed_by, wall_ms: r.data.duration_ms };
+      assert.equal(r.data.killed_by, 'cpu_limit', `${name}: ${JSON.stringify(r.data)}`);
+      assert.equal(r.data.timed_out, false);
+      assert.equal(r.data.exit_code, 128 + 24, 'exit code 152: killed by SIGXCPU');
+    }
+    // The loop in the shell itself: the shell is what the signal ends.
+    assert.equal((figures['busy loop in the shell itself'] as any).signal, 'SIGXCPU');
+    const ok = await w.request(nextId('after'), 'exec.run', { session_id: sid, command: 'echo fine' });
+    assert.equal(ok.data.stdout, 'fine\n', 'the session survives');
+    await assertDaemonHealthy(d);
+    figure(t, 'cpu hog', figures);
+    w.close();
+  } finally {
+    await d.dispose();
+  }
+});
+
+/**
+ * The four kinds of leftover a command can make, each a `sleep` with a unique
+ * duration so the test can find it by its command line:
+ *  - group:   a background job in the command's process group;
+ *  - setsid:  `setsid sleep` in the background: new session, parent (the command's shell) alive;
+ *  - daemon:  setsid + double fork, re-parented, environment kept;
+ *  - env-i:   setsid + double fork with `env -i`: re-parented, environment wiped.
+ */
+function escapees(n: string): { command: string; kinds: Record<string, string> } {
+  const kinds = { group: `1001.${n}`, setsid: `1002.${n}`, daemon: `1003.${n}`, 'env-i': `1004.${n}` };
+  const q = '</dev/null >/dev/null 2>&1';
+  const command = [
+    `sleep ${kinds.group} ${q} &`,
+    `setsid sleep ${kinds.setsid} ${q} &`,
+    `setsid sh -c 'sleep ${kinds.daemon} ${q} & :' ${q}`,
+    `setsid sh -c 'env -i /bin/sleep ${kinds['env-i']} ${q} & :' ${q}`,
+  ].join('\n');
+  return { command, kinds };
+}
+
+/** The stderr line that says what happened (the one matching `expect`), else the first. */
+function pickLine(stderr: string, expect: RegExp | string): string {
+  const lines = stderr.trim().split('\n');
+  return (typeof expect === 'string' ? lines[0] : (lines.find((l) => expect.test(l)) ?? lines[0]))?.slice(0, 80) ?? '';
+}
+
+const aliveKinds = (kinds: Record<string, string>) => Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, livePidsWithArg(`sleep ${v}`).length > 0]));
+
+test('setsid + double-fork escapees: killed by timeout, exec.cancel and session.destroy (what the process-group fallback catches)', async (t) => {
+  const d = await TestDaemon.start({ env: { TRL_KILL_GRACE_MS: '500' } });
+  const all: Record<string, string>[] = [];
+  try {
+    const w = await Wire.open(d.socketPath);
+    const w2 = await Wire.open(d.socketPath);
+    const stats = await w.request(nextId('s'), 'system.stats');
+    const caught: Record<string, Record<string, boolean>> = {};
+    const ms: Record<string, number> = {};
+
+    const stopWith = async (how: string, stop: (sid: string) => Promise<any>) => {
+      const e = escapees(nonce());
+      all.push(e.kinds);
+      const sid = await createSession(w);
+      const run = w.request(nextId(how), 'exec.run', { session_id: sid, command: `${e.command}\nsleep 600`, timeout_s: how === 'timeout' ? 1 : 0 }, 60_000);
+      assert.ok(await waitFor(() => Object.values(aliveKinds(e.kinds)).every(Boolean), 10_000), `all four started (${how})`);
+      const t0 = performance.now();
+      const stopped = await stop(sid);
+      const r = await run;
+      assert.equal(r.ok, true, JSON.stringify(r));
+      if (how === 'timeout') assert.equal(r.data.timed_out, true);
+      else assert.equal(r.data.cancelled, true);
+      await waitFor(() => !Object.entries(aliveKinds(e.kinds)).some(([k, v]) => v && k !== 'env-i'), 3000);
+      ms[how] = round(performance.now() - t0);
+      caught[how] = Object.fromEntries(Object.entries(aliveKinds(e.kinds)).map(([k, v]) => [k, !v]));
+      if (stopped !== undefined && how !== 'timeout') assert.equal(stopped.ok, true, JSON.stringify(stopped));
+      if (how !== 'destroy') await w.request(nextId('d'), 'session.destroy', { session_id: sid });
+    };
+
+    await stopWith('timeout', async () => undefined);
+    await stopWith('cancel', (sid) => w2.request(nextId('cancel'), 'exec.cancel', { session_id: sid }));
+    await stopWith('destroy', (sid) => w2.request(nextId('destroy'), 'session.destroy', { session_id: sid }));
+
+    // Leftovers of a command that already ended, killed when the (idle) session is destroyed.
+    {
+      const e = escapees(nonce());
+      all.push(e.kinds);
+      const sid = await createSession(w);
+      const r = await w.request(nextId('leave'), 'exec.run', { session_id: sid, command: e.command });
+      assert.equal(r.ok, true);
+      assert.ok(await waitFor(() => Object.values(aliveKinds(e.kinds)).every(Boolean), 10_000), 'all four left running');
+      const t0 = performance.now();
+      const dr = await w.request(nextId('destroy'), 'session.destroy', { session_id: sid });
+      assert.equal(dr.ok, true);
+      await waitFor(() => !Object.entries(aliveKinds(e.kinds)).some(([k, v]) => v && k !== 'env-i'), 3000);
+      ms['destroy (idle, leftovers)'] = round(performance.now() - t0);
+      caught['destroy (idle, leftovers)'] = Object.fromEntries(Object.entries(aliveKinds(e.kinds)).map(([k, v]) => [k, !v]));
+    }
+
+    figure(t, 'escapees caught (true = killed)', { containment: stats.data.containment, ...caught });
+    figure(t, 'escapees: stop request to all caught ones gone (ms)', ms);
+    for (const [how, kinds] of Object.entries(caught)) {
+      for (const kind of ['group', 'setsid', 'daemon']) assert.equal(kinds[kind], true, `${how}: the ${kind} escapee was killed`);
+    }
+    await assertDaemonHealthy(d);
+    w.close();
+    w2.close();
+  } finally {
+    for (const kinds of all) for (const v of Object.values(kinds)) killAll(livePidsWithArg(`sleep ${v}`));
+    await d.dispose();
+  }
+});
+
+test('protocol fuzzing, quick: ~2 000 hostile lines; no crash, every line answered, RSS bounded', async (t) => {
+  const d = await TestDaemon.start({ env: { TRL_MAX_REQUEST_BYTES: String(1024 * 1024) } });
+  try {
+    const seed = Number(process.env.TRL_FUZZ_SEED ?? Date.now() % 1_000_000);
+    const r = await fuzzScenario(d, { total: 2000, conns: 4, enormous: [4 * 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024], seed, maxRequestBytes: 1024 * 1024 });
+    figure(t, 'fuzz quick', { seed, ...r, wallMs: round(r.wallMs) });
+    assertFuzz(r, 128 * 1024 * 1024);
+    await assertDaemonHealthy(d);
+  } finally {
+    await d.dispose();
+  }
+});
+
+test('load, quick: 16 clients × 20 exec.run; no lost or mismatched response', async (t) => {
+  const d = await TestDaemon.start({ env: { TRL_MAX_SESSIONS: '32', TRL_MAX_RUNNING_COMMANDS: '32' } });
+  try {
+    const r = await loadScenario(d, 16, 20);
+    figure(t, 'load quick', {
+      clients: 16,
+      per_client: 20,
+      sent: r.sent,
+      ok: r.ok,
+      lost: r.lost,
+      mismatched: r.mismatched,
+      failures: r.failures,
+      wall_ms: round(r.wallMs),
+      commands_per_s: round((r.ok / r.wallMs) * 1000, 1),
+      latency_p50_ms: round(percentile(r.latencies, 50)),
+      latency_p99_ms: round(percentile(r.latencies, 99)),
+    });
+    assert.equal(r.lost, 0);
+    assert.equal(r.mismatched, 0);
+    assert.equal(r.ok, r.sent, `failures: ${JSON.stringify(r.failures)}`);
+    await assertDaemonHealthy(d);
+  } finally {
+    await d.dispose();
+  }
+});
+
+test('churn, quick: 200 connect/disconnect cycles, half leaving an exec.run in flight; fds and RSS flat', async (t) => {
+  const d = await TestDaemon.start({ env: { TRL_MAX_SESSIONS: '64' } });
+  try {
+    const r = await churnScenario(d, 200);
+    figure(t, 'churn quick', {
+      cycles: r.cycles,
+      in_flight_cycles: r.inFlightCycles,
+      confirmed_running_at_disconnect: r.confirmedRunning,
+      open_fds: `${r.before.open_fds} → ${r.after.open_fds}`,
+      rss_mib: `${mib(r.before.memory_rss_bytes)} → ${mib(r.midRssBytes)} (half-way) → ${mib(r.after.memory_rss_bytes)}`,
+      wall_ms: round(r.wallMs),
+    });
+    assert.equal(r.confirmedRunning, r.inFlightCycles, 'every in-flight cycle disconnected while its command ran');
+    assert.equal(r.after.connections, 1, 'only the control connection is left');
+    assert.equal(r.after.running_commands, 0);
+    assert.equal(r.after.active_sessions, 0);
+    assert.ok(r.after.open_fds <= r.before.open_fds + 2, `open fds flat: ${r.before.open_fds} → ${r.after.open_fds}`);
+    assert.ok(r.after.memory_rss_bytes < r.before.memory_rss_bytes + 64 * 1048576, 'RSS flat (within 64 MiB)');
+    await assertDaemonHealthy(d);
+  } finally {
+    await d.dispose();
+  }
+});
+
+test('crash, quick: kill -9 with 5 commands (grandchildren, some setsid) running; restart sweeps them all before ready', async (t) => {
+  const r = await crashScenario(5);
+  figure(t, 'crash quick', {
+    commands: r.commands,
+    marked_processes_before_kill: r.markedBeforeKill,
+    survivors_at_ready: r.survivorsAtReady,
+    survivors_after_3s: r.survivorsAfterWait,
+    survivor_kinds: r.survivorKinds,
+    restart_to_ready_ms: round(r.restartToReadyMs),
+    restart_to_clean_ms: r.restartToCleanMs === null ? 'never (within 3 s)' : round(r.restartToCleanMs),
+    sweep: r.sweepLog,
+  });
+  assert.equal(r.survivorsAtReady, 0, `processes of the killed daemon's commands alive when the new one is ready: ${JSON.stringify(r.survivorKinds)}`);
+});
