@@ -1,0 +1,100 @@
+// Bundles trld and trl into one file each with esbuild, for a fast cold start
+// (one file to read and compile instead of hundreds of modules).
+//
+// Input is the tsc output (dist/), so the bundle runs exactly the code the
+// tests ran. The sd-notify native addon is not bundled: its loader
+// (`bindings`, which searches the package tree) is replaced by a shim that
+// loads `notify.node` from the bundle's own directory, and the addon is copied
+// there. Every npm package that ends up in a bundle must be named in
+// packaging/debian/copyright, or the build fails.
+//
+// Usage: node packaging/bundle.mjs [--out DIR] [--from TREE]
+// (--from: another tree with dist/ and node_modules/, default this repository)
+import { build } from 'esbuild';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+};
+const out = resolve(repo, arg('--out', 'build/bundle'));
+const from = resolve(repo, arg('--from', repo));
+mkdirSync(out, { recursive: true });
+
+const addonShim = {
+  name: 'sd-notify-addon-beside-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^bindings$/ }, () => ({ path: 'bindings', namespace: 'addon-shim' }));
+    b.onLoad({ filter: /.*/, namespace: 'addon-shim' }, () => ({
+      contents: "module.exports = (name) => require(require('node:path').join(__dirname, name + '.node'));",
+      loader: 'js',
+    }));
+  },
+};
+
+// src/system/version.ts reads package.json at run time; the bundle has no
+// package.json beside it, so the version is inlined.
+const version = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')).version;
+const inlineVersion = {
+  name: 'inline-version',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]system[\\/]version\.js$/ }, () => ({
+      contents: `"use strict";Object.defineProperty(exports,"__esModule",{value:true});exports.VERSION=${JSON.stringify(version)};`,
+      loader: 'js',
+    }));
+  },
+};
+
+const entries = [
+  { name: 'trld.js', entry: 'dist/src/main.js' },
+  { name: 'trl.js', entry: 'dist/src/client/cli.js' },
+];
+
+const packages = new Set();
+for (const { name, entry } of entries) {
+  const result = await build({
+    entryPoints: [join(from, entry)],
+    outfile: join(out, name),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    legalComments: 'none',
+    banner: { js: '#!/usr/bin/node' },
+    plugins: [addonShim, inlineVersion],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) packages.add(m[1]);
+  }
+  chmodSync(join(out, name), 0o755);
+}
+
+const addon = join(from, 'node_modules/sd-notify/build/Release/notify.node');
+try {
+  statSync(addon);
+} catch {
+  console.error(`bundle: ${addon} is missing: install libsystemd-dev, then npm ci (with npm_config_nodedir=/usr)`);
+  process.exit(1);
+}
+copyFileSync(addon, join(out, 'notify.node'));
+chmodSync(join(out, 'notify.node'), 0o644);
+packages.add('sd-notify');
+
+const copyright = readFileSync(join(repo, 'packaging/debian/copyright'), 'utf8');
+const missing = [...packages].filter((p) => !new RegExp(`^Files: .*\\bnode_modules/${p.replace(/[/.]/g, '\\$&')}/`, 'm').test(copyright));
+const list = [...packages].sort();
+writeFileSync(join(out, 'packages.txt'), `${list.join('\n')}\n`);
+writeFileSync(join(out, 'VERSION'), `${version}\n`);
+console.log(`bundle: ${out}: version ${version}, ${entries.map((e) => e.name).join(', ')}, notify.node; packages: ${list.join(' ')}`);
+if (missing.length > 0) {
+  console.error(`bundle: packaging/debian/copyright names no Files: stanza for: ${missing.join(' ')}`);
+  process.exit(1);
+}

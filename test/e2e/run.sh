@@ -1,0 +1,217 @@
+#!/bin/bash
+# make e2e: installs the freshly built trl .deb in a booted Debian trixie box
+# (systemd-nspawn, a real systemd as PID 1, the distribution's own nodejs) and
+# checks the service end to end: the seven points of issue 3, plus unit
+# verification, the exposure score and idle exit.
+# Prints PASS:/FAIL: per check, INFO: for figures, and ends with the line
+# "N passed, N failed". Exits 0 only when nothing failed.
+# Usage: test/e2e/run.sh [DEB_DIR]   (default build/deb; `make e2e` builds it)
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+deb_dir=$(realpath "${1:-$repo/build/deb}")
+deb=$(ls "$deb_dir"/trl_*.deb 2>/dev/null | head -n1)
+[ -n "$deb" ] || { echo "e2e: no trl_*.deb in $deb_dir: run make deb" >&2; exit 2; }
+boxdir=$repo/scripts/box
+
+passed=0
+failed=0
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+t_all=$(now_ms)
+pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+info() { echo "INFO: $*"; }
+# expect NAME WANT GOT
+expect() { if [ "$3" = "$2" ]; then pass "$1"; else fail "$1 (want '$2', got '$3')"; fi; }
+# check NAME CMD...: passes when CMD succeeds; shows its output when not.
+check() {
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; [ -z "$out" ] || sed 's/^/      /' <<<"$out"; fi
+}
+# until_ok SECONDS CMD...: retries CMD every 0.1 s until it succeeds or time runs out.
+until_ok() {
+  local end=$(($(now_ms) + $1 * 1000))
+  shift
+  until "$@" >/dev/null 2>&1; do [ "$(now_ms)" -lt "$end" ] || return 1; sleep 0.1; done
+}
+
+box() { "$boxdir/run.sh" "$@"; }
+as_trl() { box runuser -u trl -- "$@"; }
+prop() { box systemctl show -P "$2" "$1"; } # prop UNIT PROPERTY
+# The checks start and stop the service far more often than real use; each
+# block starts with a fresh start-rate counter (StartLimitBurst).
+fresh_limits() { box systemctl reset-failed trl.service trl.socket 2>/dev/null; }
+PING='{"id":"p","method":"system.ping","params":{}}'
+probe() { as_trl node /mnt/e2e/probe.cjs /run/trl/trl.sock "$@"; }
+# ping_ok NAME: a ping as trl is answered with ok:true (the raw answer is shown when not).
+ping_ok() {
+  local out
+  out=$(probe "$PING" 2>&1)
+  if [ "$(jget 'r.reply && r.reply.ok' <<<"$out")" = true ]; then pass "$1"; else fail "$1"; sed 's/^/      /' <<<"$out"; fi
+}
+# jget EXPR: evaluates EXPR on the JSON object `r` read from stdin (host node).
+jget() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const v=($1); process.stdout.write(v===undefined||v===null?'':String(v))" 2>/dev/null; }
+trl_pids() { box pgrep -u trl "$@" | tr '\n' ' ' | sed 's/ $//'; }
+# A command whose shell leaves a setsid grandchild (a new session, out of the
+# command's process group) and then waits: `sleep N` (grandchild), `sleep N+1`.
+start_command() {
+  box sh -c "runuser -u trl -- trl exec --timeout 0 -- 'setsid sleep $1 & sleep $(($1 + 1))' >/dev/null 2>&1 &"
+  until_ok 10 box pgrep -u trl -f "^sleep $1\$" && until_ok 10 box pgrep -u trl -f "^sleep $(($1 + 1))\$"
+}
+gone() { ! box pgrep -u trl -f "^sleep ($1|$(($1 + 1)))\$" >/dev/null; }
+
+# --- the box -----------------------------------------------------------------
+t=$(now_ms)
+"$boxdir/build.sh" || { echo "FAIL: box root could not be built"; echo "0 passed, 1 failed"; exit 1; }
+info "box root: $(tail -n1 /var/tmp/trl-box/*-root/.trl-box-complete 2>/dev/null) (check: $(($(now_ms) - t)) ms)"
+"$boxdir/down.sh" >/dev/null 2>&1
+t=$(now_ms)
+BOX_BIND="$deb_dir:/mnt/deb $repo/test/e2e:/mnt/e2e" "$boxdir/up.sh" >/dev/null || { echo "FAIL: box did not boot"; echo "0 passed, 1 failed"; exit 1; }
+trap '"$boxdir/down.sh" >/dev/null 2>&1' EXIT
+info "box booted in $(($(now_ms) - t)) ms ($(box systemctl --version | head -n1), node $(box node --version))"
+
+# --- install -----------------------------------------------------------------
+t=$(now_ms)
+check "the .deb installs with apt, its dependencies met by Debian's own packages" \
+  box env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "/mnt/deb/$(basename "$deb")"
+info "install took $(($(now_ms) - t)) ms"
+units=(/usr/lib/systemd/system/trl.socket /usr/lib/systemd/system/trl.service)
+verify=$(box systemd-analyze verify --man=no "${units[@]}" 2>&1)
+expect "systemd-analyze verify: clean, nothing on stderr" "" "$verify"
+exposure=$(box systemd-analyze security --offline=true --no-pager trl.service 2>/dev/null | sed -n 's/.*Overall exposure level for trl.service: //p')
+info "systemd-analyze security --offline=true trl.service: exposure $exposure"
+check "exposure score at most 2.0 (got ${exposure:-none})" awk -v e="${exposure%% *}" 'BEGIN { exit !(e != "" && e <= 2.0) }'
+
+# --- 1. user, socket, service before the first connection ---------------------
+expect "1. system user trl exists (home /var/lib/trl, no login shell)" "/var/lib/trl:/usr/sbin/nologin" \
+  "$(box getent passwd trl | cut -d: -f6-)"
+expect "1. trl.socket is enabled" enabled "$(box systemctl is-enabled trl.socket)"
+expect "1. trl.socket is listening" listening "$(prop trl.socket SubState)"
+expect "1. the socket is srw------- trl trl" "srw------- trl trl /run/trl/trl.sock" "$(box stat -c '%A %U %G %n' /run/trl/trl.sock)"
+expect "1. trl.service is inactive before the first connection" inactive "$(prop trl.service ActiveState)"
+
+# --- 2. the first connection starts the daemon --------------------------------
+first=$(probe "$PING")
+expect "2. a client running as trl gets an answer to system.ping" true "$(jget 'r.reply && r.reply.ok' <<<"$first")"
+cold=$(jget r.ms <<<"$first")
+expect "2. trl.service is active after it" active "$(prop trl.service ActiveState)"
+main=$(prop trl.service MainPID)
+expect "2. its MainPID runs as trl" trl "$(box ps -o user= -p "$main" | tr -d ' ')"
+status=$(prop trl.service StatusText)
+check "2. StatusText is set, so READY=1 arrived: '$status'" test -n "$status"
+expect "2. NotifyAccess is main" main "$(prop trl.service NotifyAccess)"
+samples=("$cold")
+for _ in 1 2 3 4; do
+  box systemctl stop trl.service 2>/dev/null
+  samples+=("$(probe "$PING" | jget r.ms)")
+done
+sorted=$(printf '%s\n' "${samples[@]}" | sort -n | tr '\n' ' ')
+info "cold start in the box, connect to first answer (ms, 5 runs, sorted): $sorted"
+
+# --- 3. exec.run as trl; others are refused -----------------------------------
+fresh_limits
+expect "3. exec.run works and the command runs as trl" trl "$(as_trl trl exec -- id -un 2>&1)"
+nobody=$(box setpriv --reuid=nobody --regid=nogroup --clear-groups node /mnt/e2e/probe.cjs /run/trl/trl.sock "$PING")
+expect "3. a client running as nobody is refused by the socket's permissions" EACCES "$(jget r.error <<<"$nobody")"
+
+# --- 4. stop while a command with a setsid grandchild runs --------------------
+fresh_limits
+if start_command 1001; then
+  t=$(now_ms)
+  check "4. systemctl stop trl.service completes" box timeout 60 systemctl stop trl.service
+  info "stop took $(($(now_ms) - t)) ms"
+  expect "4. trl.service is inactive" inactive "$(prop trl.service ActiveState)"
+  check "4. nothing started by trl survives (command and setsid grandchild)" gone 1001
+  until_ok 5 test -z "$(trl_pids)"
+  expect "4. no process of user trl is left" "" "$(trl_pids)"
+  expect "4. the socket survives the stop (RuntimeDirectoryPreserve)" "srw------- trl trl /run/trl/trl.sock" "$(box stat -c '%A %U %G %n' /run/trl/trl.sock)"
+  ping_ok "4. the next connection starts the daemon again"
+  check "4. with a new MainPID" test "$(prop trl.service MainPID)" != "$main"
+else
+  fail "4. the command with a setsid grandchild did not start"
+fi
+
+# --- 5. crash while a command with a setsid grandchild runs -------------------
+fresh_limits
+main=$(prop trl.service MainPID)
+restarts=$(prop trl.service NRestarts)
+if start_command 1003; then
+  box systemctl kill --kill-whom=main -s KILL trl.service
+  check "5. systemd restarts the crashed daemon (Restart=on-failure)" \
+    until_ok 15 sh -c "[ \"\$('$boxdir/run.sh' systemctl show -P NRestarts trl.service)\" -gt $restarts ] && [ \"\$('$boxdir/run.sh' systemctl show -P ActiveState trl.service)\" = active ]"
+  check "5. nothing started before the crash survives" gone 1003
+  ping_ok "5. the restarted daemon answers"
+else
+  fail "5. the command with a setsid grandchild did not start"
+fi
+
+# 5b. The orphan ledger on its own: with KillMode=process systemd leaves the
+# crashed daemon's commands alone, and with Delegate=no there are no session
+# cgroups to clean up, so only the ledger sweep at the next start can end them.
+fresh_limits
+box sh -c 'mkdir -p /run/systemd/system/trl.service.d && printf "[Service]\nKillMode=process\nDelegate=no\n" >/run/systemd/system/trl.service.d/50-e2e-killmode.conf && systemctl daemon-reload && systemctl restart trl.service'
+restarts=$(prop trl.service NRestarts)
+box sh -c "runuser -u trl -- trl exec --timeout 0 -- 'sleep 1005' >/dev/null 2>&1 &"
+if until_ok 10 box pgrep -u trl -f '^sleep 1005$'; then
+  box systemctl kill --kill-whom=main -s KILL trl.service
+  until_ok 15 sh -c "[ \"\$('$boxdir/run.sh' systemctl show -P NRestarts trl.service)\" -gt $restarts ] && [ \"\$('$boxdir/run.sh' systemctl show -P ActiveState trl.service)\" = active ]"
+  check "5b. with KillMode=process and Delegate=no, the restarted daemon's orphan sweep ends the command" until_ok 5 eval '! box pgrep -u trl -f "^sleep 1005\$"'
+  sweep=$(box journalctl -u trl.service -o cat --no-pager | grep 'orphan sweep' | tail -n1)
+  expect "5b. the sweep logged one group killed" 1 "$(jget r.killed <<<"$sweep")"
+  info "sweep: $sweep"
+else
+  fail "5b. the command did not start"
+fi
+box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-killmode.conf && systemctl daemon-reload'
+
+# --- 6. watchdog ----------------------------------------------------------------
+fresh_limits
+box sh -c 'mkdir -p /run/systemd/system/trl.service.d && printf "[Service]\nWatchdogSec=2s\n" >/run/systemd/system/trl.service.d/50-e2e-watchdog.conf && systemctl daemon-reload && systemctl restart trl.service'
+main=$(prop trl.service MainPID)
+restarts=$(prop trl.service NRestarts)
+ping1=$(prop trl.service WatchdogTimestampMonotonic)
+sleep 7
+expect "6. with WatchdogSec=2s the daemon stays up across 3 intervals (same MainPID, no restart)" "$main active $restarts" \
+  "$(prop trl.service MainPID) $(prop trl.service ActiveState) $(prop trl.service NRestarts)"
+check "6. WATCHDOG=1 keeps arriving" test "$(prop trl.service WatchdogTimestampMonotonic)" != "$ping1"
+if [ "${main:-0}" -gt 1 ]; then
+  box kill -STOP "$main"
+  check "6. a wedged daemon (SIGSTOP) is restarted by the watchdog" \
+    until_ok 10 sh -c "[ \"\$('$boxdir/run.sh' systemctl show -P NRestarts trl.service)\" -gt $restarts ]"
+else
+  fail "6. a wedged daemon (SIGSTOP) is restarted by the watchdog: no MainPID to stop"
+fi
+box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-watchdog.conf && systemctl daemon-reload'
+
+# --- idle exit (TRL_IDLE_EXIT_S) -----------------------------------------------
+fresh_limits
+box sh -c 'mkdir -p /run/systemd/system/trl.service.d && printf "[Service]\nEnvironment=TRL_IDLE_EXIT_S=1\n" >/run/systemd/system/trl.service.d/50-e2e-idle.conf && systemctl daemon-reload && systemctl restart trl.service'
+probe "$PING" >/dev/null
+check "idle exit: with TRL_IDLE_EXIT_S=1 and no sessions the daemon exits by itself" \
+  until_ok 10 sh -c "[ \"\$('$boxdir/run.sh' systemctl show -P ActiveState trl.service)\" = inactive ]"
+expect "idle exit: cleanly (Result=success)" success "$(prop trl.service Result)"
+ping_ok "idle exit: the next connection starts it again"
+box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-idle.conf && systemctl daemon-reload'
+
+# --- 7. remove and purge ---------------------------------------------------------
+fresh_limits
+box sh -c "runuser -u trl -- trl exec --timeout 0 -- 'sleep 1007' >/dev/null 2>&1 &"
+until_ok 10 box pgrep -u trl -f '^sleep 1007$'
+check "7. apt-get remove succeeds" box env DEBIAN_FRONTEND=noninteractive apt-get remove -y trl
+expect "7. remove stops the service and the socket" "inactive inactive" "$(prop trl.service ActiveState) $(prop trl.socket ActiveState)"
+until_ok 5 test -z "$(trl_pids)"
+expect "7. remove leaves no process of user trl" "" "$(trl_pids)"
+check "7. apt-get purge succeeds" box env DEBIAN_FRONTEND=noninteractive apt-get purge -y trl
+expect "7. purge removes the units' links" "" "$(box find /etc/systemd/system -name 'trl.*')"
+expect "7. purge leaves no deb-systemd-helper state" "" "$(box find /var/lib/systemd/deb-systemd-helper-enabled -name '*trl*')"
+expect "7. purge removes /etc/trl, /var/lib/trl and /run/trl" "" "$(box sh -c 'ls -d /etc/trl /var/lib/trl /run/trl 2>/dev/null')"
+
+if [ "$failed" -gt 0 ]; then
+  mkdir -p "$repo/build/e2e"
+  box journalctl -o short-monotonic --no-pager >"$repo/build/e2e/journal.txt" 2>&1
+  echo "--- journal of trl.service (last 40 lines; the whole box journal: build/e2e/journal.txt) ---"
+  box journalctl -u trl.service -o short-monotonic --no-pager | tail -n 40
+fi
+info "e2e took $(($(now_ms) - t_all)) ms"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
