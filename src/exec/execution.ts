@@ -137,7 +137,8 @@ export class Execution {
    */
   cancel(signal?: NodeJS.Signals): Promise<void> {
     if (this.finished) return Promise.resolve();
-    this.cancelSignal ??= signal ?? 'SIGTERM';
+    // The latest cancel is the one that ends the command (SIGUSR1 may be survived, then SIGKILL is not).
+    this.cancelSignal = signal ?? 'SIGTERM';
     if (signal && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
       signalTree(this.tree, signal);
       return Promise.resolve();

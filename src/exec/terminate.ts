@@ -16,6 +16,8 @@ export interface ProcessTree {
 /** One command's cgroup leaf, as the terminator uses it. */
 export interface CgroupHandle {
   signal(signal: NodeJS.Signals): void;
+  /** Every process in the leaf. */
+  pids(): number[];
   /** cgroup.kill; false when it could not be done. */
   kill(): boolean;
   populated(): boolean;
@@ -49,12 +51,20 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   tree.cgroup?.kill();
 }
 
-/** One signal to the group and every process of the tree, no escalation (exec.cancel with an explicit signal). */
+/**
+ * One signal, delivered once to each process of the tree — the group's
+ * members, descendants, marked processes and the cgroup's — with no
+ * escalation (exec.cancel with an explicit signal). Not a group signal plus
+ * individual ones: a program must see one SIGINT, not two.
+ */
 export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
   const targets = snapshot(tree);
-  for (const pgid of tree.pgids) signalGroup(pgid, signal);
+  for (const pid of tree.cgroup?.pids() ?? []) {
+    if (targets.has(pid)) continue;
+    const start = readStartTime(pid);
+    if (start !== null) targets.set(pid, start);
+  }
   signalProcesses(targets, signal);
-  tree.cgroup?.signal(signal);
 }
 
 function snapshot(tree: ProcessTree): Map<number, string> {

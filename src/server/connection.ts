@@ -36,6 +36,13 @@ export interface ConnectionTransport {
 const EVENT_HIGH_WATER = 1024 * 1024;
 /** After an oversized line, how long the rest of it may keep arriving before the connection is cut. */
 const OVERFLOW_LINGER_MS = 5000;
+/**
+ * After the client stops sending while streams still use the connection, a
+ * blank line (ignored by readers: blank lines are keep-alives) goes out this
+ * often: a client that is really gone then shows up as a failed write, which
+ * is how kill_on_disconnect notices it even while the command is silent.
+ */
+const KEEPALIVE_MS = 1000;
 
 /**
  * One client connection: NDJSON in, responses out as each request finishes
@@ -74,11 +81,13 @@ export class Connection implements EventSink {
     });
     socket.on('end', () => {
       this.inputEnded = true;
+      this.updateKeepalive();
       this.endIfDone();
     });
     socket.on('error', (err) => log.debug({ err: err.message }, 'connection error'));
     socket.on('close', () => {
       this.shut = true;
+      this.updateKeepalive();
       this.drainListeners = [];
       const listeners = this.closeListeners;
       this.closeListeners = [];
@@ -94,11 +103,28 @@ export class Connection implements EventSink {
 
   retain(): void {
     this.holds++;
+    this.updateKeepalive();
   }
 
   release(): void {
     this.holds--;
+    this.updateKeepalive();
     this.endIfDone();
+  }
+
+  private keepalive: NodeJS.Timeout | undefined;
+
+  private updateKeepalive(): void {
+    const wanted = this.inputEnded && this.holds > 0 && !this.shut;
+    if (wanted && !this.keepalive) {
+      this.keepalive = setInterval(() => {
+        if (!this.shut && this.socket.writable) this.socket.write('\n');
+      }, KEEPALIVE_MS);
+      this.keepalive.unref();
+    } else if (!wanted && this.keepalive) {
+      clearInterval(this.keepalive);
+      this.keepalive = undefined;
+    }
   }
 
   send(event: object): boolean {

@@ -73,6 +73,12 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
     .register('exec.attach', ExecAttachParams, (p, ctx) => {
       const live = pool.execs.get(p.exec_id);
       const from = { stdout: p.offsets?.stdout ?? 0, stderr: p.offsets?.stderr ?? 0 };
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const total = live.log.totalBytes(stream);
+        if (from[stream] > total) {
+          throw new TrlError(ErrorCode.INVALID_PARAMS, `params.offsets.${stream}: ${from[stream]} is past the end of the stream (${total} bytes so far)`);
+        }
+      }
       ctx.afterResponse(() => live.watch(ctx.sink, from).pump());
       return live.summary();
     })

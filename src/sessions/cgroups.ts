@@ -43,6 +43,7 @@ export class SessionCgroups {
       prologue,
       cgroup: {
         signal: (signal) => void cg.signalExec(session.id, execId, signal),
+        pids: () => cg.execPids(session.id, execId),
         kill: () => cg.killExec(session.id, execId),
         populated: () => cg.execPopulated(session.id, execId),
       },

@@ -272,6 +272,11 @@ export class CgroupContainment {
    * of TERM → grace → KILL, and exec.cancel with an explicit signal). Returns
    * how many processes were signalled. Not part of the original interface.
    */
+  /** Every process in the command's leaf. */
+  execPids(sessionId: string, execId: string): number[] {
+    return pidsInTree(this.leafDir(sessionId, execId));
+  }
+
   signalExec(sessionId: string, execId: string, signal: NodeJS.Signals): number {
     let n = 0;
     for (const pid of pidsInTree(this.leafDir(sessionId, execId))) {
