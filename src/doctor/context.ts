@@ -81,10 +81,15 @@ export async function gather(opts: DoctorOptions): Promise<DoctorContext> {
   };
 }
 
-/** The env file: --trl-env, else the unit's LoadCredential=/EnvironmentFile= source, else TRL_ENV_FILE, else /etc/trl/trl.env. */
+/** The env file: --trl-env, else the unit's TRL_ENV_FILE (Environment=) or LoadCredential= source, else TRL_ENV_FILE, else /etc/trl/trl.env. */
 function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext['envFile'] {
   let path: string | null = opts.envFile;
   let source = '--trl-env';
+  const fromUnit = unit?.environment().TRL_ENV_FILE;
+  if (path === null && fromUnit) {
+    path = fromUnit;
+    source = `Environment= of ${unit!.path}`;
+  }
   if (path === null && unit) {
     for (const cred of unit.all('Service.LoadCredential')) {
       const m = /^trl\.env:(.+)$/.exec(cred);

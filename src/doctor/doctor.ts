@@ -16,7 +16,7 @@ check (the env file and the daemon's socket are private).
   --json               one JSON object: {"ok", "checks": [{id, title, status, detail, fix}], "summary"}
   --unit PATH          trl.service (default: the installed one, /etc/systemd/system, /run, /usr/lib, /lib); none: no systemd
   --socket-unit PATH   a socket unit of the service (default: trl.socket and trl-http.socket beside the unit)
-  --trl-env PATH       the env file (not --env-file: Node 20 takes that flag for itself) (default: the unit's LoadCredential=trl.env:PATH, else TRL_ENV_FILE, else /etc/trl/trl.env)
+  --trl-env PATH       the env file (not --env-file: Node 20 takes that flag for itself) (default: the unit's Environment=TRL_ENV_FILE=PATH or LoadCredential=trl.env:PATH, else TRL_ENV_FILE, else /etc/trl/trl.env)
   --socket PATH        the agents' socket (default: the socket unit's ListenStream=, else TRL_SOCKET_PATH, else /run/trl/trl.sock or /tmp/trl.sock)
   --runtime-path PATH  a file or directory of the runtime to check for world-writable files (default: the unit's ExecStart= program, its directory and interpreter)
   --user NAME          the runtime user (default: the unit's User=, else the running daemon's)

@@ -53,7 +53,7 @@ function install(name: string, opts: { env?: string; unitEdit?: (u: string) => s
     .replace(/^ExecStart=.*$/m, `ExecStart=${trld}`)
     .replace(/^User=.*$/m, `User=${USER}`)
     .replace(/^Group=.*$/m, `Group=${USER}`)
-    .replace(/^LoadCredential=trl\.env:.*$/m, `LoadCredential=trl.env:${envFile}`);
+    .replace(/^Environment=TRL_ENV_FILE=.*$/m, `Environment=TRL_ENV_FILE=${envFile}`);
   if (opts.unitEdit) unit = opts.unitEdit(unit);
   writeFileSync(join(dir, 'trl.service'), unit);
   const socketUnit = readFileSync(join(REPO, 'systemd/trl.socket'), 'utf8')
