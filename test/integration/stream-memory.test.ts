@@ -1,0 +1,109 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConnection } from 'node:net';
+import { TestDaemon, sleep } from '../helpers/daemon';
+import type { TrlClient } from '../../src/client/client';
+
+/**
+ * A reader that never reads while the command writes 1 GiB: the daemon's
+ * memory stays bounded by its windows and socket buffers, the command is not
+ * held back and finishes, and when the reader finally reads it is told
+ * exactly how much it missed.
+ */
+
+const GiB = 1024 * 1024 * 1024;
+let daemon: TestDaemon;
+let client: TrlClient;
+before(async () => {
+  daemon = await TestDaemon.start({ env: { TRL_DEFAULT_TIMEOUT_S: '600' } });
+  client = await daemon.connect();
+});
+after(async () => {
+  client?.close();
+  await daemon?.dispose();
+});
+
+test('a reader that never reads while the command writes 1 GiB: daemon RSS stays bounded, the command finishes, the reader learns what it missed', { timeout: 300_000 }, async (t) => {
+  const sid = (await client.request<{ session_id: string }>('session.create', { working_dir: '/tmp' })).session_id;
+  const rss = async () => (await client.request<{ memory_rss_bytes: number }>('system.stats')).memory_rss_bytes;
+  const baseline = await rss();
+
+  // A raw connection that sends exec.stream and then stops reading altogether.
+  const sock = createConnection({ path: daemon.socketPath });
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.pause();
+  sock.write(JSON.stringify({ id: 'flood', method: 'exec.stream', params: { session_id: sid, command: 'head -c 1G /dev/zero; echo done >&2' } }) + '\n');
+
+  let peak = baseline;
+  let execId: string | undefined;
+  let finished = false;
+  const deadline = Date.now() + 240_000;
+  while (Date.now() < deadline) {
+    peak = Math.max(peak, await rss());
+    const execs = await client.execs(sid);
+    execId = execs[0]?.exec_id;
+    if (execs[0]?.state === 'exited') {
+      finished = true;
+      assert.equal(execs[0].exit_code, 0);
+      assert.equal(execs[0].stdout_bytes, GiB, 'every byte was read from the command');
+      break;
+    }
+    await sleep(100);
+  }
+  peak = Math.max(peak, await rss());
+  assert.ok(finished, 'the command finished although its reader never read (exec.list shows it exited)');
+  const growth = peak - baseline;
+  t.diagnostic(`daemon RSS: baseline ${Math.round(baseline / 1048576)} MiB, peak ${Math.round(peak / 1048576)} MiB while 1 GiB went by`);
+  // Bounded: one window per stream (1 MiB) and the socket's high-water mark, plus allocator slack — not the gigabyte.
+  assert.ok(growth < 200 * 1024 * 1024, `daemon RSS grew by ${Math.round(growth / 1048576)} MiB (baseline ${Math.round(baseline / 1048576)} MiB)`);
+
+  // Now read everything that is queued for us: the response, then output, gaps, and the exit.
+  sock.resume();
+  const lines: string[] = [];
+  let buf = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no exit event within 60 s')), 60_000);
+    sock.on('data', (c: Buffer) => {
+      buf += c.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        if (line.includes('"event":"exit"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+  });
+  sock.destroy();
+  const msgs = lines.map((l) => JSON.parse(l));
+  assert.equal(msgs[0].id, 'flood');
+  assert.equal(msgs[0].ok, true);
+  assert.equal(msgs[0].data.exec_id, execId);
+  let received = 0;
+  let missed = 0;
+  let next = 0;
+  for (const m of msgs.slice(1)) {
+    if (m.stream !== 'stdout') continue;
+    if (m.event === 'output') {
+      assert.equal(m.offset, next, 'contiguous apart from gaps');
+      const n = Buffer.byteLength(m.data, m.encoding === 'base64' ? 'base64' : 'utf8');
+      received += n;
+      next += n;
+    } else if (m.event === 'gap') {
+      assert.equal(m.from, next);
+      assert.equal(m.missed_bytes, m.to - m.from);
+      missed += m.missed_bytes;
+      next = m.to;
+    }
+  }
+  assert.ok(missed > 0, 'a gap was reported');
+  assert.equal(received + missed, GiB, 'received + missed = what the command wrote');
+  const exit = msgs.at(-1);
+  assert.equal(exit.event, 'exit');
+  assert.equal(exit.exit_code, 0);
+  assert.equal(exit.stdout_bytes, GiB);
+  assert.equal(exit.stdout_truncated, true);
+});
