@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
+import { runDoctor } from '../doctor/doctor';
 import { TrlClient, TrlRequestError, defaultSocketPath, outputBytes, type ExecStreamRequest, type ExitEvent, type Offsets, type StreamEvent } from './client';
 
 const USAGE = `Usage: trl [--socket PATH] COMMAND
@@ -28,6 +29,7 @@ Commands:
   cancel --session ID [--signal SIG]  cancel the command running in a session
   execs [--session ID]         list running and recently finished commands
   destroy SESSION_ID           destroy a session and everything it started
+  doctor [--json] ...          check this host against the deployment checklist (trl doctor --help)
 
 The socket: --socket, else TRL_SOCKET_PATH, else /run/trl/trl.sock if it exists, else /tmp/trl.sock.
 `;
@@ -49,6 +51,7 @@ interface Options {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'doctor') return runDoctor(argv.slice(1));
   const dash = argv.indexOf('--');
   const own = dash >= 0 ? argv.slice(0, dash) : argv;
   const command = dash >= 0 ? argv.slice(dash + 1) : [];
