@@ -135,13 +135,16 @@ export class OrphanLedger {
    * group's). A pid held by a process with another start time was reused: it
    * is never touched. Clears the previous run's entries. The caller logs the result.
    */
-  async sweep(graceMs: number): Promise<{ recorded: number; killed: number; ms: number }> {
+  /** `killed`: recorded groups ended; `strays`: processes outside them (setsid children) found by their session's marker. */
+  async sweep(graceMs: number): Promise<{ recorded: number; killed: number; strays: number; ms: number }> {
     const started = Date.now();
     const recorded = this.previous.length;
     const targets = this.previous.filter((e) => this.stillOurs(e));
     // Children that called setsid left the recorded groups; they still carry their session's marker.
     const markers = [...new Set(this.previous.map((e) => e.sessionId))].map((sid) => Buffer.from(`TRL_SESSION_ID=${sid}`));
     const strays = findMarkedProcesses(markers);
+    const groups = new Set(targets.map((e) => e.pgid));
+    for (const pid of strays.keys()) if (groups.has(readProcStat(pid)?.pgrp ?? -1)) strays.delete(pid);
     for (const e of targets) signalGroup(e.pgid, 'SIGTERM');
     signalProcesses(strays, 'SIGTERM');
     const deadline = Date.now() + Math.max(0, graceMs);
@@ -154,7 +157,7 @@ export class OrphanLedger {
     signalProcesses(strays, 'SIGKILL');
     this.previous = [];
     this.flush();
-    return { recorded, killed: targets.length + strays.size, ms: Date.now() - started };
+    return { recorded, killed: targets.length, strays: strays.size, ms: Date.now() - started };
   }
 
   /** True when the group recorded in `e` still exists and is the one we started. */
