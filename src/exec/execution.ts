@@ -6,7 +6,7 @@ import type { ExecResult } from '../protocol/messages';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import { OutputCapture } from './capture';
 import type { StreamName } from './output-log';
-import { parseStateReport, wrapCommand, type ShellState } from './shell-state';
+import { parseStateReport, wrapCommand, type ShellState, type StateMode } from './shell-state';
 import type { SpawnedProcess, Spawner } from './spawn';
 import { signalTree, terminateTree, type CgroupHandle, type ProcessTree } from './terminate';
 
@@ -16,8 +16,8 @@ export interface ExecutionSpec {
   cwd: string;
   /** The complete environment of the command (runtime < session < command), markers included. */
   env: Record<string, string>;
-  /** Wrap the command so that cwd and env are reported back (POSIX shells only). */
-  reportState: boolean;
+  /** How the wrapped command reports cwd and env back (null: not wrapped, no carry-over). */
+  stateMode: StateMode;
   /** POSIX shell lines run before the user's command (ulimits, entering a cgroup); a failing line ends the command. */
   prologue?: string;
   /** RLIMIT_CPU is set: SIGXCPU then means the limit ended the command. */
@@ -217,7 +217,9 @@ export class Execution {
     this.child.stdin.destroy();
     const { code, signal } = this.exit;
     // The head (exit code, cwd) comes from the shell; env's part counts only if env itself succeeded.
-    const report = this.spec.reportState && signal === null ? parseStateReport(Buffer.concat(this.stateChunks), code === 0) : null;
+    const mode = this.spec.stateMode;
+    // With `exec env`, env's own success says the report is whole; export -p ends it with a NUL.
+    const report = mode !== null && signal === null ? parseStateReport(Buffer.concat(this.stateChunks), mode === 'export-p' || code === 0, mode) : null;
     this.stateChunks = [];
     const out = this.stdout.finish();
     const err = this.stderr.finish();
@@ -254,7 +256,7 @@ export class Execution {
  */
 function invocation(spec: ExecutionSpec): { file: string; args: string[] } {
   const prologue = spec.prologue ?? '';
-  if (spec.reportState) return { file: spec.shell, args: ['-c', wrapCommand(spec.command, prologue)] };
+  if (spec.stateMode !== null) return { file: spec.shell, args: ['-c', wrapCommand(spec.command, prologue, spec.stateMode)] };
   if (!prologue) return { file: spec.shell, args: ['-c', spec.command] };
   return { file: '/bin/sh', args: ['-c', `${prologue}exec "$0" -c "$1"`, spec.shell, spec.command] };
 }

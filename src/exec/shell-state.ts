@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { parseExportP } from './export-p';
 
 /** What carries from one command of a session to the next: the directory and the exported environment. */
 export interface ShellState {
@@ -10,8 +11,27 @@ export interface ShellState {
 
 /** Shells that understand `trap … EXIT`, `{ …; }` and `>&3`; others run the command plainly, without carry-over. */
 const POSIX_SHELLS = new Set(['sh', 'dash', 'bash', 'zsh', 'ksh', 'mksh', 'ksh93', 'ash', 'busybox', 'yash', 'posh']);
+/** Shells whose `export -p` output parseExportP reads; the others report through `env -0`. */
+const EXPORT_P_SHELLS = new Set(['dash', 'bash']);
 
-export const carriesState = (shell: string): boolean => POSIX_SHELLS.has(basename(shell));
+/**
+ * How a shell reports its state after each command: 'export-p' (a builtin:
+ * no extra program per command), 'env' (`exec env -0`), or null (not a POSIX
+ * shell: no carry-over). Decided by the program the path really names
+ * (/bin/sh is dash on Debian).
+ */
+export type StateMode = 'export-p' | 'env' | null;
+
+export function stateModeOf(shell: string): StateMode {
+  let real = shell;
+  try {
+    real = realpathSync(shell);
+  } catch {
+    /* judged by the name given */
+  }
+  if (EXPORT_P_SHELLS.has(basename(real))) return 'export-p';
+  return POSIX_SHELLS.has(basename(shell)) || POSIX_SHELLS.has(basename(real)) ? 'env' : null;
+}
 
 /** Absolute, so that a command that empties PATH still reports its state. */
 const ENV_BINARY = ['/usr/bin/env', '/bin/env'].find((p) => existsSync(p)) ?? 'env';
@@ -24,13 +44,19 @@ const ENV_BINARY = ['/usr/bin/env', '/bin/env'].find((p) => existsSync(p)) ?? 'e
  * closed: if the kernel refuses to start it (an environment entry over
  * 128 KiB: E2BIG), the shell's complaint must not reach the user's stderr.
  */
-export function wrapCommand(command: string, prologue = ''): string {
-  return (
-    prologue +
-    `trap '__trl_rc=$?; printf "%s\\0%s\\0" "$__trl_rc" "$PWD" >&3; exec ${ENV_BINARY} -0 >&3 2>&-' EXIT\n` +
-    `{ ${command}\n} 3>&-`
-  );
+export function wrapCommand(command: string, prologue = '', mode: StateMode = 'env'): string {
+  const head = `__trl_rc=$?; printf "%s\\0%s\\0" "$__trl_rc" "$PWD" >&3; `;
+  const report = mode === 'export-p' ? `export -p >&3; printf "\\0" >&3; exit $__trl_rc` : `exec ${ENV_BINARY} -0 >&3 2>&-`;
+  return `${prologue}trap '${head}${report}' EXIT\n{ ${command}\n} 3>&-`;
 }
+
+/**
+ * Linux refuses to exec a program whose environment holds an entry of
+ * MAX_ARG_STRLEN (128 KiB) or more; carrying such a variable would make every
+ * later command of the session fail to start, so it does not carry over.
+ */
+const MAX_ENTRY_BYTES = 128 * 1024;
+const fitsExec = (name: string, value: string): boolean => Buffer.byteLength(value) + name.length + 2 <= MAX_ENTRY_BYTES;
 
 /** Variables the shell or the daemon set per command: never carried over. */
 const NOT_CARRIED = new Set(['PWD', 'SHLVL', '_', 'TRL_SESSION_ID', 'TRL_EXEC_ID']);
@@ -41,7 +67,7 @@ const NOT_CARRIED = new Set(['PWD', 'SHLVL', '_', 'TRL_SESSION_ID', 'TRL_EXEC_ID
  * only when `envComplete` (env itself exited 0) and every entry is
  * NUL-terminated; otherwise it is null and the session keeps its old one.
  */
-export function parseStateReport(report: Buffer, envComplete = true): { exitCode: number; state: ShellState } | null {
+export function parseStateReport(report: Buffer, envComplete = true, mode: StateMode = 'env'): { exitCode: number; state: ShellState } | null {
   const first = report.indexOf(0);
   const second = first < 0 ? -1 : report.indexOf(0, first + 1);
   if (second < 0) return null;
@@ -50,6 +76,12 @@ export function parseStateReport(report: Buffer, envComplete = true): { exitCode
   if (!Number.isInteger(exitCode) || !cwd.startsWith('/')) return null;
   const rest = report.subarray(second + 1);
   if (!envComplete || rest.length === 0 || rest[rest.length - 1] !== 0) return { exitCode, state: { cwd, env: null } };
+  if (mode === 'export-p') {
+    const env = parseExportP(rest.subarray(0, rest.length - 1));
+    for (const name of NOT_CARRIED) delete env[name];
+    for (const [name, value] of Object.entries(env)) if (!fitsExec(name, value)) delete env[name];
+    return { exitCode, state: { cwd, env } };
+  }
   const fields = rest.toString('utf8', 0, rest.length - 1).split('\0');
   const env: Record<string, string> = {};
   for (let i = 0; i < fields.length; i++) {
