@@ -162,6 +162,11 @@ export class Connection implements EventSink {
       this.reply(failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`));
       return;
     }
+    // The common case, checked by hand: zod is there for the message when something is off.
+    if (isPlainEnvelope(message)) {
+      void this.dispatch(message.id, message.method, message.params);
+      return;
+    }
     const envelope = RequestEnvelope.safeParse(message);
     if (!envelope.success) {
       const id = idOf(message);
@@ -198,9 +203,9 @@ export class Connection implements EventSink {
         response = failure(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`);
       }
     }
-    this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
     this.inflight--;
     this.reply(response);
+    this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
     if (after !== null && code === undefined) (after as () => void)();
     this.updateFlow();
     this.endIfDone();
@@ -245,4 +250,17 @@ export function idOf(message: unknown): Id {
     if ((typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id))) return id;
   }
   return 'unknown';
+}
+
+/** What RequestEnvelope accepts, for the usual request: a short string id, a method, params an object or absent. */
+function isPlainEnvelope(m: unknown): m is { id: string; method: string; params?: Record<string, unknown> | null } {
+  if (typeof m !== 'object' || m === null) return false;
+  const { id, method, params } = m as Record<string, unknown>;
+  return (
+    typeof id === 'string' &&
+    id.length <= 256 &&
+    typeof method === 'string' &&
+    method.length <= 128 &&
+    (params === undefined || params === null || (typeof params === 'object' && !Array.isArray(params)))
+  );
 }

@@ -4,13 +4,13 @@ import { ErrorCode, TrlError } from '../protocol/errors';
 import type { ExecResult, ExecStreamParams, SessionCreateParams } from '../protocol/messages';
 import { Execution } from '../exec/execution';
 import { LiveExec } from '../exec/live-exec';
-import { carriesState, mergeAfterCommand } from '../exec/shell-state';
+import { mergeAfterCommand, stateModeOf } from '../exec/shell-state';
 import { sessionLimits, ulimitLines } from '../exec/limits';
 import type { SessionCgroups } from './cgroups';
 import type { PressureGauge } from '../system/pressure';
 import type { Spawner } from '../exec/spawn';
 import { terminateTree } from '../exec/terminate';
-import { groupExists, readStartTime } from '../system/proc';
+import { groupExists } from '../system/proc';
 import type { Logger } from '../system/logger';
 import { ExecTable } from './exec-table';
 import { Session } from './session';
@@ -103,7 +103,7 @@ export class SessionPool {
         randomUUID(),
         params.name ?? null,
         shell,
-        carriesState(shell),
+        stateModeOf(shell),
         cwd,
         env,
         params.timeout_s ?? null,
@@ -181,7 +181,7 @@ export class SessionPool {
           command: params.command,
           cwd: session.cwd,
           env: { ...before, ...params.env, TRL_SESSION_ID: session.id },
-          reportState: session.reportsState,
+          stateMode: session.stateMode,
           prologue: prologue + session.prologue,
           cgroup,
           cpuLimited: session.limits.cpu_s !== undefined,
@@ -205,7 +205,7 @@ export class SessionPool {
     session.current = execution;
     this.execs.add(live);
     this.commandsRunning++;
-    this.tracker?.add({ pgid: execution.pid, pid: execution.pid, startTime: readStartTime(execution.pid) ?? '', sessionId: session.id });
+    this.tracker?.add({ pgid: execution.pid, pid: execution.pid, startTime: '', sessionId: session.id });
     this.onChange();
 
     const done = execution.done.then(({ result, state }) => {
@@ -214,8 +214,10 @@ export class SessionPool {
       this.commandsRunning--;
       this.commandsRun++;
       session.commandCount++;
-      if (groupExists(execution.pid)) session.lingering.add(execution.pid);
-      else this.tracker?.remove(execution.pid);
+      // Background jobs may still be in the group. Checked after the answer has gone out (the check
+      // costs an exception per finished command); a live group is rechecked by housekeeping.
+      session.lingering.add(execution.pid);
+      setImmediate(() => this.forgetIfGone(session, execution.pid));
       if (session.state === 'running') {
         session.state = 'idle';
         session.touch();
@@ -274,6 +276,12 @@ export class SessionPool {
     await Promise.all([...this.sessions.keys()].map((id) => this.destroy(id, false, reason)));
   }
 
+  private forgetIfGone(session: Session, pgid: number): void {
+    if (groupExists(pgid)) return;
+    session.lingering.delete(pgid);
+    this.tracker?.remove(pgid);
+  }
+
   /** Expires idle and over-age sessions and old results, and forgets background groups that have ended. */
   private sweep(): void {
     const now = Date.now();
@@ -281,12 +289,7 @@ export class SessionPool {
     const { max_idle_sec: idle, session_ttl_sec: ttl } = this.settings;
     for (const session of this.sessions.values()) {
       this.cgroups?.releaseLingering(session);
-      for (const pgid of session.lingering) {
-        if (!groupExists(pgid)) {
-          session.lingering.delete(pgid);
-          this.tracker?.remove(pgid);
-        }
-      }
+      for (const pgid of session.lingering) this.forgetIfGone(session, pgid);
       let reason: string | null = null;
       if (ttl > 0 && now - session.createdAt.getTime() >= ttl * 1000) reason = 'ttl';
       else if (idle > 0 && session.state === 'idle' && now - session.lastActivity >= idle * 1000) reason = 'idle';

@@ -1,6 +1,7 @@
 import type { SessionState } from '../protocol/messages';
 import type { Execution } from '../exec/execution';
 import type { Rlimits } from '../exec/limits';
+import type { StateMode } from '../exec/shell-state';
 
 /** One session: its shell, its carried-over state and its command, if one runs. */
 export class Session {
@@ -25,7 +26,7 @@ export class Session {
     readonly id: string,
     readonly name: string | null,
     readonly shell: string,
-    readonly reportsState: boolean,
+    readonly stateMode: StateMode,
     cwd: string,
     env: Record<string, string>,
     /** null = the runtime's default timeout. */

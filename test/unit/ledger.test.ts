@@ -4,11 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OrphanLedger } from '../../src/system/ledger';
+import { OrphanLedger, WRITE_DELAY_MS } from '../../src/system/ledger';
 import { readProcStat, readStartTime } from '../../src/system/proc';
 
 const quiet = { warn() {}, info() {} };
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Long enough for the ledger's coalesced write to have happened. */
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, WRITE_DELAY_MS * 3));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
 
@@ -43,7 +44,7 @@ function readLedger(dir: string): { entries: Record<string, unknown>[] } {
   return JSON.parse(readFileSync(join(dir, 'orphans.json'), 'utf8')) as { entries: Record<string, unknown>[] };
 }
 
-test('add is written once at the end of the turn, atomically, mode 0600, ids only', async () => {
+test('add is written once after the write delay, atomically, mode 0600, ids only', async () => {
   const dir = tempDir();
   try {
     const ledger = OrphanLedger.open(dir, quiet);
@@ -164,6 +165,19 @@ test('a ledger from another boot, a corrupt ledger and a live owner are all left
   } finally {
     child.kill('SIGKILL');
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a group added and removed within the write delay never touches the file (short commands cost no disk I/O)', async () => {
+  const dir = tempDir();
+  try {
+    const ledger = OrphanLedger.open(dir, quiet);
+    ledger.add({ pgid: 31337, pid: 31337, startTime: '9', sessionId: 's' });
+    ledger.remove(31337);
+    await tick();
+    assert.equal(existsSync(join(dir, 'orphans.json')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
