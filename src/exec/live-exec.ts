@@ -52,7 +52,8 @@ export class LiveExec implements Watched {
   finish(result: ExecResult): void {
     clearInterval(this.probe);
     this.log.flush();
-    this.result = result;
+    // Kept for exit events and listings only: the text went to exec.run's caller and must not stay for minutes.
+    this.result = { ...result, stdout: '', stderr: '' };
     this.finishedAt = Date.now();
     for (const w of [...this.watchers]) w.pump();
   }

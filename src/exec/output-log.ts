@@ -68,6 +68,11 @@ export class OutputLog {
     }
   }
 
+  /** Bytes held in both windows. */
+  get retainedBytes(): number {
+    return this.windows.stdout.bytes + this.windows.stderr.bytes;
+  }
+
   totalBytes(stream: StreamName): number {
     return this.windows[stream].total;
   }

@@ -9,20 +9,24 @@ import type { LiveExec } from '../exec/live-exec';
 export class ExecTable {
   private readonly execs = new Map<string, LiveExec>();
   private finished = 0;
+  private finishedBytes = 0;
 
   constructor(
     private readonly retainMs: number,
     private readonly maxFinished: number,
+    /** Output retained by finished execs, all together; the oldest go first past it. */
+    private readonly maxFinishedBytes: number,
   ) {}
 
   add(live: LiveExec): void {
     this.execs.set(live.id, live);
   }
 
-  /** A command ended: it now counts against the retention bound. */
-  ended(): void {
+  /** A command ended: it now counts against the retention bounds. */
+  ended(live: LiveExec): void {
     this.finished++;
-    if (this.finished > this.maxFinished) this.evict(Infinity, this.finished - this.maxFinished);
+    this.finishedBytes += live.log.retainedBytes;
+    if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity, Infinity);
   }
 
   get(id: string): LiveExec {
@@ -44,10 +48,12 @@ export class ExecTable {
   /** Removes up to `count` finished execs that ended before `before`, oldest first (Map order is start order). */
   private evict(before: number, count: number): void {
     for (const [id, live] of this.execs) {
-      if (count <= 0) break;
+      const overBound = this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes;
+      if (count <= 0 || (before === Infinity && !overBound)) break;
       if (live.finishedAt !== null && live.finishedAt <= before) {
         this.execs.delete(id);
         this.finished--;
+        this.finishedBytes -= live.log.retainedBytes;
         count--;
       }
     }

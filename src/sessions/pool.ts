@@ -34,6 +34,7 @@ export type PoolSettings = Pick<
   | 'stream_window_bytes'
   | 'exec_retain_s'
   | 'max_retained_execs'
+  | 'max_retained_bytes'
   | 'max_running_commands'
   | 'rlimit_cpu_s'
   | 'rlimit_nofile'
@@ -70,7 +71,7 @@ export class SessionPool {
     private readonly pressure: Pick<PressureGauge, 'check'> | null = null,
     private readonly cgroups: SessionCgroups | null = null,
   ) {
-    this.execs = new ExecTable(settings.exec_retain_s * 1000, settings.max_retained_execs);
+    this.execs = new ExecTable(settings.exec_retain_s * 1000, settings.max_retained_execs, settings.max_retained_bytes);
     this.housekeeping = setInterval(() => this.sweep(), housekeepingIntervalMs(settings));
     this.housekeeping.unref();
   }
@@ -227,7 +228,7 @@ export class SessionPool {
         }
       }
       live.finish(result);
-      this.execs.ended();
+      this.execs.ended(live);
       this.log.info(
         { session: session.id, exec: live.id, exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, duration_ms: result.duration_ms },
         'command ended',
