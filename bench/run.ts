@@ -1,0 +1,613 @@
+/**
+ * trl benchmark (`make bench`). One run prints every figure beside the
+ * baseline measured in the same run, the ratio, the issue's target and whether
+ * it is met, and writes the figures to build/bench/latest.json. It never fails
+ * the build: the exit code is non-zero only when the benchmark itself breaks.
+ *
+ * Settings (environment):
+ *   BENCH_ITER         iterations of each exec.run-true series (default 800)
+ *   BENCH_TPUT_MS      length of one throughput window, ms (default 1500)
+ *   BENCH_TPUT_ROUNDS  floor/daemon window pairs, alternated (default 4)
+ *   BENCH_INFLIGHT     commands in flight for throughput (default 16)
+ *   BENCH_FLOOD_MS     how long the 8 sessions keep starting floods (default 5000)
+ *   BENCH_FLOOD_BYTES  bytes each flood command writes (default 64M)
+ *   BENCH_FLOODERS     sessions flooding at once (default 8)
+ *   BENCH_PING_MS      idle ping series length, ms (default 2000)
+ *   BENCH_PING_EVERY   ms between pings (default 5)
+ *   BENCH_INFO_ITER    iterations of the second, info-level latency run (default BENCH_ITER/2; 0 skips it)
+ *   BENCH_FLOOD_CMD    the flood command (default: head -c $BENCH_FLOOD_BYTES /dev/zero | tr '\0' x)
+ *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
+ *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { TrlClient } from '../src/client/client';
+import { procCpuTicks, procRss, startDaemon, type BenchDaemon } from './daemon';
+
+const REPO = resolve(__dirname, '../..');
+const num = (name: string, def: number) => {
+  const v = process.env[name];
+  const n = v === undefined || v === '' ? def : Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: expected a non-negative number`);
+  return n;
+};
+const ITER = num('BENCH_ITER', 800);
+const TPUT_MS = num('BENCH_TPUT_MS', 1500);
+const TPUT_ROUNDS = num('BENCH_TPUT_ROUNDS', 4);
+const INFLIGHT = num('BENCH_INFLIGHT', 16);
+const FLOOD_MS = num('BENCH_FLOOD_MS', 5000);
+const FLOOD_BYTES = process.env.BENCH_FLOOD_BYTES || '64M';
+const FLOODERS = num('BENCH_FLOODERS', 8);
+const PING_MS = num('BENCH_PING_MS', 2000);
+const PING_EVERY = num('BENCH_PING_EVERY', 5);
+const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
+const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info').split(',').map((p) => p.trim()));
+const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
+/** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
+const DAEMON_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_DAEMON_ENV || '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+
+// ---------------------------------------------------------------- statistics
+
+interface Dist {
+  n: number;
+  median: number;
+  p99: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+function dist(samples: number[]): Dist {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  return {
+    n: s.length,
+    median: r3(s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2),
+    p99: r3(q(0.99)),
+    mean: r3(s.reduce((a, b) => a + b, 0) / s.length),
+    min: r3(s[0]!),
+    max: r3(s[s.length - 1]!),
+  };
+}
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+// ------------------------------------------------------------- the measures
+
+/** The floor: Node spawning `/bin/sh -c true` with stdio pipes, until exit and close. */
+function spawnTrue(): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', 'true'], { stdio: 'pipe' });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`sh -c true exited ${code}`))));
+  });
+}
+
+/** One request the way a one-shot client sends it: connect, one line out, one line back, close. */
+function oneShot(socketPath: string, line: string): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ path: socketPath });
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(line));
+    sock.on('data', (c: string) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const t = performance.now() - t0;
+      sock.destroy();
+      const msg = JSON.parse(buf.slice(0, nl));
+      if (!msg.ok || msg.data.exit_code !== 0) reject(new Error(`one-shot exec.run failed: ${buf.slice(0, 300)}`));
+      else resolve(t);
+    });
+    sock.on('error', reject);
+  });
+}
+
+async function keptRun(client: TrlClient, sessionId: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await client.request<{ exit_code: number }>('exec.run', { session_id: sessionId, command: 'true' });
+  const t = performance.now() - t0;
+  if (r.exit_code !== 0) throw new Error(`exec.run true exited ${r.exit_code}`);
+  return t;
+}
+
+async function newSession(client: TrlClient): Promise<string> {
+  const s = await client.request<{ session_id: string }>('session.create', {});
+  return s.session_id;
+}
+
+interface LatencyFigures {
+  iterations: number;
+  /** RSS of the bench process, which spawns the floor (its fork cost grows with it). */
+  bench_rss_bytes: number;
+  floor_ms: Dist;
+  oneshot_ms: Dist;
+  kept_ms: Dist;
+  /** Daemon CPU time (user+sys, its own process only) per exec.run, ms. */
+  daemon_cpu_ms_per_exec: number;
+  /** Bytes the daemon logged per exec.run. */
+  log_bytes_per_exec: number;
+}
+
+/** Floor, one-shot and kept-connection exec.run true, interleaved in a rotating order so noise hits all three alike. */
+async function latency(d: BenchDaemon, iterations: number): Promise<LatencyFigures> {
+  const client = await TrlClient.connect(d.socketPath);
+  const keptSession = await newSession(client);
+  const oneShotSession = await newSession(client);
+  const oneShotLine = JSON.stringify({ id: 'b', method: 'exec.run', params: { session_id: oneShotSession, command: 'true' } }) + '\n';
+  const floor: number[] = [];
+  const shot: number[] = [];
+  const kept: number[] = [];
+  const steps = [
+    async () => floor.push(await spawnTrue()),
+    async () => shot.push(await oneShot(d.socketPath, oneShotLine)),
+    async () => kept.push(await keptRun(client, keptSession)),
+  ];
+  // Warm-up: JIT on both sides, pipes, sessions.
+  for (let i = 0; i < 30; i++) for (const s of steps) await s();
+  floor.length = shot.length = kept.length = 0;
+  const cpu0 = procCpuTicks(d.pid);
+  const log0 = d.logBytes();
+  for (let i = 0; i < iterations; i++) {
+    for (let k = 0; k < 3; k++) await steps[(i + k) % 3]!();
+  }
+  const cpuMs = ((procCpuTicks(d.pid) - cpu0) * 10) / (2 * iterations); // ticks are 10 ms (CLK_TCK 100)
+  const logBytes = (d.logBytes() - log0) / (2 * iterations);
+  client.close();
+  return {
+    iterations,
+    bench_rss_bytes: process.memoryUsage.rss(),
+    floor_ms: dist(floor),
+    oneshot_ms: dist(shot),
+    kept_ms: dist(kept),
+    daemon_cpu_ms_per_exec: r3(cpuMs),
+    log_bytes_per_exec: Math.round(logBytes),
+  };
+}
+
+/** Busy and total jiffies of the whole machine (all CPUs), from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Share of the machine's CPU time that was busy over `ms` (before the run: how quiet the machine is). */
+async function machineBusy(ms: number): Promise<number> {
+  const a = machineJiffies();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = machineJiffies();
+  return (b.busy - a.busy) / Math.max(1, b.total - a.total);
+}
+
+/** Machine-wide CPU ms per completed iteration in the last loops() window (every process: daemon, shells, client, others). */
+let lastCpuMsPerIter = NaN;
+
+/** Runs `body` in `n` parallel loops for `ms`; returns completed iterations per second. */
+async function loops(n: number, ms: number, body: (i: number) => Promise<unknown>): Promise<number> {
+  let done = 0;
+  const j0 = machineJiffies();
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      while (performance.now() < end) {
+        await body(i);
+        done++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  lastCpuMsPerIter = ((machineJiffies().busy - j0.busy) * 10) / Math.max(1, done);
+  return (done * 1000) / elapsed;
+}
+
+interface ThroughputFigures {
+  inflight: number;
+  window_ms: number;
+  rounds: number;
+  floor_per_s: number[];
+  daemon_per_s: number[];
+  floor_cps: number;
+  daemon_cps: number;
+  /** Machine-wide CPU time per command (all CPUs, all processes) during the windows. */
+  floor_machine_cpu_ms_per_cmd: number;
+  daemon_machine_cpu_ms_per_cmd: number;
+  percent_of_floor: number;
+}
+
+async function throughput(d: BenchDaemon): Promise<ThroughputFigures> {
+  const clients = await Promise.all(Array.from({ length: INFLIGHT }, () => TrlClient.connect(d.socketPath)));
+  const sessions = await Promise.all(clients.map(newSession));
+  const daemonBody = (i: number) => keptRun(clients[i]!, sessions[i]!);
+  await loops(INFLIGHT, 300, () => spawnTrue());
+  await loops(INFLIGHT, 300, daemonBody);
+  const floor: number[] = [];
+  const daemon: number[] = [];
+  const floorCpu: number[] = [];
+  const daemonCpu: number[] = [];
+  const runFloor = async () => {
+    floor.push(await loops(INFLIGHT, TPUT_MS, () => spawnTrue()));
+    floorCpu.push(lastCpuMsPerIter);
+  };
+  const runDaemon = async () => {
+    daemon.push(await loops(INFLIGHT, TPUT_MS, daemonBody));
+    daemonCpu.push(lastCpuMsPerIter);
+  };
+  for (let r = 0; r < TPUT_ROUNDS; r++) {
+    // Alternate which goes first, so a drift in machine load favours neither.
+    if (r % 2 === 0) {
+      await runFloor();
+      await runDaemon();
+    } else {
+      await runDaemon();
+      await runFloor();
+    }
+  }
+  for (const c of clients) c.close();
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    inflight: INFLIGHT,
+    window_ms: TPUT_MS,
+    rounds: TPUT_ROUNDS,
+    floor_per_s: floor.map(Math.round),
+    daemon_per_s: daemon.map(Math.round),
+    floor_cps: Math.round(mean(floor)),
+    daemon_cps: Math.round(mean(daemon)),
+    floor_machine_cpu_ms_per_cmd: r3(mean(floorCpu)),
+    daemon_machine_cpu_ms_per_cmd: r3(mean(daemonCpu)),
+    percent_of_floor: r2((100 * mean(daemon)) / mean(floor)),
+  };
+}
+
+class Pinger {
+  private constructor(private readonly worker: Worker) {}
+  static async start(socketPath: string): Promise<Pinger> {
+    const worker = new Worker(join(__dirname, 'ping-worker.js'), { workerData: { socketPath, intervalMs: PING_EVERY } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(`ping worker: ${JSON.stringify(m)}`))));
+      worker.once('error', reject);
+    });
+    return new Pinger(worker);
+  }
+  begin(): void {
+    this.worker.postMessage('start');
+  }
+  end(): Promise<number[]> {
+    return new Promise((resolve) => {
+      this.worker.once('message', (m) => resolve(m as number[]));
+      this.worker.postMessage('stop');
+    });
+  }
+  async close(): Promise<void> {
+    this.worker.postMessage('exit');
+    await new Promise((r) => this.worker.once('exit', r));
+  }
+}
+
+interface RssSample {
+  t_ms: number;
+  vmrss: number | null;
+  stats_rss: number | null;
+}
+
+/** Samples the daemon's RSS every ~50 ms: /proc/<pid>/status VmRSS and system.stats memory_rss_bytes. */
+class RssSampler {
+  readonly samples: RssSample[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private pending = false;
+  private t0 = performance.now();
+  constructor(
+    private readonly pid: number,
+    private readonly client: TrlClient,
+  ) {}
+  async once(): Promise<RssSample> {
+    const vm = procRss(this.pid);
+    const st = await this.client.request<{ memory_rss_bytes: number }>('system.stats');
+    return { t_ms: Math.round(performance.now() - this.t0), vmrss: vm?.rss ?? null, stats_rss: st.memory_rss_bytes };
+  }
+  start(): void {
+    this.t0 = performance.now();
+    this.timer = setInterval(() => {
+      if (this.pending) {
+        // The stats answer is still queued (the daemon is busy): keep the /proc sample at least.
+        this.samples.push({ t_ms: Math.round(performance.now() - this.t0), vmrss: procRss(this.pid)?.rss ?? null, stats_rss: null });
+        return;
+      }
+      this.pending = true;
+      this.once()
+        .then((s) => this.samples.push(s))
+        .finally(() => (this.pending = false));
+    }, 50);
+  }
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+interface FloodFigures {
+  flooders: number;
+  command: string;
+  flood_ms: number;
+  commands_completed: number;
+  bytes_flooded: number;
+  ping_idle_ms: Dist;
+  ping_flood_ms: Dist;
+  rss_idle_vmrss: number;
+  rss_idle_stats: number;
+  rss_peak_vmrss: number;
+  rss_peak_stats: number;
+  rss_hwm_after: number;
+  rss_after_vmrss: number;
+  rss_samples: number;
+}
+
+async function flood(d: BenchDaemon): Promise<FloodFigures> {
+  const statsClient = await TrlClient.connect(d.socketPath);
+  const sampler = new RssSampler(d.pid, statsClient);
+  const pinger = await Pinger.start(d.socketPath);
+
+  // Idle: nothing else runs.
+  const idle0 = await sampler.once();
+  pinger.begin();
+  await new Promise((r) => setTimeout(r, PING_MS));
+  const pingIdle = await pinger.end();
+  const idle1 = await sampler.once();
+
+  const clients = await Promise.all(Array.from({ length: FLOODERS }, () => TrlClient.connect(d.socketPath)));
+  const sessions = await Promise.all(clients.map(newSession));
+  let completed = 0;
+  let bytes = 0;
+  sampler.start();
+  pinger.begin();
+  const end = performance.now() + FLOOD_MS;
+  await Promise.all(
+    clients.map(async (c, i) => {
+      while (performance.now() < end) {
+        const r = await c.request<{ exit_code: number; stdout_bytes: number }>('exec.run', { session_id: sessions[i], command: FLOOD_CMD });
+        if (r.exit_code !== 0) throw new Error(`flood command exited ${r.exit_code}`);
+        completed++;
+        bytes += r.stdout_bytes;
+      }
+    }),
+  );
+  const pingFlood = await pinger.end();
+  sampler.stop();
+  const hwm = procRss(d.pid)?.hwm ?? NaN;
+  // What stays after the flood: retained results/windows of finished commands, heap not yet collected.
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = await sampler.once();
+  await pinger.close();
+  for (const c of clients) c.close();
+  statsClient.close();
+
+  const max = (xs: (number | null)[]) => Math.max(...xs.filter((x): x is number => x !== null));
+  return {
+    flooders: FLOODERS,
+    command: FLOOD_CMD,
+    flood_ms: FLOOD_MS,
+    commands_completed: completed,
+    bytes_flooded: bytes,
+    ping_idle_ms: dist(pingIdle),
+    ping_flood_ms: dist(pingFlood),
+    rss_idle_vmrss: Math.min(idle0.vmrss ?? NaN, idle1.vmrss ?? NaN),
+    rss_idle_stats: Math.min(idle0.stats_rss ?? NaN, idle1.stats_rss ?? NaN),
+    rss_peak_vmrss: max(sampler.samples.map((s) => s.vmrss)),
+    rss_peak_stats: max(sampler.samples.map((s) => s.stats_rss)),
+    rss_hwm_after: hwm,
+    rss_after_vmrss: after.vmrss ?? NaN,
+    rss_samples: sampler.samples.length,
+  };
+}
+
+// ------------------------------------------------------------------- report
+
+const MB = 1024 * 1024;
+const f2 = (x: number) => x.toFixed(2);
+const mb = (x: number) => `${(x / MB).toFixed(1)} MB`;
+
+interface Target {
+  what: string;
+  figure: string;
+  target: string;
+  met: boolean;
+}
+
+function pad(rows: string[][]): string {
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(w[c]!) : cell.padStart(w[c]!))).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+  log(`node ${process.version}, ${cpus().length} CPUs; daemon TRL_LOG_LEVEL=warn for the main run`);
+
+  const busyBefore = await machineBusy(1000);
+  const load0 = loadavg();
+  const d = await startDaemon('warn', DAEMON_ENV);
+  const rssFresh = procRss(d.pid)?.rss ?? NaN;
+  let lat: LatencyFigures | null = null;
+  let tput: ThroughputFigures | null = null;
+  let fl: FloodFigures | null = null;
+  let info: LatencyFigures | null = null;
+  try {
+    if (PARTS.has('latency')) {
+      log(`exec.run true latency, ${ITER} iterations each (floor, one-shot, kept; interleaved)…`);
+      lat = await latency(d, ITER);
+    }
+    // The info-level repeat comes before the flood: the floor is spawned by this process, whose own
+    // fork cost grows with its heap, and the flood's multi-MiB answers would grow it.
+    if (INFO_ITER > 0 && PARTS.has('info')) {
+      log(`exec.run true latency at the default log level (info), ${INFO_ITER} iterations…`);
+      const di = await startDaemon('info', DAEMON_ENV);
+      try {
+        info = await latency(di, INFO_ITER);
+      } finally {
+        await di.dispose();
+      }
+    }
+    if (PARTS.has('throughput')) {
+      log(`throughput, ${INFLIGHT} in flight, ${TPUT_ROUNDS}×${TPUT_MS} ms each (alternated)…`);
+      tput = await throughput(d);
+    }
+    if (PARTS.has('flood')) {
+      log(`ping idle ${PING_MS} ms, then ${FLOODERS} sessions flooding \`${FLOOD_CMD}\` for ${FLOOD_MS} ms…`);
+      fl = await flood(d);
+    }
+  } finally {
+    await d.dispose();
+  }
+
+  const targets: Target[] = [];
+  if (lat) {
+    targets.push(
+      {
+        what: 'exec.run true median, kept connection',
+        figure: `${f2(lat.kept_ms.median / lat.floor_ms.median)}× floor`,
+        target: '≤ 1.30× floor',
+        met: lat.kept_ms.median <= 1.3 * lat.floor_ms.median,
+      },
+      {
+        what: 'exec.run true median, one connection per request',
+        figure: `${f2(lat.oneshot_ms.median / lat.floor_ms.median)}× floor`,
+        target: '≤ 1.30× floor',
+        met: lat.oneshot_ms.median <= 1.3 * lat.floor_ms.median,
+      },
+    );
+  }
+  if (tput) {
+    targets.push({
+      what: `commands/s, ${INFLIGHT} in flight`,
+      figure: `${f2(tput.percent_of_floor)} % of floor`,
+      target: '≥ 95 % of floor',
+      met: tput.percent_of_floor >= 95,
+    });
+  }
+  if (fl) {
+    targets.push(
+      { what: 'system.ping p99 during flood', figure: `${f2(fl.ping_flood_ms.p99)} ms`, target: '≤ 3 ms', met: fl.ping_flood_ms.p99 <= 3 },
+      { what: 'daemon RSS peak during flood (VmRSS)', figure: mb(fl.rss_peak_vmrss), target: '≤ 100 MB', met: fl.rss_peak_vmrss <= 100 * MB },
+    );
+  }
+
+  const latRows = (label: string, l: LatencyFigures) => [
+    [`${label} floor: node spawn sh -c true`, f2(l.floor_ms.median), f2(l.floor_ms.p99), '1.00×', '1.00×'],
+    [`${label} exec.run true, one-shot conn`, f2(l.oneshot_ms.median), f2(l.oneshot_ms.p99), `${f2(l.oneshot_ms.median / l.floor_ms.median)}×`, `${f2(l.oneshot_ms.p99 / l.floor_ms.p99)}×`],
+    [`${label} exec.run true, kept conn`, f2(l.kept_ms.median), f2(l.kept_ms.p99), `${f2(l.kept_ms.median / l.floor_ms.median)}×`, `${f2(l.kept_ms.p99 / l.floor_ms.p99)}×`],
+  ];
+  const out: string[] = [];
+  out.push(`trl benchmark — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
+  out.push(
+    `machine before the run: ${(busyBefore * 100).toFixed(0)} % busy over 1 s; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} at end` + (busyBefore > 0.2 ? ' — NOT quiet: other processes compete, figures are noisier than usual' : ''),
+  );
+  out.push(`daemon log level: warn (TRL_LOG_LEVEL=warn, so logging does not dominate); the [info] rows are a second daemon at the default level`);
+  if (lat || info) {
+    const l0 = (lat ?? info)!;
+    out.push('');
+    out.push(`1. exec.run true, ${l0.iterations} iterations each, interleaved with the floor in the same process (ms)`);
+    const rows = [['', 'median', 'p99', 'median ratio', 'p99 ratio']];
+    if (lat) rows.push(...latRows('[warn]', lat));
+    if (info) rows.push(...latRows('[info]', info));
+    out.push(pad(rows));
+    const cpu = [lat && `${f2(lat.daemon_cpu_ms_per_exec)} ms [warn]`, info && `${f2(info.daemon_cpu_ms_per_exec)} ms [info]`].filter(Boolean).join(', ');
+    const logb = [lat && `${lat.log_bytes_per_exec} [warn]`, info && `${info.log_bytes_per_exec} [info]`].filter(Boolean).join(', ');
+    out.push(`   daemon CPU (its own process, user+sys) per exec.run: ${cpu}; log bytes per exec.run: ${logb}`);
+    out.push(`   the floor is spawned by the bench process (RSS ${mb(l0.bench_rss_bytes)}); the daemon forks from its own heap (RSS below)`);
+  }
+  if (tput) {
+    out.push('');
+    out.push(`2. commands per second, ${INFLIGHT} in flight (${INFLIGHT} sessions / ${INFLIGHT} direct spawn loops), ${TPUT_ROUNDS} alternated ${TPUT_MS} ms windows each`);
+    out.push(
+      pad([
+        ['', 'cmd/s', 'windows', '% of floor', 'machine CPU ms/cmd'],
+        [`floor: ${INFLIGHT} spawn loops`, String(tput.floor_cps), tput.floor_per_s.join(' / '), '100 %', f2(tput.floor_machine_cpu_ms_per_cmd)],
+        [`daemon: ${INFLIGHT} sessions`, String(tput.daemon_cps), tput.daemon_per_s.join(' / '), `${f2(tput.percent_of_floor)} %`, f2(tput.daemon_machine_cpu_ms_per_cmd)],
+      ]),
+    );
+  }
+  if (fl) {
+    out.push('');
+    out.push(`3. system.ping on its own connection (every ${PING_EVERY} ms, separate thread), idle vs ${FLOODERS} sessions flooding \`${FLOOD_CMD}\``);
+    out.push(`   flood: ${fl.commands_completed} commands, ${(fl.bytes_flooded / MB).toFixed(0)} MiB of output in ~${FLOOD_MS} ms`);
+    out.push(
+      pad([
+        ['', 'n', 'median ms', 'p99 ms', 'max ms', 'p99 ratio'],
+        ['ping, idle daemon', String(fl.ping_idle_ms.n), f2(fl.ping_idle_ms.median), f2(fl.ping_idle_ms.p99), f2(fl.ping_idle_ms.max), '1.00×'],
+        ['ping, during flood', String(fl.ping_flood_ms.n), f2(fl.ping_flood_ms.median), f2(fl.ping_flood_ms.p99), f2(fl.ping_flood_ms.max), `${f2(fl.ping_flood_ms.p99 / fl.ping_idle_ms.p99)}×`],
+      ]),
+    );
+    out.push('');
+    out.push(`4. daemon RSS, idle and peak during the flood (${fl.rss_samples} samples, every ~50 ms)`);
+    out.push(
+      pad([
+        ['', 'idle', 'flood peak', 'ratio'],
+        ['VmRSS right after start-up', mb(rssFresh), '', ''],
+        ['/proc/<pid>/status VmRSS', mb(fl.rss_idle_vmrss), mb(fl.rss_peak_vmrss), `${f2(fl.rss_peak_vmrss / fl.rss_idle_vmrss)}×`],
+        ['system.stats memory_rss_bytes', mb(fl.rss_idle_stats), mb(fl.rss_peak_stats), `${f2(fl.rss_peak_stats / fl.rss_idle_stats)}×`],
+        ['VmHWM after the flood (true peak)', '', mb(fl.rss_hwm_after), ''],
+        ['VmRSS 1.5 s after the flood ended', '', mb(fl.rss_after_vmrss), `${f2(fl.rss_after_vmrss / fl.rss_idle_vmrss)}×`],
+      ]),
+    );
+  }
+  out.push('');
+  out.push('targets (issue 2; the bar, not pass/fail):');
+  out.push(pad([['', 'figure', 'target', 'met'], ...targets.map((t) => [t.what, t.figure, t.target, t.met ? 'yes' : 'NO'])]));
+  const elapsed = (performance.now() - started) / 1000;
+  out.push(`\ntotal benchmark time: ${elapsed.toFixed(1)} s; figures in build/bench/latest.json`);
+  process.stdout.write(out.join('\n') + '\n');
+
+  const json = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? null,
+    daemon_log_level: 'warn',
+    machine_busy_before: r3(busyBefore),
+    loadavg_start: load0,
+    loadavg_end: loadavg(),
+    settings: { DAEMON_ENV, PARTS: [...PARTS], ITER, TPUT_MS, TPUT_ROUNDS, INFLIGHT, FLOOD_MS, FLOOD_BYTES, FLOODERS, PING_MS, PING_EVERY, INFO_ITER },
+    exec_true: lat && {
+      ...lat,
+      oneshot_median_ratio: r3(lat.oneshot_ms.median / lat.floor_ms.median),
+      kept_median_ratio: r3(lat.kept_ms.median / lat.floor_ms.median),
+      oneshot_p99_ratio: r3(lat.oneshot_ms.p99 / lat.floor_ms.p99),
+      kept_p99_ratio: r3(lat.kept_ms.p99 / lat.floor_ms.p99),
+    },
+    exec_true_info_level: info && {
+      ...info,
+      oneshot_median_ratio: r3(info.oneshot_ms.median / info.floor_ms.median),
+      kept_median_ratio: r3(info.kept_ms.median / info.floor_ms.median),
+    },
+    throughput: tput,
+    flood: fl && { ...fl, rss_fresh_vmrss: rssFresh },
+    targets,
+    elapsed_s: r2(elapsed),
+  };
+  const dir = process.env.BENCH_OUT_DIR || join(REPO, 'build/bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: the benchmark itself failed: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
