@@ -13,7 +13,7 @@ import {
   SessionRefParams,
 } from '../protocol/messages';
 import type { SessionPool } from '../sessions/pool';
-import { openFdCount, residentBytes } from '../system/stats';
+import { heapFigures, openFdCount, residentBytes } from '../system/stats';
 import { VERSION } from '../system/version';
 import { Router } from './router';
 
@@ -36,6 +36,7 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
       total_commands_run: pool.totalCommandsRun,
       uptime_s: uptimeS(info),
       memory_rss_bytes: residentBytes(),
+      ...heapFigures(),
       open_fds: openFdCount(),
       running_commands: pool.runningCommands,
       connections: info.connections(),

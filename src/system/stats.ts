@@ -12,3 +12,9 @@ export function openFdCount(): number {
     return -1;
   }
 }
+
+/** Where the daemon's memory is: V8's heap, and buffers outside it (output chunks, socket writes). */
+export function heapFigures(): { memory_heap_used_bytes: number; memory_external_bytes: number } {
+  const m = process.memoryUsage();
+  return { memory_heap_used_bytes: m.heapUsed, memory_external_bytes: m.external };
+}
