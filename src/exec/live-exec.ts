@@ -1,3 +1,4 @@
+import type { ExitEvent } from '../protocol/events';
 import type { ExecResult } from '../protocol/messages';
 import type { EventSink } from './event-sink';
 import type { Execution } from './execution';
@@ -75,25 +76,17 @@ export class LiveExec implements Watched {
   }
 
   exitEvent(): object | null {
-    const r = this.result;
-    if (r === null) return null;
-    return {
+    if (this.result === null) return null;
+    const { stdout: _text, stderr: _errText, ...fields } = this.result;
+    // Streams carry no text in their result: "truncated" means the window no longer holds the stream's start.
+    const event: ExitEvent = {
       event: 'exit',
       exec_id: this.id,
-      exit_code: r.exit_code,
-      signal: r.signal,
-      duration_ms: r.duration_ms,
-      timed_out: r.timed_out,
-      timeout: r.timeout,
-      cancelled: r.cancelled,
-      cancel_signal: r.cancel_signal,
-      killed_by: r.killed_by,
-      stdout_bytes: r.stdout_bytes,
-      stderr_bytes: r.stderr_bytes,
-      // Streams carry no text in their result: "truncated" means the window no longer holds the stream's start.
+      ...fields,
       stdout_truncated: this.log.retainedFrom('stdout') > 0,
       stderr_truncated: this.log.retainedFrom('stderr') > 0,
     };
+    return event;
   }
 
   summary() {

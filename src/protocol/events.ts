@@ -1,3 +1,4 @@
+import type { ExecResult } from './messages';
 /**
  * Stream events: what the daemon pushes on a connection after answering
  * exec.stream or exec.attach. An event has an `event` field and no `ok`
@@ -37,22 +38,12 @@ export interface WaitingInputEvent {
   silent_ms: number;
 }
 
-/** The command ended: exactly what exec.run reports, without the text. The last event of an exec for a reader. */
-export interface ExitEvent {
-  event: 'exit';
-  exec_id: string;
-  exit_code: number;
-  signal: string | null;
-  duration_ms: number;
-  timed_out: boolean;
-  timeout: 'wall' | 'idle' | null;
-  cancelled: boolean;
-  cancel_signal: string | null;
-  stdout_bytes: number;
-  stderr_bytes: number;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-}
+/**
+ * The command ended: exactly what exec.run reports, without the text. The
+ * last event of an exec for a reader. Here `*_truncated` means the retention
+ * window no longer holds the start of that stream.
+ */
+export type ExitEvent = { event: 'exit'; exec_id: string } & Omit<ExecResult, 'stdout' | 'stderr'>;
 
 export type StreamEvent = OutputEvent | GapEvent | WaitingInputEvent | ExitEvent;
 

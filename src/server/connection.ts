@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, TrlError } from '../protocol/errors';
+import { ErrorCode } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import type { EventSink } from '../exec/event-sink';
-import type { RequestContext, Router } from './router';
+import { failure, type RequestContext, type Router } from './router';
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
@@ -187,22 +187,9 @@ export class Connection implements EventSink {
     this.inflight++;
     this.updateFlow();
     const t0 = performance.now();
-    let response: object;
-    let code: string | undefined;
     let after: (() => void) | null = null;
     const ctx: RequestContext = { sink: this, afterResponse: (fn) => (after = fn) };
-    try {
-      response = { id, ok: true, data: await this.router.dispatch(method, params, ctx) };
-    } catch (err) {
-      if (err instanceof TrlError) {
-        code = err.code;
-        response = failure(id, err.code, err.message);
-      } else {
-        code = ErrorCode.INTERNAL_ERROR;
-        this.log.error({ err, method }, 'request failed unexpectedly');
-        response = failure(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`);
-      }
-    }
+    const { response, code } = await this.router.answer(id, method, params, ctx, this.log);
     this.inflight--;
     this.reply(response);
     this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
@@ -240,9 +227,6 @@ export class Connection implements EventSink {
   }
 }
 
-export function failure(id: Id, code: string, message: string) {
-  return { id, ok: false, error: { code, message } };
-}
 
 export function idOf(message: unknown): Id {
   if (message && typeof message === 'object' && 'id' in message) {

@@ -6,13 +6,13 @@ import { performance } from 'node:perf_hooks';
 import { validateHttpConfig, isLoopback } from '../config/http';
 import type { Config } from '../config/schema';
 import type { EventSink } from '../exec/event-sink';
-import { ErrorCode, TrlError } from '../protocol/errors';
+import { ErrorCode } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
 import { encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
-import { failure, idOf } from './connection';
+import { idOf } from './connection';
 import { ListenError, type Listener } from './listener';
-import type { RequestContext, Router } from './router';
+import { failure, type RequestContext, type Router } from './router';
 
 /** The one endpoint: `POST /` with a JSON envelope. */
 const ENDPOINT = '/';
@@ -189,20 +189,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   let after: (() => void) | null = null;
   const ctx: RequestContext = { sink, afterResponse: (fn) => (after = fn) };
   const t0 = performance.now();
-  let response: object;
-  let code: string | undefined;
-  try {
-    response = { id, ok: true, data: await deps.router.dispatch(method, params, ctx) };
-  } catch (err) {
-    if (err instanceof TrlError) {
-      code = err.code;
-      response = failure(id, err.code, err.message);
-    } else {
-      code = ErrorCode.INTERNAL_ERROR;
-      log.error({ err, method }, 'request failed unexpectedly');
-      response = failure(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`);
-    }
-  }
+  const { response, code } = await deps.router.answer(id, method, params, ctx, log);
   log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100, transport: 'http', remote }, 'request');
   if (after !== null && code === undefined) {
     sink.begin(response);

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ErrorCode, TrlError } from '../protocol/errors';
+import type { Logger } from '../system/logger';
 import { describeIssues } from '../protocol/messages';
 import type { EventSink } from '../exec/event-sink';
 
@@ -37,6 +38,25 @@ export class Router {
     return [...this.routes.keys()];
   }
 
+  /**
+   * One request, answered: the response envelope, and the error code when it
+   * failed. Every transport calls this, so a method behaves the same over the
+   * socket, HTTP and stdio; anything but a TrlError is a bug, logged in full
+   * and answered INTERNAL_ERROR without details.
+   */
+  async answer(id: string | number, method: string, params: unknown, ctx: RequestContext, log: Logger): Promise<{ response: object; code?: string }> {
+    try {
+      return { response: { id, ok: true, data: await this.dispatch(method, params, ctx) } };
+    } catch (err) {
+      if (err instanceof TrlError) return { response: failure(id, err.code, err.message), code: err.code };
+      log.error({ err, method }, 'request failed unexpectedly');
+      return {
+        response: failure(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`),
+        code: ErrorCode.INTERNAL_ERROR,
+      };
+    }
+  }
+
   /** Validates `params` against the method's schema and runs it. Throws TrlError for anything the client did wrong. */
   async dispatch(method: string, params: unknown, ctx: RequestContext): Promise<unknown> {
     const route = this.routes.get(method);
@@ -48,4 +68,9 @@ export class Router {
     if (!parsed.success) throw new TrlError(ErrorCode.INVALID_PARAMS, describeIssues(parsed.error, 'params'));
     return route.handle(parsed.data, ctx);
   }
+}
+
+/** An `ok: false` envelope. */
+export function failure(id: string | number, code: string, message: string) {
+  return { id, ok: false, error: { code, message } };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { TestDaemon, httpRequest, httpUrlOf, makePrivateDir } from '../helpers/daemon';
+import { TestDaemon, httpRequest, httpUrlOf, makePrivateDir, waitFor } from '../helpers/daemon';
 import { AUTH_FAILURE_BURST } from '../../src/server/http';
 
 const TOKEN = randomBytes(24).toString('hex'); // 48 characters
@@ -95,6 +95,8 @@ test('a 401 executes nothing: no session created, no command run', async () => {
 test('failed attempts are logged with the address, without the presented token', async () => {
   const presented = 'presented-secret-' + randomBytes(16).toString('hex');
   await call(presented, { id: 'log-1', method: 'system.ping' }, '127.0.0.6');
+  // The answer can outrun the daemon's log pipe to this process.
+  await waitFor(() => daemon.logRecords().some((r) => r.msg === 'HTTP authentication failed' && r.remote === '127.0.0.6'));
   const failures = daemon.logRecords().filter((r) => r.msg === 'HTTP authentication failed');
   assert.ok(failures.some((r) => r.remote === '127.0.0.6'), 'the failure is logged with the client address');
   assert.ok(!daemon.logs.includes(presented), 'the presented token is not logged');
@@ -116,6 +118,7 @@ test('repeated failures from one address: 429 without comparing, even for the ri
     assert.equal(limited.body.ok, false);
     assert.equal(limited.body.error.code, 'RATE_LIMITED');
     assert.equal((await post('w'.repeat(40))).status, 429);
+    await waitFor(() => d.logRecords().some((r) => r.msg === 'HTTP address rate-limited after repeated authentication failures'));
     assert.ok(d.logRecords().some((r) => r.msg === 'HTTP address rate-limited after repeated authentication failures' && r.remote === '127.0.0.7'));
     // per address: another client is not affected
     assert.equal((await post(TOKEN, '127.0.0.8')).status, 200);

@@ -60,11 +60,11 @@ after(async () => {
   rmSync(fileDir, { recursive: true, force: true });
 });
 
-test('the requests were served (so the absence below means something)', () => {
+test('the requests were served (so the absence below means something)', async () => {
   assert.ok(childEnv.includes('A=b'), 'the command printed its environment');
   assert.ok(childEnv.includes('TRL_EXEC_ID='));
   assert.ok(responses.some((r) => r.includes('"AUTH_FAILED"')));
-  assert.ok(daemon.logRecords().some((r) => r.msg === 'HTTP authentication failed'));
+  assert.ok(await waitFor(() => daemon.logRecords().some((r) => r.msg === 'HTTP authentication failed')));
 });
 
 test('the token is not in the environment of any command (nor any TRL_AUTH_TOKEN name)', () => {
