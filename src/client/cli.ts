@@ -169,6 +169,8 @@ async function exec(client: TrlClient, argv: string[], opts: Options): Promise<n
     ...(interactive ? { stdin_open: true } : {}),
     // Nobody but this process can reach a temporary session: if it goes away, so does the command.
     ...(temporary ? { kill_on_disconnect: true } : {}),
+    // Like a terminal or a pipe: a slow reader (trl exec … > file) slows the command instead of losing output.
+    lossless: true,
   };
   const stopInterrupts = { dispose: () => {}, used: () => false };
   const input = { stop: () => {} };

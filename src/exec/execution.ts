@@ -74,6 +74,7 @@ export class Execution {
   private stopping: Promise<void> | null = null;
   private settle!: (outcome: ExecutionOutcome) => void;
   private finished = false;
+  private outputPaused = false;
   private lastOutputAt: number;
 
   private constructor(
@@ -123,6 +124,28 @@ export class Execution {
   /** Milliseconds since the last output (or since the start). */
   get silentForMs(): number {
     return performance.now() - this.lastOutputAt;
+  }
+
+  /**
+   * Stops reading stdout and stderr (a lossless reader is behind): the
+   * command blocks once its pipe is full, as it would on a slow terminal.
+   * The idle timeout does not run meanwhile: the silence is ours.
+   */
+  pauseOutput(): void {
+    if (this.finished) return;
+    this.outputPaused = true;
+    this.child.stdout.pause();
+    this.child.stderr.pause();
+    clearTimeout(this.idleTimer);
+  }
+
+  resumeOutput(): void {
+    if (this.finished) return;
+    this.outputPaused = false;
+    this.child.stdout.resume();
+    this.child.stderr.resume();
+    const idle = this.spec.idleTimeoutMs ?? 0;
+    if (idle > 0 && this.exit === null) this.idleTimer = setTimeout(() => this.timeOut('idle'), idle);
   }
 
   /** Writes to the command's stdin; `eof` closes it afterwards. */
@@ -205,6 +228,11 @@ export class Execution {
 
   /** Background children still hold the pipes: stop reading, keep what arrived. */
   private abandonStreams(): void {
+    if (this.outputPaused) {
+      // A lossless reader is behind: what is still in the pipes is owed to it; wait for it to catch up.
+      this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
+      return;
+    }
     for (const s of [this.child.stdout, this.child.stderr, this.child.state]) s.destroy();
   }
 

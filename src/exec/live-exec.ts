@@ -64,8 +64,8 @@ export class LiveExec implements Watched {
   }
 
   /** Starts following the exec from the given offsets (0 = from the beginning of what is retained). */
-  watch(sink: EventSink, from?: Partial<Record<StreamName, number>>): Watcher {
-    const w = new Watcher(this, sink, from);
+  watch(sink: EventSink, from?: Partial<Record<StreamName, number>>, lossless = false): Watcher {
+    const w = new Watcher(this, sink, from, lossless);
     this.watchers.add(w);
     sink.onClose(() => w.stop());
     return w;
@@ -73,6 +73,14 @@ export class LiveExec implements Watched {
 
   removeWatcher(w: Watcher): void {
     this.watchers.delete(w);
+  }
+
+  private outputHolds = 0;
+
+  holdOutput(delta: 1 | -1): void {
+    this.outputHolds += delta;
+    if (this.outputHolds === 1 && delta === 1) this.execution?.pauseOutput();
+    else if (this.outputHolds === 0) this.execution?.resumeOutput();
   }
 
   exitEvent(): object | null {

@@ -9,6 +9,8 @@ export interface Watched {
   /** The exit event's fields once the command has ended, else null. */
   exitEvent(): object | null;
   removeWatcher(w: Watcher): void;
+  /** A lossless reader fell behind (+1) or caught up (-1): the command's output is not read meanwhile. */
+  holdOutput(delta: 1 | -1): void;
 }
 
 /**
@@ -27,6 +29,8 @@ export class Watcher {
     private readonly exec: Watched,
     private readonly sink: EventSink,
     from: Partial<Record<StreamName, number>> = {},
+    /** Never skip output: while this reader is behind, the command's output waits in its pipe. */
+    private readonly lossless = false,
   ) {
     this.next = { stdout: from.stdout ?? 0, stderr: from.stderr ?? 0 };
     sink.retain();
@@ -40,8 +44,10 @@ export class Watcher {
       this.lastSeq = chunk.seq;
       if (!this.sendChunk(chunk)) {
         this.blocked = true;
+        if (this.lossless) this.exec.holdOutput(1);
         this.sink.onDrain(() => {
           this.blocked = false;
+          if (this.lossless && !this.done) this.exec.holdOutput(-1);
           this.pump();
         });
         return;
@@ -65,6 +71,7 @@ export class Watcher {
   stop(): void {
     if (this.done) return;
     this.done = true;
+    if (this.blocked && this.lossless) this.exec.holdOutput(-1);
     this.exec.removeWatcher(this);
     this.sink.release();
   }

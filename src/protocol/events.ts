@@ -96,6 +96,8 @@ export interface ExecStreamRequest {
   stdin_open?: boolean;
   /** Cancel the command when this connection closes. */
   kill_on_disconnect?: boolean;
+  /** Never skip output: the command waits while this reader is behind. */
+  lossless?: boolean;
 }
 
 /** exec.stream's data. */

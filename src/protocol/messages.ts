@@ -76,6 +76,8 @@ export const ExecStreamParams = ExecRunParams.extend({
   idle_timeout_s: TimeoutS.nullish(),
   /** Cancel the command when the connection that started it closes. Default: it keeps running. */
   kill_on_disconnect: z.boolean().nullish(),
+  /** Never skip output for this reader: while it is behind, the command's output waits in its pipe (the command blocks). */
+  lossless: z.boolean().nullish(),
 });
 export type ExecStreamParams = z.infer<typeof ExecStreamParams>;
 
@@ -86,6 +88,8 @@ export const ExecAttachParams = z.object({
   exec_id: ExecId,
   /** Byte offsets to resume from, per stream; default 0 (everything still retained). */
   offsets: z.object({ stdout: Offset.nullish(), stderr: Offset.nullish() }).nullish(),
+  /** As exec.stream's: never skip live output for this reader (what left the window before the attach is still a gap). */
+  lossless: z.boolean().nullish(),
 });
 export type ExecAttachParams = z.infer<typeof ExecAttachParams>;
 

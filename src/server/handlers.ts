@@ -68,7 +68,7 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
     .register('exec.stream', ExecStreamParams, async (p, ctx) => {
       const { live } = await pool.start(p, { collect: false });
       if (p.kill_on_disconnect) ctx.sink.onClose(() => void live.execution?.cancel());
-      ctx.afterResponse(() => live.watch(ctx.sink).pump());
+      ctx.afterResponse(() => live.watch(ctx.sink, undefined, p.lossless ?? false).pump());
       return { exec_id: live.id, session_id: live.sessionId, pid: live.execution?.pid ?? null };
     })
     .register('exec.attach', ExecAttachParams, (p, ctx) => {
@@ -80,7 +80,7 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
           throw new TrlError(ErrorCode.INVALID_PARAMS, `params.offsets.${stream}: ${from[stream]} is past the end of the stream (${total} bytes so far)`);
         }
       }
-      ctx.afterResponse(() => live.watch(ctx.sink, from).pump());
+      ctx.afterResponse(() => live.watch(ctx.sink, from, p.lossless ?? false).pump());
       return live.summary();
     })
     .register('exec.cancel', ExecCancelParams, (p) => {
