@@ -17,9 +17,10 @@
  *   BENCH_INFO_ITER    iterations of the second, info-level latency run (default BENCH_ITER/2; 0 skips it)
  *   BENCH_FLOOD_CMD    the flood command (default: head -c $BENCH_FLOOD_BYTES /dev/zero | tr '\0' x)
  *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
- *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info
+ *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream
  */
 import { spawn } from 'node:child_process';
+import { runStreamBench } from './stream';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -46,7 +47,7 @@ const FLOODERS = num('BENCH_FLOODERS', 8);
 const PING_MS = num('BENCH_PING_MS', 2000);
 const PING_EVERY = num('BENCH_PING_EVERY', 5);
 const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
-const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream').split(',').map((p) => p.trim()));
 const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
 /** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
 const DAEMON_ENV: Record<string, string> = Object.fromEntries(
@@ -571,6 +572,8 @@ async function main(): Promise<void> {
   const elapsed = (performance.now() - started) / 1000;
   out.push(`\ntotal benchmark time: ${elapsed.toFixed(1)} s; figures in build/bench/latest.json`);
   process.stdout.write(out.join('\n') + '\n');
+  // Issue 4's figures (streaming throughput against a raw pipe, line latency): bench/stream.ts prints its own table.
+  const stream = PARTS.has('stream') ? await runStreamBench() : null;
 
   const json = {
     date: new Date().toISOString(),
@@ -597,6 +600,7 @@ async function main(): Promise<void> {
     throughput: tput,
     flood: fl && { ...fl, rss_fresh_vmrss: rssFresh },
     targets,
+    stream,
     elapsed_s: r2(elapsed),
   };
   const dir = process.env.BENCH_OUT_DIR || join(REPO, 'build/bench');

@@ -73,7 +73,8 @@ function rawPipe(command: string): Promise<Transfer> {
 /** The same command through exec.stream, read as fast as the client can. */
 async function throughStream(client: TrlClient, sessionId: string, command: string): Promise<Transfer> {
   const t0 = performance.now();
-  const s = await client.stream({ session_id: sessionId, command, timeout_s: 600 });
+  // lossless: every byte reaches the reader, so the figure is delivered bytes, with the command paced by the reader.
+  const s = await client.stream({ session_id: sessionId, command, timeout_s: 600, lossless: true });
   let bytes = 0;
   let missed = 0;
   for await (const ev of s.events) {
