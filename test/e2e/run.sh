@@ -193,6 +193,27 @@ expect "idle exit: cleanly (Result=success)" success "$(prop trl.service Result)
 ping_ok "idle exit: the next connection starts it again"
 box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-idle.conf && systemctl daemon-reload'
 
+# --- trl doctor (issue 6): the seed's deployment checklist on the installed package ---
+has_line() { grep -qE "$1" <<<"$2"; }
+fresh_limits
+probe "$PING" >/dev/null
+out=$(box trl doctor 2>&1); rc=$?
+if [ "$rc" = 0 ]; then pass "doctor: the installed package passes every check"; else fail "doctor: the installed package passes every check (exit $rc)"; sed 's/^/      /' <<<"$out"; fi
+check "doctor: --json answers with a JSON document" sh -c "'$boxdir/run.sh' trl doctor --json | node -e 'JSON.parse(require(\"fs\").readFileSync(0, \"utf8\"))'"
+# A deliberately broken install: a world-readable env file, then HTTP without a token.
+box chmod 0644 /etc/trl/trl.env
+out=$(box trl doctor 2>&1); rc=$?
+expect "doctor: a world-readable env file makes it fail" 1 "$rc"
+check "doctor: the failing line names the env file check" has_line '^FAIL .*env file' "$out"
+box chmod 0600 /etc/trl/trl.env
+box sh -c 'mkdir -p /run/systemd/system/trl.service.d && printf "[Service]\nEnvironment=TRL_HTTP_LISTEN=127.0.0.1:8787\n" >/run/systemd/system/trl.service.d/50-e2e-http.conf && systemctl daemon-reload'
+out=$(box trl doctor 2>&1); rc=$?
+expect "doctor: HTTP enabled without TRL_AUTH_TOKEN makes it fail" 1 "$rc"
+check "doctor: the failing line names TRL_AUTH_TOKEN" has_line '^FAIL .*TRL_AUTH_TOKEN' "$out"
+box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-http.conf && systemctl daemon-reload'
+out=$(box trl doctor 2>&1); rc=$?
+expect "doctor: passes again once repaired" 0 "$rc"
+
 # --- 7. remove and purge ---------------------------------------------------------
 fresh_limits
 box sh -c "runuser -u trl -- trl exec --timeout 0 -- 'sleep 1007' >/dev/null 2>&1 &"
