@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
@@ -75,6 +76,8 @@ export class Execution {
   private settle!: (outcome: ExecutionOutcome) => void;
   private finished = false;
   private outputPaused = false;
+  private resumeStdout!: () => Readable;
+  private resumeStderr!: () => Readable;
   private lastOutputAt: number;
 
   private constructor(
@@ -142,8 +145,8 @@ export class Execution {
   resumeOutput(): void {
     if (this.finished) return;
     this.outputPaused = false;
-    this.child.stdout.resume();
-    this.child.stderr.resume();
+    this.resumeStdout();
+    this.resumeStderr();
     const idle = this.spec.idleTimeoutMs ?? 0;
     if (idle > 0 && this.exit === null) this.idleTimer = setTimeout(() => this.timeOut('idle'), idle);
   }
@@ -180,6 +183,13 @@ export class Execution {
   private wire(): void {
     const { child, spec } = this;
     const onOutput = spec.onOutput;
+    // Node resumes a child's stdio streams when the child exits (child_process's flushStdio), which
+    // would release a pause held for a lossless reader and flood the window: while paused, resume()
+    // from anyone but resumeOutput is ignored.
+    this.resumeStdout = child.stdout.resume.bind(child.stdout);
+    this.resumeStderr = child.stderr.resume.bind(child.stderr);
+    child.stdout.resume = () => (this.outputPaused ? child.stdout : this.resumeStdout());
+    child.stderr.resume = () => (this.outputPaused ? child.stderr : this.resumeStderr());
     const idle = spec.idleTimeoutMs ?? 0;
     child.stdout.on('data', (c: Buffer) => {
       this.lastOutputAt = performance.now();

@@ -68,7 +68,13 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
     .register('exec.stream', ExecStreamParams, async (p, ctx) => {
       const { live } = await pool.start(p, { collect: false });
       if (p.kill_on_disconnect) ctx.sink.onClose(() => void live.execution?.cancel());
-      ctx.afterResponse(() => live.watch(ctx.sink, undefined, p.lossless ?? false).pump());
+      // Lossless: nothing may leave the window before its reader is there, so output waits until then.
+      if (p.lossless) live.holdOutput(1);
+      ctx.afterResponse(() => {
+        const watcher = live.watch(ctx.sink, undefined, p.lossless ?? false);
+        if (p.lossless) live.holdOutput(-1);
+        watcher.pump();
+      });
       return { exec_id: live.id, session_id: live.sessionId, pid: live.execution?.pid ?? null };
     })
     .register('exec.attach', ExecAttachParams, (p, ctx) => {
