@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { TrlClient } from '../../src/client/client';
 
 /**
@@ -368,4 +369,23 @@ export async function startDaemonWithPrefix(prefix: string[], opts: StartOptions
     await sleep(10);
   }
   return d;
+}
+
+/**
+ * One daemon and one client on it for a whole test file: started before the
+ * first test, stopped after the last. `use` hands them to the file's own
+ * variables.
+ */
+export function withDaemonAndClient(opts: StartOptions, use: (daemon: TestDaemon, client: TrlClient) => void): void {
+  let daemon: TestDaemon | undefined;
+  let client: TrlClient | undefined;
+  before(async () => {
+    daemon = await TestDaemon.start(opts);
+    client = await daemon.connect();
+    use(daemon, client);
+  });
+  after(async () => {
+    client?.close();
+    await daemon?.dispose();
+  });
 }

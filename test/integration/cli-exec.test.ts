@@ -1,9 +1,9 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { TestDaemon, livePidsWithEnv, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, livePidsWithEnv, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { collectStream, type TrlClient } from '../../src/client/client';
 
 /** The `trl` command line: exec (live output, exit codes, -i, Ctrl-C), attach, cancel, execs. */
@@ -11,13 +11,10 @@ import { collectStream, type TrlClient } from '../../src/client/client';
 const TRL = resolve(__dirname, '../../../bin/trl');
 let daemon: TestDaemon;
 let client: TrlClient;
-before(async () => {
-  daemon = await TestDaemon.start({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } });
-  client = await daemon.connect();
-});
-after(async () => {
-  client?.close();
-  await daemon?.dispose();
+// A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
+withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (d, c) => {
+  daemon = d;
+  client = c;
 });
 
 interface Cli {

@@ -1,6 +1,6 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { collectStream, outputBytes, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /**
@@ -12,13 +12,10 @@ import { collectStream, outputBytes, type StreamEvent, type TrlClient } from '..
 const WINDOW = 64 * 1024;
 let daemon: TestDaemon;
 let client: TrlClient;
-before(async () => {
-  daemon = await TestDaemon.start({ env: { TRL_STREAM_WINDOW_BYTES: String(WINDOW), TRL_DEFAULT_TIMEOUT_S: '60' } });
-  client = await daemon.connect();
-});
-after(async () => {
-  client?.close();
-  await daemon?.dispose();
+// A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
+withDaemonAndClient({ env: { TRL_STREAM_WINDOW_BYTES: String(WINDOW), TRL_DEFAULT_TIMEOUT_S: '60' } }, (d, c) => {
+  daemon = d;
+  client = c;
 });
 
 async function session(c: TrlClient = client): Promise<string> {

@@ -1,8 +1,8 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { TestDaemon, livePidsWithEnv, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, livePidsWithEnv, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { collectStream, type ExitEvent, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /**
@@ -13,14 +13,10 @@ import { collectStream, type ExitEvent, type StreamEvent, type TrlClient } from 
 
 let daemon: TestDaemon;
 let client: TrlClient;
-before(async () => {
-  // A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
-  daemon = await TestDaemon.start({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } });
-  client = await daemon.connect();
-});
-after(async () => {
-  client?.close();
-  await daemon?.dispose();
+// A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
+withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (d, c) => {
+  daemon = d;
+  client = c;
 });
 
 async function session(c: TrlClient = client): Promise<string> {

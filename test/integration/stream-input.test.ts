@@ -1,20 +1,14 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon } from '../helpers/daemon';
+import { withDaemonAndClient } from '../helpers/daemon';
 import { collectStream, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /** exec.input to commands started with stdin_open, and the waiting_input event. */
 
-let daemon: TestDaemon;
 let client: TrlClient;
-before(async () => {
-  // A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
-  daemon = await TestDaemon.start({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } });
-  client = await daemon.connect();
-});
-after(async () => {
-  client?.close();
-  await daemon?.dispose();
+// A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
+withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (_d, c) => {
+  client = c;
 });
 
 async function session(): Promise<string> {

@@ -1,7 +1,7 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
-import { TestDaemon, sleep } from '../helpers/daemon';
+import { TestDaemon, sleep, withDaemonAndClient } from '../helpers/daemon';
 import type { TrlClient } from '../../src/client/client';
 
 /**
@@ -14,13 +14,9 @@ import type { TrlClient } from '../../src/client/client';
 const GiB = 1024 * 1024 * 1024;
 let daemon: TestDaemon;
 let client: TrlClient;
-before(async () => {
-  daemon = await TestDaemon.start({ env: { TRL_DEFAULT_TIMEOUT_S: '600' } });
-  client = await daemon.connect();
-});
-after(async () => {
-  client?.close();
-  await daemon?.dispose();
+withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '600' } }, (d, c) => {
+  daemon = d;
+  client = c;
 });
 
 test('a reader that never reads while the command writes 1 GiB: daemon RSS stays bounded, the command finishes, the reader learns what it missed', { timeout: 300_000 }, async (t) => {

@@ -1,6 +1,6 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon } from '../helpers/daemon';
+import { TestDaemon, withDaemonAndClient } from '../helpers/daemon';
 import { collectStream, type TrlClient } from '../../src/client/client';
 
 /**
@@ -10,14 +10,10 @@ import { collectStream, type TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;
 let client: TrlClient;
-before(async () => {
-  // A window larger than any output here: nothing may go missing, whatever the reader's pace.
-  daemon = await TestDaemon.start({ env: { TRL_STREAM_WINDOW_BYTES: String(64 * 1024 * 1024), TRL_DEFAULT_TIMEOUT_S: '60' } });
-  client = await daemon.connect();
-});
-after(async () => {
-  client?.close();
-  await daemon?.dispose();
+// A default timeout well below the tests' own, so that a test that waits in vain fails instead of hanging.
+withDaemonAndClient({ env: { TRL_STREAM_WINDOW_BYTES: String(64 * 1024 * 1024), TRL_DEFAULT_TIMEOUT_S: '60' } }, (d, c) => {
+  daemon = d;
+  client = c;
 });
 
 async function session(): Promise<string> {

@@ -532,3 +532,61 @@ export async function crashScenario(commands: number, settleMs = 3000): Promise<
 }
 
 export { daemonIdentity };
+
+type Diag = { diagnostic(msg: string): void };
+
+/** The load scenario's figure and assertions: every request answered, on its own id. */
+export function checkLoad(t: Diag, name: string, r: LoadResult, clients: number, perClient: number): void {
+  figure(t, name, {
+    clients,
+    per_client: perClient,
+    sent: r.sent,
+    ok: r.ok,
+    lost: r.lost,
+    mismatched: r.mismatched,
+    failures: r.failures,
+    wall_ms: round(r.wallMs),
+    commands_per_s: round((r.ok / r.wallMs) * 1000, 1),
+    latency_p50_ms: round(percentile(r.latencies, 50)),
+    latency_p99_ms: round(percentile(r.latencies, 99)),
+  });
+  assert.equal(r.lost, 0);
+  assert.equal(r.mismatched, 0);
+  assert.equal(r.ok, r.sent, `failures: ${JSON.stringify(r.failures)}`);
+}
+
+/** The churn scenario's figure and assertions: fds flat, RSS within `rssSlackBytes` (V8 grows before it collects). */
+export function checkChurn(t: Diag, name: string, r: ChurnResult, rssSlackBytes: number): void {
+  figure(t, name, {
+    cycles: r.cycles,
+    in_flight_cycles: r.inFlightCycles,
+    confirmed_running_at_disconnect: r.confirmedRunning,
+    open_fds_before: r.before.open_fds,
+    open_fds_after: r.after.open_fds,
+    rss_mib_before: mib(r.before.memory_rss_bytes),
+    rss_mib_half_way: mib(r.midRssBytes),
+    rss_mib_after: mib(r.after.memory_rss_bytes),
+    wall_ms: round(r.wallMs),
+  });
+  assert.equal(r.confirmedRunning, r.inFlightCycles, 'every in-flight cycle disconnected while its command ran');
+  assert.equal(r.after.connections, 1, 'only the control connection is left');
+  assert.equal(r.after.running_commands, 0);
+  assert.equal(r.after.active_sessions, 0);
+  assert.ok(r.after.open_fds <= r.before.open_fds + 2, `open fds flat: ${r.before.open_fds} → ${r.after.open_fds}`);
+  assert.ok(r.after.memory_rss_bytes < r.before.memory_rss_bytes + rssSlackBytes, `RSS flat (within ${mib(rssSlackBytes)} MiB)`);
+}
+
+/** The crash scenario's figure and assertion: nothing of the killed daemon's commands alive once the new one is ready. */
+export function checkCrash(t: Diag, name: string, r: CrashResult, settleS: number): void {
+  figure(t, name, {
+    commands: r.commands,
+    marked_processes_before_kill: r.markedBeforeKill,
+    survivors_at_ready: r.survivorsAtReady,
+    [`survivors_after_${settleS}s`]: r.survivorsAfterWait,
+    survivor_kinds: r.survivorKinds,
+    restart_to_ready_ms: round(r.restartToReadyMs),
+    restart_to_clean_ms: r.restartToCleanMs === null ? `never (within ${settleS} s)` : round(r.restartToCleanMs),
+    sweep: r.sweepLog,
+  });
+  assert.equal(r.survivorsAtReady, 0, `processes of the killed daemon's commands alive when the new one is ready: ${JSON.stringify(r.survivorKinds)}`);
+}

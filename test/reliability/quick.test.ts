@@ -12,6 +12,9 @@ import { assertFuzz, fuzzScenario } from './fuzz';
 import {
   Wire,
   assertDaemonHealthy,
+  checkChurn,
+  checkCrash,
+  checkLoad,
   churnScenario,
   crashScenario,
   createSession,
@@ -23,7 +26,6 @@ import {
   loadScenario,
   mib,
   nextId,
-  percentile,
   pingSeries,
   round,
   rssOf,
@@ -294,22 +296,7 @@ test('load, quick: 16 clients × 20 exec.run; no lost or mismatched response', a
   const d = await TestDaemon.start({ env: { TRL_MAX_SESSIONS: '32', TRL_MAX_RUNNING_COMMANDS: '32' } });
   try {
     const r = await loadScenario(d, 16, 20);
-    figure(t, 'load quick', {
-      clients: 16,
-      per_client: 20,
-      sent: r.sent,
-      ok: r.ok,
-      lost: r.lost,
-      mismatched: r.mismatched,
-      failures: r.failures,
-      wall_ms: round(r.wallMs),
-      commands_per_s: round((r.ok / r.wallMs) * 1000, 1),
-      latency_p50_ms: round(percentile(r.latencies, 50)),
-      latency_p99_ms: round(percentile(r.latencies, 99)),
-    });
-    assert.equal(r.lost, 0);
-    assert.equal(r.mismatched, 0);
-    assert.equal(r.ok, r.sent, `failures: ${JSON.stringify(r.failures)}`);
+    checkLoad(t, 'load quick', r, 16, 20);
     await assertDaemonHealthy(d);
   } finally {
     await d.dispose();
@@ -320,20 +307,7 @@ test('churn, quick: 200 connect/disconnect cycles, half leaving an exec.run in f
   const d = await TestDaemon.start({ env: { TRL_MAX_SESSIONS: '64' } });
   try {
     const r = await churnScenario(d, 200);
-    figure(t, 'churn quick', {
-      cycles: r.cycles,
-      in_flight_cycles: r.inFlightCycles,
-      confirmed_running_at_disconnect: r.confirmedRunning,
-      open_fds: `${r.before.open_fds} → ${r.after.open_fds}`,
-      rss_mib: `${mib(r.before.memory_rss_bytes)} → ${mib(r.midRssBytes)} (half-way) → ${mib(r.after.memory_rss_bytes)}`,
-      wall_ms: round(r.wallMs),
-    });
-    assert.equal(r.confirmedRunning, r.inFlightCycles, 'every in-flight cycle disconnected while its command ran');
-    assert.equal(r.after.connections, 1, 'only the control connection is left');
-    assert.equal(r.after.running_commands, 0);
-    assert.equal(r.after.active_sessions, 0);
-    assert.ok(r.after.open_fds <= r.before.open_fds + 2, `open fds flat: ${r.before.open_fds} → ${r.after.open_fds}`);
-    assert.ok(r.after.memory_rss_bytes < r.before.memory_rss_bytes + 64 * 1048576, 'RSS flat (within 64 MiB)');
+    checkChurn(t, 'churn quick', r, 64 * 1048576);
     await assertDaemonHealthy(d);
   } finally {
     await d.dispose();
@@ -342,15 +316,5 @@ test('churn, quick: 200 connect/disconnect cycles, half leaving an exec.run in f
 
 test('crash, quick: kill -9 with 5 commands (grandchildren, some setsid) running; restart sweeps them all before ready', async (t) => {
   const r = await crashScenario(5);
-  figure(t, 'crash quick', {
-    commands: r.commands,
-    marked_processes_before_kill: r.markedBeforeKill,
-    survivors_at_ready: r.survivorsAtReady,
-    survivors_after_3s: r.survivorsAfterWait,
-    survivor_kinds: r.survivorKinds,
-    restart_to_ready_ms: round(r.restartToReadyMs),
-    restart_to_clean_ms: r.restartToCleanMs === null ? 'never (within 3 s)' : round(r.restartToCleanMs),
-    sweep: r.sweepLog,
-  });
-  assert.equal(r.survivorsAtReady, 0, `processes of the killed daemon's commands alive when the new one is ready: ${JSON.stringify(r.survivorKinds)}`);
+  checkCrash(t, 'crash quick', r, 3);
 });
