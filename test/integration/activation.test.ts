@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,13 +23,25 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-/** Starts `argv` under systemd-socket-activate on `sock` and returns once the socket exists (mode 0600). */
+/**
+ * True once `sock` is listening. The file appears at bind(), before listen():
+ * a connect in between is refused, so the path alone is not enough.
+ * /proc/net/unix flags 00010000 is __SO_ACCEPTCON, set by listen().
+ */
+function listening(sock: string): boolean {
+  return readFileSync('/proc/net/unix', 'utf8').split('\n').some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[7] === sock && (parseInt(f[3], 16) & 0x10000) !== 0;
+  });
+}
+
+/** Starts `argv` under systemd-socket-activate on `sock` and returns once it listens there (mode 0600). */
 async function activate(sock: string, argv: string[], env: string[] = []): Promise<ChildProcess> {
   const args = ['-l', sock, '--fdname=trl', ...env.map((e) => `-E${e}`), ...argv];
   const proc = spawn(ACTIVATE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.resume();
   proc.stderr!.resume();
-  await waitFor(() => existsSync(sock));
+  await waitFor(() => existsSync(sock) && listening(sock));
   chmodSync(sock, 0o600);
   return proc;
 }
