@@ -1,3 +1,5 @@
+// First: replaces Node's SIGUSR1 handler (the inspector) before anything else runs.
+import { inspectorProblem, onSigusr1 } from './system/no-inspector';
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
   if (loaded.help) return void process.stdout.write(renderHelp(VERSION));
   if (loaded.version) return void process.stdout.write(`${VERSION}\n`);
   const { config } = loaded;
+  const inspector = inspectorProblem(process.execArgv, process.env);
+  if (inspector !== null) fail(`trld refuses to start: ${inspector}`, 2);
   if (uid === 0 && !config.allow_root) {
     fail(
       'trld refuses to run as root: every command an agent sends would run with full privileges. ' +
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
   validateHttpConfig(config, { activated: activated.some((s) => s.name === 'http') });
 
   const log = createLogger(config.log_level, config.stdio ? 2 : 1);
+  onSigusr1(() => log.warn('SIGUSR1 ignored: the daemon never opens the Node inspector'));
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);

@@ -1,0 +1,40 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { runDaemonToExit, TestDaemon } from '../helpers/daemon';
+import { listeningTcpPorts } from '../helpers/proc-net';
+import { newSession, run } from '../helpers/wire';
+
+let daemon: TestDaemon;
+before(async () => {
+  daemon = await TestDaemon.start();
+});
+after(() => daemon.dispose());
+
+test('a command that sends SIGUSR1 to trld opens no inspector, and trld keeps serving', async () => {
+  const c = await daemon.connect();
+  try {
+    const s = await newSession(c);
+    assert.deepEqual(listeningTcpPorts(daemon.pid), [], 'no TCP listener before the signal');
+    const r = await run(c, s, `kill -USR1 ${daemon.pid} && sleep 0.5 && kill -USR1 ${daemon.pid} && echo sent`);
+    assert.equal(r.stdout, 'sent\n', r.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(listeningTcpPorts(daemon.pid), [], 'trld listens on no TCP port after SIGUSR1 (the inspector would be 9229)');
+    assert.doesNotMatch(daemon.stderr, /Debugger listening/);
+    assert.equal((await run(c, s, 'echo still')).stdout, 'still\n');
+    assert.match(daemon.logs, /SIGUSR1 ignored/);
+  } finally {
+    c.close();
+  }
+});
+
+test('trld refuses to start with an inspector flag in NODE_OPTIONS, naming NODE_OPTIONS', async () => {
+  const exit = await runDaemonToExit({ env: { NODE_OPTIONS: '--inspect-port=0' } });
+  assert.equal(exit.code, 2);
+  assert.match(exit.stderr, /NODE_OPTIONS .*inspector flag/);
+});
+
+test('trld refuses to run with the inspector already open (--inspect)', async () => {
+  const exit = await runDaemonToExit({ env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
+  assert.equal(exit.code, 2);
+  assert.match(exit.stderr, /inspector is open/);
+});
