@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { validateHttpConfig, isLoopback } from '../config/http';
 import type { Config } from '../config/schema';
@@ -11,6 +12,7 @@ import { RequestEnvelope } from '../protocol/messages';
 import { encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import { idOf } from './connection';
+import { HttpSlots } from './http-slots';
 import { ListenError, type Listener } from './listener';
 import { failure, type RequestContext, type Router } from './router';
 
@@ -24,6 +26,10 @@ export const AUTH_FAILURE_REFILL_MS = 6000;
 const MAX_TRACKED_ADDRESSES = 10_000;
 /** An unauthenticated request's body is read only this far (to echo its id). */
 const UNAUTHENTICATED_BODY_BYTES = 16 * 1024;
+/** How often Node checks its connections for the headers and request timeouts. */
+const TIMEOUT_CHECK_MS = 1000;
+/** A request whose body is not complete this long after its headers is answered 408 and closed. */
+const REQUEST_TIMEOUT_MS = 120_000;
 
 type Id = string | number;
 
@@ -40,18 +46,28 @@ export async function listenHttp(opts: { config: Config; router: Router; log: Lo
 
   const expected = digest(settings.token);
   const limiter = new FailureLimiter(AUTH_FAILURE_BURST, AUTH_FAILURE_REFILL_MS);
+  const slots = new HttpSlots(config.max_connections);
+  const headersTimeoutMs = Math.max(1, Math.round(config.http_headers_timeout_s * 1000));
+  const deps = { router, log, expected, limiter, slots, headersTimeoutMs, maxRequestBytes: config.max_request_bytes };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    void handle(req, res, { router, log, expected, limiter, maxRequestBytes: config.max_request_bytes }).catch((err: unknown) => {
+    void handle(req, res, deps).catch((err: unknown) => {
       log.error({ err, transport: 'http' }, 'HTTP request failed unexpectedly');
       if (!res.headersSent) reply(res, 500, failure('unknown', ErrorCode.INTERNAL_ERROR, 'internal error; the daemon logged the details'));
       else res.destroy();
     });
   };
-  const server: Server = settings.tls ? createHttpsServer({ cert: settings.tls.cert, key: settings.tls.key }, handler) : createHttpServer(handler);
-  server.maxConnections = config.max_connections;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+  // A connection that sends no complete request head within the headers timeout is answered 408 and closed.
+  const timeouts = { connectionsCheckingInterval: TIMEOUT_CHECK_MS, headersTimeout: headersTimeoutMs, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeoutMs) };
+  const server: Server = settings.tls
+    ? createHttpsServer({ ...timeouts, cert: settings.tls.cert, key: settings.tls.key, handshakeTimeout: headersTimeoutMs }, handler)
+    : createHttpServer(timeouts, handler);
+  server.on('connection', (socket: Socket) => slots.admit(socket));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Written, then destroyed: the server allows half-open sockets, so end() alone would
+    // leave a peer that never closes its side holding the slot (FIN-WAIT-2) for ever.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroy();
   });
 
   try {
@@ -96,6 +112,8 @@ interface HandlerDeps {
   log: Logger;
   expected: Buffer;
   limiter: FailureLimiter;
+  slots: HttpSlots;
+  headersTimeoutMs: number;
   maxRequestBytes: number;
 }
 
@@ -105,27 +123,28 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   req.on('error', () => {});
   res.on('error', () => {});
 
-  // 1. An address that failed too often is refused before its token is even looked at.
-  const wait = deps.limiter.blockedFor(remote);
-  if (wait > 0) {
-    log.debug({ remote, transport: 'http' }, 'HTTP request refused: too many failed authentications');
-    res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
-    res.setHeader('Connection', 'close');
-    reply(res, 429, failure('unknown', 'RATE_LIMITED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
-    req.resume();
-    return;
-  }
-
-  // 2. Bearer token, compared in constant time. Nothing else happens without it.
+  // 1. Bearer token, compared in constant time. Nothing else happens without it. The right
+  // token is never rate-limited: on a loopback bind every local process is 127.0.0.1, so
+  // limiting the address would let any of them lock the legitimate client out.
   const auth = checkAuth(req.headers.authorization, deps.expected);
   if (auth !== 'ok') {
+    // Unauthenticated: answered, then the connection is closed, so it holds no slot.
+    res.setHeader('Connection', 'close');
+    // 2. An address that failed too often gets 429 instead of 401 (and no log line of its own).
+    const wait = deps.limiter.blockedFor(remote);
+    if (wait > 0) {
+      log.debug({ remote, transport: 'http' }, 'HTTP request refused: too many failed authentications');
+      res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
+      reply(res, 429, failure('unknown', 'RATE_LIMITED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
+      req.resume();
+      return;
+    }
     const left = deps.limiter.fail(remote);
     log.warn({ remote, reason: auth, attempts_left: left, transport: 'http' }, 'HTTP authentication failed');
     if (left === 0) log.warn({ remote, transport: 'http', retry_after_s: Math.ceil(deps.limiter.blockedFor(remote) / 1000) }, 'HTTP address rate-limited after repeated authentication failures');
-    const body = await readBody(req, Math.min(UNAUTHENTICATED_BODY_BYTES, deps.maxRequestBytes));
+    const body = await readBody(req, Math.min(UNAUTHENTICATED_BODY_BYTES, deps.maxRequestBytes), deps.headersTimeoutMs);
     const id = body.ok ? idOfText(body.text) : 'unknown';
     res.setHeader('WWW-Authenticate', 'Bearer realm="trl"');
-    if (!body.ok) res.setHeader('Connection', 'close');
     const message =
       auth === 'missing'
         ? 'no bearer token: send the header Authorization: Bearer <TRL_AUTH_TOKEN>'
@@ -135,6 +154,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
     reply(res, 401, failure(id, ErrorCode.AUTH_FAILED, message));
     return;
   }
+
+  deps.slots.prove(req.socket);
 
   // 3. The request line and headers.
   const path = (req.url ?? '').split('?')[0];
@@ -214,15 +235,17 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-/** Reads the body up to `limit` bytes; past it, stops reading (ok: false). */
-function readBody(req: IncomingMessage, limit: number): Promise<{ ok: true; text: string } | { ok: false }> {
+/** Reads the body up to `limit` bytes (and, if given, `withinMs`); past either, stops reading (ok: false). */
+function readBody(req: IncomingMessage, limit: number, withinMs = 0): Promise<{ ok: true; text: string } | { ok: false }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    const timer = withinMs > 0 ? setTimeout(() => settle({ ok: false }), withinMs) : null;
     const settle = (v: { ok: true; text: string } | { ok: false }) => {
       if (settled) return;
       settled = true;
+      if (timer) clearTimeout(timer);
       resolve(v);
     };
     req.on('data', (chunk: Buffer) => {
