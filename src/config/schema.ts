@@ -1,8 +1,12 @@
 import { z } from 'zod';
+import { MAX_TIMER_S, atLeastOneMs } from '../protocol/messages';
 
 const MiB = 1024 * 1024;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const seconds = (max: number) => z.coerce.number().min(0).max(max);
+/** Seconds, at most `max`; any positive value is at least a millisecond (0 keeps its meaning of "none"). */
+const seconds = (max: number, why = '') => z.coerce.number().min(0).max(max, `at most ${max} s${why}`).transform(atLeastOneMs);
+/** Seconds that a timer waits: never more than a Node timer can represent (2^31-1 ms), which would fire at once. */
+const timerSeconds = (max: number) => seconds(Math.min(max, MAX_TIMER_S), max > MAX_TIMER_S ? ` (about 24.8 days): the longest a timer can wait is 2^31-1 ms` : '');
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 const bool = z.preprocess((v) => {
@@ -20,7 +24,7 @@ export const ConfigSchema = z.object({
   runtime_dir: z.string().min(1).optional(),
   env_file: z.string().min(1).optional(),
   max_sessions: int(1, 100_000).default(64),
-  default_timeout_s: seconds(7 * 24 * 3600).default(300),
+  default_timeout_s: timerSeconds(7 * 24 * 3600).default(300),
   kill_grace_ms: int(0, 600_000).default(5000),
   max_output_bytes: int(1024, 1024 * MiB).default(4 * MiB),
   max_idle_sec: seconds(365 * 24 * 3600).default(1800),
@@ -30,7 +34,7 @@ export const ConfigSchema = z.object({
   max_connections: int(1, 100_000).default(256),
   max_inflight_per_connection: int(1, 10_000).default(256),
   stream_window_bytes: int(4096, 256 * MiB).default(1 * MiB),
-  exec_retain_s: seconds(7 * 24 * 3600).default(600),
+  exec_retain_s: timerSeconds(7 * 24 * 3600).default(600),
   max_retained_execs: int(1, 1_000_000).default(1000),
   max_retained_bytes: int(0, 1024 * 1024 * MiB).default(64 * MiB),
   max_running_commands: int(1, 100_000).default(64),
@@ -42,7 +46,7 @@ export const ConfigSchema = z.object({
   memory_max_bytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
   pids_max: int(0, 1 << 22).default(0),
   cpu_max_percent: z.coerce.number().min(0).max(100_000).default(0),
-  idle_exit_s: seconds(365 * 24 * 3600).default(0),
+  idle_exit_s: timerSeconds(365 * 24 * 3600).default(0),
   allow_root: bool.default(false),
   http_listen: z.string().min(1).optional(),
   http_headers_timeout_s: z.coerce.number().min(0.1).max(3600).default(10),

@@ -8,21 +8,64 @@ export const RequestEnvelope = z.object({
 });
 export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
 
+/** The longest a Node timer can wait, in whole seconds: 2^31-1 ms; a longer delay fires after 1 ms. */
+export const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
+/** Seven days: below MAX_TIMER_S, so a command's timers always wait as long as asked. */
 const MAX_TIMEOUT_S = 7 * 24 * 3600;
+
+/**
+ * Linux refuses to start a program whose environment holds a `NAME=VALUE`
+ * string longer than MAX_ARG_STRLEN (128 KiB, NUL included): E2BIG.
+ */
+export const MAX_ENV_ENTRY_BYTES = 128 * 1024;
+/**
+ * All of one env map's strings together. The kernel's bound for arguments and
+ * environment together is a quarter of the stack limit (2 MiB by default); a
+ * session's env and a command's env each stay within a quarter of that, so
+ * both fit with the runtime environment and the command line.
+ */
+export const MAX_ENV_TOTAL_BYTES = 512 * 1024;
 
 const EnvName = z
   .string()
   .min(1, 'an env name must not be empty')
-  .max(1024)
-  .refine((k) => !k.includes('=') && !k.includes('\0'), 'an env name must not contain "=" or NUL');
+  .max(1024, 'an env name must be at most 1024 characters')
+  .refine((k) => !k.includes('=') && !k.includes('\0'), 'an env name must not contain "=" or NUL (give the name alone as the key, the value as its value)');
 const EnvValue = z.string().refine((v) => !v.includes('\0'), 'an env value must not contain NUL');
-/** Environment variables as an object of strings; names keep their case. */
-export const EnvMap = z.record(EnvName, EnvValue);
+/** Environment variables as an object of strings; names keep their case. Every entry must fit through exec(2). */
+export const EnvMap = z.record(EnvName, EnvValue).superRefine((env, ctx) => {
+  let total = 0;
+  for (const [name, value] of Object.entries(env)) {
+    const bytes = Buffer.byteLength(name) + Buffer.byteLength(value) + 2; // "=" and the NUL
+    total += bytes;
+    if (bytes > MAX_ENV_ENTRY_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `this variable is ${bytes} bytes as NAME=VALUE; Linux cannot start a program with an environment string longer than ${MAX_ENV_ENTRY_BYTES} bytes, NUL included (E2BIG): pass large data in a file or on stdin`,
+      });
+    }
+  }
+  if (total > MAX_ENV_TOTAL_BYTES) {
+    ctx.addIssue({ code: 'custom', path: [], message: `the variables total ${total} bytes, more than ${MAX_ENV_TOTAL_BYTES}; pass large data in a file or on stdin` });
+  }
+});
 export type EnvMap = z.infer<typeof EnvMap>;
 
 const SessionId = z.string().min(1, 'session_id must not be empty').max(128);
-/** Seconds; 0 means no timeout. Fractions are accepted (an extension over v1's integers). */
-const TimeoutS = z.number().nonnegative().max(MAX_TIMEOUT_S);
+/**
+ * Seconds; 0 means no timeout. Fractions are accepted (an extension over v1's
+ * integers); any positive value is at least a millisecond, so a tiny remaining
+ * budget never rounds to 0 (no timeout).
+ */
+const TimeoutS = z
+  .number()
+  .nonnegative()
+  .max(MAX_TIMEOUT_S, `at most ${MAX_TIMEOUT_S} s (7 days)`)
+  .transform((s) => atLeastOneMs(s));
+
+/** A positive number of seconds below a millisecond becomes one millisecond; 0 stays 0. */
+export const atLeastOneMs = (s: number): number => (s > 0 && s < 0.001 ? 0.001 : s);
 
 const Limit = z.number().int().nonnegative();
 /** Per-session resource limits; each at most the runtime's value for it. */
@@ -143,13 +186,27 @@ export interface ExecResult {
 
 export type SessionState = 'creating' | 'idle' | 'running' | 'terminated';
 
-/** Formats a zod error as one line naming each offending field, e.g. `params.timeout_s: …`. */
+/**
+ * Formats a zod error as one line naming each offending field, e.g.
+ * `params.timeout_s: …`. An env name is shown only up to its first "=" or NUL:
+ * a dotenv line given as a key (`"TOKEN=secret"`) must not echo its value.
+ */
 export function describeIssues(error: z.ZodError, prefix: string): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
-      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-      return `${path || 'request'}: ${issue.message}`;
+      const segments = issue.path.map((p, i) => (i > 0 && issue.path[i - 1] === 'env' ? safeEnvName(String(p)) : String(p)));
+      const path = [prefix, ...segments].filter(Boolean).join('.');
+      const message = issue.code === 'invalid_key' && issue.issues[0] ? issue.issues[0].message : issue.message;
+      return `${path || 'request'}: ${message}`;
     })
     .join('; ');
+}
+
+/** An env name as it may appear in a message: cut at "=" or NUL, and at 64 characters. */
+function safeEnvName(name: string): string {
+  const cut = name.search(/[=\0]/);
+  const head = cut >= 0 ? name.slice(0, cut) : name;
+  const shown = head.length > 64 ? `${head.slice(0, 64)}…` : head;
+  return cut >= 0 ? `${JSON.stringify(shown)} (the part before ${name[cut] === '=' ? '"="' : 'NUL'}; rest not shown)` : shown;
 }
