@@ -37,11 +37,12 @@ build: deps
 	npx tsc -p tsconfig.json
 
 # The daemon in the foreground on a socket in a private directory. As root it
-# needs TRL_ALLOW_ROOT, since commands would then run as root.
+# needs TRL_ALLOW_ROOT, since commands would then run as root. Core size 0: a
+# crash must not write the daemon's memory (every session's secrets) to disk.
 run: build
 	@mkdir -p -m 700 $(RUN_DIR)
 	@echo "trld on $(SOCKET) — try: TRL_SOCKET_PATH=$(SOCKET) bin/trl exec -- uname -a" >&2
-	TRL_SOCKET_PATH=$(SOCKET) $(if $(filter 0,$(shell id -u)),TRL_ALLOW_ROOT=1) $(NODE) bin/trld
+	ulimit -c 0 && TRL_SOCKET_PATH=$(SOCKET) $(if $(filter 0,$(shell id -u)),TRL_ALLOW_ROOT=1) exec $(NODE) bin/trld
 
 # As root, the daemon under test runs as an unprivileged user that test-setup creates.
 test: system-deps build

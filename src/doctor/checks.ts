@@ -64,13 +64,21 @@ export const envFile: Check = (ctx) => {
   }
   const owner = f.stat.uid;
   const runtimeUid = ctx.runtimeUser?.uid ?? null;
-  if (owner !== 0 && owner !== runtimeUid) {
+  if (f.readBy === 'systemd' && owner !== 0) {
+    // systemd reads it as root; owned by anyone else, that user's processes (the runtime user's: every command) can read it.
+    problems.push(`owned by uid ${owner}, not root: systemd reads EnvironmentFile= as root, and any other owner${owner === runtimeUid ? ' (here the runtime user, so every command)' : ''} can read the secrets in it`);
+    fixes.push(`chown root:root ${f.path}`);
+  } else if (owner !== 0 && owner !== runtimeUid) {
     problems.push(`owned by uid ${owner}, neither root nor the runtime user${runtimeUid !== null ? ` (uid ${runtimeUid})` : ''}`);
     fixes.push(`chown root:root ${f.path}`);
   }
   if (problems.length) return fail(id, title, `${f.path}: ${problems.join('; ')}`, fixes.join(' && '));
   if (f.vars === null) return na(id, title, `${f.path} is mode ${mode(f.stat.mode)} but cannot be read by this user, so its settings were not checked`, 'run trl doctor as root');
-  return pass(id, title, `${f.path} (${f.source}): mode ${mode(f.stat.mode)}, owner uid ${owner}`);
+  const reader =
+    f.readBy === 'systemd'
+      ? 'read by systemd as root; commands cannot open it'
+      : 'read by trld itself, so commands (same user) can read it too; a unit can use EnvironmentFile= with a root-owned file instead';
+  return pass(id, title, `${f.path} (${f.source}): mode ${mode(f.stat.mode)}, owner uid ${owner}; ${reader}`);
 };
 
 /** The agents' socket: a socket, mode 0600, owned by the runtime user; a socket unit sets the same. */
@@ -273,6 +281,8 @@ const HARDENING: [string, (v: string | undefined) => boolean, string][] = [
   ['CapabilityBoundingSet', () => true, 'CapabilityBoundingSet= (empty)'],
   ['RestrictSUIDSGID', (v) => v === 'yes' || v === 'true', 'RestrictSUIDSGID=yes'],
   ['ProtectKernelModules', (v) => v === 'yes' || v === 'true', 'ProtectKernelModules=yes'],
+  // A core dump of trld would hold every session's secrets.
+  ['LimitCORE', (v) => v === '0', 'LimitCORE=0'],
 ];
 
 /** The sandbox settings the package ships. */

@@ -33,7 +33,8 @@ export interface DoctorContext {
   opts: DoctorOptions;
   unit: UnitFile | null;
   socketUnits: UnitFile[];
-  envFile: (FileInfo & { source: string; vars: Record<string, string> | null }) | null;
+  /** `readBy`: systemd (EnvironmentFile=, read as root before trld starts) or trld itself (TRL_ENV_FILE, LoadCredential=). */
+  envFile: (FileInfo & { source: string; readBy: 'systemd' | 'trld'; vars: Record<string, string> | null }) | null;
   /** TRL_* settings as the daemon would get them: env file < unit Environment=. */
   settingsRaw: Record<string, string>;
   settings: { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -81,14 +82,24 @@ export async function gather(opts: DoctorOptions): Promise<DoctorContext> {
   };
 }
 
-/** The env file: --trl-env, else the unit's TRL_ENV_FILE (Environment=) or LoadCredential= source, else TRL_ENV_FILE, else /etc/trl/trl.env. */
+/**
+ * The env file: --trl-env, else the unit's EnvironmentFile=, TRL_ENV_FILE (Environment=) or LoadCredential= source,
+ * else TRL_ENV_FILE, else /etc/trl/trl.env.
+ */
 function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext['envFile'] {
   let path: string | null = opts.envFile;
   let source = '--trl-env';
+  let readBy: 'systemd' | 'trld' = unit?.all('Service.EnvironmentFile').length ? 'systemd' : 'trld';
   const fromUnit = unit?.environment().TRL_ENV_FILE;
   if (path === null && fromUnit) {
     path = fromUnit;
     source = `Environment= of ${unit!.path}`;
+    readBy = 'trld';
+  }
+  const environmentFile = unit?.all('Service.EnvironmentFile').at(-1);
+  if (path === null && environmentFile) {
+    path = environmentFile.replace(/^-/, '');
+    source = `EnvironmentFile= of ${unit!.path}`;
   }
   if (path === null && unit) {
     for (const cred of unit.all('Service.LoadCredential')) {
@@ -117,7 +128,7 @@ function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext[
       vars = null; // unreadable: the checks say so
     }
   }
-  return { ...info, source, vars };
+  return { ...info, source, readBy, vars };
 }
 
 function parseSettings(raw: Record<string, string>): DoctorContext['settings'] {

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -53,7 +53,7 @@ function install(name: string, opts: { env?: string; unitEdit?: (u: string) => s
     .replace(/^ExecStart=.*$/m, `ExecStart=${trld}`)
     .replace(/^User=.*$/m, `User=${USER}`)
     .replace(/^Group=.*$/m, `Group=${USER}`)
-    .replace(/^Environment=TRL_ENV_FILE=.*$/m, `Environment=TRL_ENV_FILE=${envFile}`);
+    .replace(/^EnvironmentFile=.*$/m, `EnvironmentFile=-${envFile}`);
   if (opts.unitEdit) unit = opts.unitEdit(unit);
   writeFileSync(join(dir, 'trl.service'), unit);
   const socketUnit = readFileSync(join(REPO, 'systemd/trl.socket'), 'utf8')
@@ -143,6 +143,25 @@ test('the token in the unit\'s Environment= fails (systemctl show prints it to a
   assert.equal(j.by.http_token!.status, 'fail');
   assert.match(j.by.http_token!.detail, /systemctl show/);
   assert.ok(!JSON.stringify(j.report).includes(token));
+});
+
+test('an EnvironmentFile= owned by the runtime user fails (every command could read it); a unit without LimitCORE=0 fails hardening', () => {
+  const inst = install('env-owned-by-runtime-user', { unitEdit: (u) => u.replace(/^LimitCORE=.*$/m, '') });
+  const id = daemonIdentity();
+  if (id.user === null) return; // not root: the file cannot be given to another user
+  chownSync(inst.envFile, id.uid, id.gid);
+  const j = doctorJson(inst);
+  assert.equal(j.by.env_file!.status, 'fail');
+  assert.match(j.by.env_file!.detail, /not root: systemd reads EnvironmentFile= as root.*every command/);
+  assert.equal(j.by.env_file!.fix, `chown root:root ${inst.envFile}`);
+  assert.equal(j.by.unit_hardening!.status, 'fail');
+  assert.match(j.by.unit_hardening!.detail, /LimitCORE=0/);
+});
+
+test('the shipped unit\'s EnvironmentFile= (root-owned) passes, and says commands cannot open it', () => {
+  const j = doctorJson(install('env-root'));
+  assert.equal(j.by.env_file!.status, 'pass');
+  assert.match(j.by.env_file!.detail, /EnvironmentFile= of .*commands cannot open it/);
 });
 
 test('a world-writable runtime file fails, naming it', () => {
