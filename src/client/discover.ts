@@ -6,14 +6,19 @@ export { SYSTEM_SOCKET, START_USER_INSTANCE, socketCandidates, type DiscoverOpti
 
 /** No socket answered: `tried` says, for each place, what happened there. */
 export class DaemonNotFoundError extends Error {
-  constructor(readonly tried: { candidate: SocketCandidate; error: string }[]) {
-    super(notFoundMessage(tried));
+  constructor(
+    readonly tried: { candidate: SocketCandidate; error: string }[],
+    noRuntimeDir = false,
+  ) {
+    super(notFoundMessage(tried, noRuntimeDir));
     this.name = 'DaemonNotFoundError';
   }
 }
 
-function notFoundMessage(tried: { candidate: SocketCandidate; error: string }[]): string {
+function notFoundMessage(tried: { candidate: SocketCandidate; error: string }[], noRuntimeDir: boolean): string {
   const lines = tried.map(({ candidate, error }) => `  ${candidate.path} (${candidate.source}): ${error}`);
+  // Without a login session (su, sudo, cron) the user instance's place is unknown: say so rather than skip it silently.
+  if (noRuntimeDir) lines.unshift('  $XDG_RUNTIME_DIR/trl/trl.sock (your own instance): XDG_RUNTIME_DIR is not set (log in as the user, or set it to /run/user/$(id -u))');
   const explicit = tried.some((t) => t.candidate.explicit);
   return [
     `cannot connect to trld; tried:`,
@@ -43,5 +48,6 @@ export async function connectToDaemon(opts: DiscoverOptions = {}): Promise<TrlCl
       tried.push({ candidate, error: (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as Error).message });
     }
   }
-  throw new DaemonNotFoundError(tried);
+  const env = opts.env ?? process.env;
+  throw new DaemonNotFoundError(tried, !tried.some((t) => t.candidate.explicit) && !env.XDG_RUNTIME_DIR);
 }

@@ -104,3 +104,12 @@ test('nothing answers: the error names every path tried and the command that sta
     return true;
   });
 });
+
+test('without XDG_RUNTIME_DIR the error says where the user instance would have been', async () => {
+  const l = layout();
+  await assert.rejects(connectToDaemon({ env: {}, systemSocket: l.system }), (err: Error) => {
+    assert.match(err.message, /\$XDG_RUNTIME_DIR\/trl\/trl\.sock \(your own instance\): XDG_RUNTIME_DIR is not set/);
+    assert.ok(err.message.includes(`${l.system} (the system instance): not present`), err.message);
+    return true;
+  });
+});
