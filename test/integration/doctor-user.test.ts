@@ -87,3 +87,17 @@ test('doctor --user as root fails: a user instance of root would run every comma
   assert.equal(r.by.user_non_root!.status, 'fail');
   assert.equal(r.code, 1);
 });
+
+test('--user NAME (and --runtime-user NAME) still name the system instance runtime user; --user alone is the user instance', () => {
+  const id = daemonIdentity();
+  const name = id.user ?? 'root';
+  for (const flag of [['--user', name], [`--user=${name}`], ['--runtime-user', name]]) {
+    const r = spawnSync(process.execPath, [DOCTOR, '--json', ...flag, '--unit', 'none', '--trl-env', 'none', '--socket', 'none'], { encoding: 'utf8', timeout: 30_000 });
+    const ids = (JSON.parse(r.stdout) as { checks: Check[] }).checks.map((c) => c.id);
+    assert.ok(ids.includes('non_root') && !ids.includes('user_socket'), `${flag.join(' ')}: the system checklist`);
+    const nonRoot = (JSON.parse(r.stdout) as { checks: Check[] }).checks.find((c) => c.id === 'non_root')!;
+    assert.match(nonRoot.detail, /--user/, `${flag.join(' ')}: the runtime user came from the flag`);
+  }
+  const r = spawnSync(process.execPath, [DOCTOR, '--user', '--json', '--socket', 'none'], { encoding: 'utf8', timeout: 30_000 });
+  assert.ok((JSON.parse(r.stdout) as { checks: Check[] }).checks.some((c) => c.id === 'user_socket'));
+});
