@@ -38,6 +38,10 @@ cp -a "$repo/packaging/man" "$src/man"
 cp "$repo/packaging/trl.env" "$src/conf/trl.env"
 cp "$repo/systemd/trl.socket" "$src/debian/trl.socket"
 cp "$repo/systemd/trl.service" "$src/debian/trl.service"
+# The user instance's units: installed as files (debian/trl.install), never
+# enabled for anyone by the package; each user enables their own.
+mkdir -p "$src/user"
+cp "$repo/systemd/user/trl.socket" "$repo/systemd/user/trl.service" "$src/user/"
 cp -a "$bundle" "$src/bundle"
 
 (cd "$src" && dpkg-buildpackage -b -us -uc --no-sign -Zxz >"$work/build.log" 2>&1) || { tail -n 40 "$work/build.log" >&2; exit 1; }

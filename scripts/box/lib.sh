@@ -7,7 +7,7 @@ BOX_SUITE=${BOX_SUITE:-trixie}
 BOX_CACHE=${BOX_CACHE:-/var/tmp/trl-box}
 BOX_ROOT=${BOX_ROOT:-$BOX_CACHE/$BOX_SUITE-root}
 BOX_STATE=${BOX_STATE:-$BOX_CACHE/run}
-BOX_PACKAGES=${BOX_PACKAGES:-systemd,systemd-sysv,dbus,nodejs,procps}
+BOX_PACKAGES=${BOX_PACKAGES:-systemd,systemd-sysv,dbus,libpam-systemd,nodejs,procps}
 
 box_log() { printf 'box: %s\n' "$*" >&2; }
 box_die() { box_log "error: $*"; exit 1; }

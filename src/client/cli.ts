@@ -1,7 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { runDoctor } from '../doctor/doctor';
-import { TrlClient, TrlRequestError, defaultSocketPath, outputBytes, type ExecStreamRequest, type ExitEvent, type Offsets, type StreamEvent } from './client';
+import { connectToDaemon } from './discover';
+import { TrlClient, TrlRequestError, outputBytes, type ExecStreamRequest, type ExitEvent, type Offsets, type StreamEvent } from './client';
 
 const USAGE = `Usage: trl [--socket PATH] COMMAND
 
@@ -29,9 +30,12 @@ Commands:
   cancel --session ID [--signal SIG]  cancel the command running in a session
   execs [--session ID]         list running and recently finished commands
   destroy SESSION_ID           destroy a session and everything it started
-  doctor [--json] ...          check this host against the deployment checklist (trl doctor --help)
+  doctor [--json] [--user] ... check this host against the deployment checklist; --user: your own instance
+                               (trl doctor --help)
 
-The socket: --socket, else TRL_SOCKET_PATH, else /run/trl/trl.sock if it exists, else /tmp/trl.sock.
+The socket: --socket, else TRL_SOCKET_PATH, else your own instance at $XDG_RUNTIME_DIR/trl/trl.sock
+if present, else the system instance at /run/trl/trl.sock if present.
+Start your own instance (commands run as you, in your home): systemctl --user enable --now trl.socket
 `;
 
 interface Options {
@@ -80,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return verb || opts.help ? 0 : 2;
   }
-  const client = await TrlClient.connect(opts.socket ?? defaultSocketPath());
+  const client = await connectToDaemon({ socket: opts.socket });
   try {
     switch (verb) {
       case 'ping':

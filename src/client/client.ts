@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
-import { existsSync } from 'node:fs';
+import { defaultSocketPath } from './socket-path';
 import { LineSplitter } from '../protocol/ndjson';
 import {
   isStreamEvent,
@@ -40,12 +40,7 @@ export class TrlRequestError extends Error {
   }
 }
 
-/** The socket a client uses when none is given: TRL_SOCKET_PATH, the package's socket, else the reference default. */
-export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TRL_SOCKET_PATH) return env.TRL_SOCKET_PATH;
-  if (existsSync('/run/trl/trl.sock')) return '/run/trl/trl.sock';
-  return '/tmp/trl.sock';
-}
+export { defaultSocketPath } from './socket-path';
 
 interface Pending {
   resolve: (data: unknown) => void;
@@ -206,7 +201,7 @@ export class TrlClient {
         resolve(new TrlClient(socket));
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`cannot connect to trld at ${path}: ${err.code ?? err.message}; is the daemon running?`));
+        reject(new Error(`cannot connect to trld at ${path}: ${err.code ?? err.message}; is the daemon running?`, { cause: err }));
       });
     });
   }

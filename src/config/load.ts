@@ -29,7 +29,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, uid: number):
   const envFile = (flags.values[flagOf('env_file')] as string | undefined) ?? nonEmpty(env.TRL_ENV_FILE);
   const envFileVars: Record<string, string> = {};
   if (envFile !== undefined) {
-    for (const [name, value] of Object.entries(readEnvFile(envFile, uid))) {
+    for (const [name, value] of Object.entries(readEnvFile(envFile, uid) ?? {})) {
       if (name.startsWith('TRL_')) collect(raw, unknownKeys, name, value);
       else envFileVars[name] = value;
     }
@@ -81,12 +81,20 @@ function parseFlags(argv: string[]) {
   }
 }
 
-/** Parses the env file with dotenv.parse (which neither prints nor touches process.env), after checking who may read it. */
-function readEnvFile(path: string, uid: number): Record<string, string> {
+/**
+ * Parses the env file with dotenv.parse (which neither prints nor touches
+ * process.env), after checking who may read it. A leading "-" (systemd's
+ * EnvironmentFile= convention) makes a missing file mean "no env file": the
+ * user unit names ~/.config/trl/trl.env, which most users never create.
+ */
+function readEnvFile(spec: string, uid: number): Record<string, string> | null {
+  const optional = spec.startsWith('-');
+  const path = optional ? spec.slice(1) : spec;
   let st;
   try {
     st = statSync(path);
-  } catch {
+  } catch (err) {
+    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new ConfigError(`env file ${path} (TRL_ENV_FILE) does not exist or cannot be read; create it with mode 0600 or unset TRL_ENV_FILE`);
   }
   if (!st.isFile()) throw new ConfigError(`env file ${path} (TRL_ENV_FILE) is not a regular file`);

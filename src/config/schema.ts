@@ -62,7 +62,7 @@ export type ConfigKey = keyof Config;
 export const CONFIG_HELP: Record<ConfigKey, string> = {
   socket_path: 'Unix socket to listen on (ignored when systemd passes a socket)',
   runtime_dir: 'directory for the orphan ledger (default: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/trl, else /tmp/trl-<uid>)',
-  env_file: 'dotenv file with TRL_* settings and runtime-level variables for commands; must be mode 0600. trld reads it itself, so its commands (same user) can too; under systemd use EnvironmentFile= with a root-owned file instead',
+  env_file: 'dotenv file with TRL_* settings and runtime-level variables for commands; must be mode 0600; a leading - (-PATH): a missing file is fine. trld reads it itself, so its commands (same user) can too; under systemd use EnvironmentFile= with a root-owned file instead',
   max_sessions: 'sessions open at once; more gets MAX_SESSIONS_REACHED',
   default_timeout_s: 'timeout of a command when neither it nor its session sets one; 0 = none',
   kill_grace_ms: 'time between SIGTERM and SIGKILL when a command is stopped',

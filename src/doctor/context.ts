@@ -86,7 +86,7 @@ export async function gather(opts: DoctorOptions): Promise<DoctorContext> {
  * The env file: --trl-env, else the unit's EnvironmentFile=, TRL_ENV_FILE (Environment=) or LoadCredential= source,
  * else TRL_ENV_FILE, else /etc/trl/trl.env.
  */
-function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext['envFile'] {
+export function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext['envFile'] {
   let path: string | null = opts.envFile;
   let source = '--trl-env';
   let readBy: 'systemd' | 'trld' = unit?.all('Service.EnvironmentFile').length ? 'systemd' : 'trld';
@@ -119,6 +119,8 @@ function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext[
     source = 'default';
   }
   if (path === 'none') return null;
+  // "-PATH": optional (a missing file means none), as trld and systemd read it.
+  if (path.startsWith('-')) path = path.slice(1);
   const info = statFile(path);
   let vars: Record<string, string> | null = null;
   if (info.stat) {
@@ -131,7 +133,7 @@ function readEnvFile(opts: DoctorOptions, unit: UnitFile | null): DoctorContext[
   return { ...info, source, readBy, vars };
 }
 
-function parseSettings(raw: Record<string, string>): DoctorContext['settings'] {
+export function parseSettings(raw: Record<string, string>): DoctorContext['settings'] {
   const byEnv = new Map(CONFIG_KEYS.map((k) => [envNameOf(k), k]));
   const input: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
@@ -174,7 +176,7 @@ export function isHttpSocketUnit(u: UnitFile): boolean {
   return (u.get('Socket.FileDescriptorName') ?? '').split(':').includes('http');
 }
 
-async function queryDaemon(path: string): Promise<DoctorContext['daemon']> {
+export async function queryDaemon(path: string): Promise<DoctorContext['daemon']> {
   if (!existsSync(path)) return null;
   let client: TrlClient | null = null;
   try {
@@ -245,7 +247,7 @@ export function daemonPids(socketPath: string): { pid: number; uid: number }[] {
 }
 
 /** The daemon's own environment as configured (unit) and as running (/proc/PID/environ, readable by root or its user). */
-function collectDaemonEnv(unit: UnitFile | null, daemon: DoctorContext['daemon']): DoctorContext['daemonEnv'] {
+export function collectDaemonEnv(unit: UnitFile | null, daemon: DoctorContext['daemon']): DoctorContext['daemonEnv'] {
   const out: DoctorContext['daemonEnv'] = [];
   if (unit) {
     out.push({ source: `Environment= of ${unit.path}`, env: unit.environment() });
@@ -300,7 +302,7 @@ export function uidOf(name: string): number | null {
  * unit, this installation (the bundle directory, or a checkout's dist/, bin/
  * and node_modules/) and the node binary running it.
  */
-function defaultRuntimePaths(unit: UnitFile | null): string[] {
+export function defaultRuntimePaths(unit: UnitFile | null): string[] {
   const paths = new Set<string>();
   const add = (p: string) => {
     try {

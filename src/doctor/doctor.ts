@@ -4,9 +4,12 @@ import { parseArgs } from 'node:util';
 import { CHECKS, type CheckResult } from './checks';
 import { gather, type DoctorOptions } from './context';
 import { findInstalledUnit } from './unit';
+import { USER_CHECKS } from './user-checks';
+import { gatherUser } from './user-context';
 
 const USAGE = `Usage: trl doctor [--json] [--unit PATH|none] [--socket-unit PATH]... [--trl-env PATH|none]
-                  [--socket PATH|none] [--runtime-path PATH]... [--user NAME]
+                  [--socket PATH|none] [--runtime-path PATH]... [--runtime-user NAME]
+       trl doctor --user [--json] ...
 
 Checks this host against trl's deployment checklist (docs/doctor.md): each
 line PASS, FAIL or N/A, with the fix for a failure. Exit status 1 when any
@@ -19,16 +22,36 @@ check (the env file and the daemon's socket are private).
   --trl-env PATH       the env file (not --env-file: Node 20 takes that flag for itself) (default: the unit's Environment=TRL_ENV_FILE=PATH or LoadCredential=trl.env:PATH, else TRL_ENV_FILE, else /etc/trl/trl.env)
   --socket PATH        the agents' socket (default: the socket unit's ListenStream=, else TRL_SOCKET_PATH, else /run/trl/trl.sock or /tmp/trl.sock)
   --runtime-path PATH  a file or directory of the runtime to check for world-writable files (default: the unit's ExecStart= program, its directory and interpreter)
-  --user NAME          the runtime user (default: the unit's User=, else the running daemon's)
+  --runtime-user NAME  the runtime user (default: the unit's User=, else the running daemon's); --user NAME says the same
+  --user               check your own (user) instance instead: the user units (systemctl --user), the socket
+                       $XDG_RUNTIME_DIR/trl/trl.sock, the env file $XDG_CONFIG_HOME/trl/trl.env; run it as that user
 `;
 
 class UsageError extends Error {}
 
-function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DoctorOptions | 'help' {
+/**
+ * `--user` alone (or before another option) selects the user instance, as
+ * with systemctl; `--user NAME` and `--user=NAME` keep naming the runtime user.
+ */
+function splitUserFlag(argv: string[]): { args: string[]; userInstance: boolean } {
+  const args: string[] = [];
+  let userInstance = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--user' && (i + 1 >= argv.length || argv[i + 1]!.startsWith('-'))) userInstance = true;
+    else if (a === '--user') args.push('--runtime-user', argv[++i]!);
+    else if (a.startsWith('--user=')) args.push(`--runtime-user=${a.slice('--user='.length)}`);
+    else args.push(a);
+  }
+  return { args, userInstance };
+}
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): (DoctorOptions & { userInstance: boolean }) | 'help' {
+  const { args, userInstance } = splitUserFlag(argv);
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args,
       allowPositionals: false,
       strict: true,
       options: {
@@ -38,7 +61,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DoctorOptions | '
         'trl-env': { type: 'string' },
         socket: { type: 'string' },
         'runtime-path': { type: 'string', multiple: true },
-        user: { type: 'string' },
+        'runtime-user': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -47,6 +70,11 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DoctorOptions | '
   }
   const v = parsed.values;
   if (v.help) return 'help';
+  if (userInstance) {
+    // The user units are found by gatherUser; flags still override each path.
+    const unitFlag = v.unit === 'none' ? null : (v.unit ?? null);
+    return { json: v.json ?? false, unit: unitFlag, socketUnits: v['socket-unit'] ?? [], envFile: v['trl-env'] ?? null, socket: v.socket ?? null, runtimePaths: v['runtime-path'] ?? [], user: null, env, userInstance };
+  }
   const unit = v.unit === 'none' ? null : (v.unit ?? findInstalledUnit('trl.service'));
   let socketUnits = v['socket-unit'] ?? null;
   if (socketUnits === null) {
@@ -66,15 +94,16 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DoctorOptions | '
     envFile: v['trl-env'] ?? null,
     socket: v.socket ?? null,
     runtimePaths: v['runtime-path'] ?? [],
-    user: v.user ?? null,
+    user: v['runtime-user'] ?? null,
     env,
+    userInstance,
   };
 }
 
 const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', 'n/a': 'N/A ' };
 
-function render(results: CheckResult[]): string {
-  const lines = ['trl doctor: the deployment checklist (docs/doctor.md)', ''];
+function render(results: CheckResult[], userInstance: boolean): string {
+  const lines = [userInstance ? 'trl doctor --user: your own instance (docs/doctor.md)' : 'trl doctor: the deployment checklist (docs/doctor.md)', ''];
   for (const r of results) {
     lines.push(`${LABEL[r.status]}  ${r.title}: ${r.detail}`);
     if (r.fix && r.status !== 'pass') lines.push(`      ${r.status === 'fail' ? 'fix' : 'note'}: ${r.fix}`);
@@ -86,7 +115,7 @@ function render(results: CheckResult[]): string {
 
 /** `trl doctor`: prints the report and returns the exit status (1 if any check failed, 2 on a usage error). */
 export async function runDoctor(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let opts: DoctorOptions | 'help';
+  let opts: (DoctorOptions & { userInstance: boolean }) | 'help';
   try {
     opts = parseOptions(argv, process.env);
   } catch (e) {
@@ -98,15 +127,21 @@ export async function runDoctor(argv: string[], out: NodeJS.WritableStream = pro
     out.write(USAGE);
     return 0;
   }
-  const ctx = await gather(opts);
-  const results = CHECKS.map((check) => check(ctx));
+  let results: CheckResult[];
+  if (opts.userInstance) {
+    const ctx = await gatherUser(opts);
+    results = USER_CHECKS.map((check) => check(ctx));
+  } else {
+    const ctx = await gather(opts);
+    results = CHECKS.map((check) => check(ctx));
+  }
   const failed = results.filter((r) => r.status === 'fail').length;
   if (opts.json) {
     const summary = { pass: 0, fail: 0, 'n/a': 0 };
     for (const r of results) summary[r.status]++;
     out.write(JSON.stringify({ ok: failed === 0, checks: results, summary }, null, 2) + '\n');
   } else {
-    out.write(render(results));
+    out.write(render(results, opts.userInstance));
   }
   return failed ? 1 : 0;
 }

@@ -13,18 +13,25 @@ export class UnitFile {
   constructor(
     readonly path: string,
     readonly files: string[],
+    /** Specifiers to expand in values (a user unit's %t, %E, %h); none for system units. */
+    private readonly specifiers: Record<string, string> = {},
   ) {
     for (const f of files) this.parse(readFileSync(f, 'utf8'));
   }
 
-  /** Reads `path` and its drop-ins; null when `path` does not exist. */
-  static load(path: string): UnitFile | null {
+  /**
+   * Reads `path` and its drop-ins; null when `path` does not exist. `dropInDirs`
+   * (a user unit's directories, weakest first) replaces the system directories.
+   */
+  static load(path: string, opts: { dropInDirs?: string[]; specifiers?: Record<string, string> } = {}): UnitFile | null {
     if (!existsSync(path)) return null;
     const name = basename(path);
     // A unit given by flag (tests) takes only its own drop-ins; an installed one those of every system directory.
-    const dirs = isSystemPath(path)
-      ? [...new Set([`/usr/lib/systemd/system/${name}.d`, `/lib/systemd/system/${name}.d`, `/run/systemd/system/${name}.d`, `/etc/systemd/system/${name}.d`])]
-      : [`${path}.d`];
+    const dirs = opts.dropInDirs
+      ? [...new Set([...opts.dropInDirs.map((d) => join(d, `${name}.d`)), `${path}.d`])]
+      : isSystemPath(path)
+        ? [...new Set([`/usr/lib/systemd/system/${name}.d`, `/lib/systemd/system/${name}.d`, `/run/systemd/system/${name}.d`, `/etc/systemd/system/${name}.d`])]
+        : [`${path}.d`];
     // Drop-ins of the same name: the later directory wins; the set is applied in file-name order.
     const byName = new Map<string, string>();
     for (const d of dirs) {
@@ -37,7 +44,7 @@ export class UnitFile {
       for (const n of names) byName.set(n, join(d, n));
     }
     const dropIns = [...byName.keys()].sort().map((n) => byName.get(n)!);
-    return new UnitFile(path, [path, ...dropIns]);
+    return new UnitFile(path, [path, ...dropIns], opts.specifiers);
   }
 
   /** The last value of `Section.Key` (e.g. `Service.User`), or undefined when never set (or reset to empty). */
@@ -69,6 +76,11 @@ export class UnitFile {
     return env;
   }
 
+  private expand(value: string): string {
+    if (Object.keys(this.specifiers).length === 0) return value;
+    return value.replace(/%(.)/g, (m, c: string) => (c === '%' ? '%' : (this.specifiers[c] ?? m)));
+  }
+
   private parse(text: string): void {
     let section = '';
     let pending = '';
@@ -89,7 +101,7 @@ export class UnitFile {
       const eq = line.indexOf('=');
       if (eq <= 0) continue;
       const key = `${section}.${line.slice(0, eq).trim()}`;
-      const value = line.slice(eq + 1).trim();
+      const value = this.expand(line.slice(eq + 1).trim());
       if (value === '') this.values.set(key, []);
       else this.values.set(key, [...(this.values.get(key) ?? []), value]);
     }

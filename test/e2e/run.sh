@@ -2,7 +2,9 @@
 # make e2e: installs the freshly built trl .deb in a booted Debian trixie box
 # (systemd-nspawn, a real systemd as PID 1, the distribution's own nodejs) and
 # checks the service end to end: the seven points of issue 3, plus unit
-# verification, the exposure score and idle exit.
+# verification, the exposure score and idle exit; then the per-user instance
+# (a user with lingering, her own socket, commands as her, stop/crash/sweep,
+# another user refused, doctor --user).
 # Prints PASS:/FAIL: per check, INFO: for figures, and ends with the line
 # "N passed, N failed". Exits 0 only when nothing failed.
 # Usage: test/e2e/run.sh [DEB_DIR]   (default build/deb; `make e2e` builds it)
@@ -213,6 +215,168 @@ check "doctor: the failing line names TRL_AUTH_TOKEN" has_line '^FAIL .*TRL_AUTH
 box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-http.conf && systemctl daemon-reload'
 out=$(box trl doctor 2>&1); rc=$?
 expect "doctor: passes again once repaired" 0 "$rc"
+
+# --- the user instance: a workstation user's own trld (issue 12) -------------------
+# alice has lingering enabled, so her user manager runs without a login; she
+# enables the packaged user socket herself. bob is a second user on the host.
+box useradd -m -s /bin/bash alice
+box useradd -m -s /bin/bash bob
+box loginctl enable-linger alice
+auid=$(box id -u alice)
+xrd=/run/user/$auid
+usock=$xrd/trl/trl.sock
+as_alice() { box runuser -u alice -- env XDG_RUNTIME_DIR="$xrd" HOME=/home/alice PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"; }
+uctl() { as_alice systemctl --user "$@"; }
+uprop() { uctl show -P "$2" "$1"; } # uprop UNIT PROPERTY
+ufresh() { uctl reset-failed trl.service trl.socket 2>/dev/null; }
+# A drop-in for alice's trl.service ("" removes it), then daemon-reload.
+udropin() {
+  if [ -n "$1" ]; then
+    as_alice sh -c "mkdir -p ~/.config/systemd/user/trl.service.d && printf '$1' >~/.config/systemd/user/trl.service.d/50-e2e.conf"
+  else
+    as_alice rm -f /home/alice/.config/systemd/user/trl.service.d/50-e2e.conf
+  fi
+  uctl daemon-reload
+}
+# alice's processes other than her user manager (systemd, (sd-pam)).
+# has_all TEXT STRING...: TEXT contains every STRING (the text is shown when not).
+has_all() { local text=$1 p; shift; for p in "$@"; do grep -qF -- "$p" <<<"$text" || { echo "missing '$p' in: $text"; return 1; }; done; }
+alice_left() { box ps -u alice -o pid=,args= | grep -vE '(^| )(/usr/lib/systemd/systemd --user|\(sd-pam\))' | sed 's/^ *//' | tr '\n' ';' | sed 's/;$//'; }
+ualive() { box pgrep -u alice -f "^sleep ($1|$(($1 + 1)))\$" >/dev/null; }
+# As start_command above, for alice: a command leaving a setsid grandchild.
+start_user_command() {
+  box sh -c "runuser -u alice -- env XDG_RUNTIME_DIR=$xrd HOME=/home/alice PATH=/usr/bin:/bin trl exec --timeout 0 -- 'setsid sleep $1 & sleep $(($1 + 1))' >/dev/null 2>&1 &"
+  until_ok 10 box pgrep -u alice -f "^sleep $1\$" && until_ok 10 box pgrep -u alice -f "^sleep $(($1 + 1))\$"
+}
+urestarted() { # urestarted NRESTARTS_BEFORE: waits until the service restarted and is active
+  until_ok 15 sh -c "[ \"\$('$boxdir/run.sh' runuser -u alice -- env XDG_RUNTIME_DIR=$xrd systemctl --user show -P NRestarts trl.service)\" -gt $1 ] && [ \"\$('$boxdir/run.sh' runuser -u alice -- env XDG_RUNTIME_DIR=$xrd systemctl --user show -P ActiveState trl.service)\" = active ]"
+}
+
+check "user: lingering (loginctl enable-linger) starts alice's user manager" until_ok 20 box systemctl is-active "user@$auid.service"
+expect "user: the package enables the user socket for nobody" disabled "$(uctl is-enabled trl.socket 2>&1)"
+check "user: systemctl --user enable --now trl.socket" uctl enable --now trl.socket
+expect "user: the socket is \$XDG_RUNTIME_DIR/trl/trl.sock, srw------- alice alice" "srw------- alice alice $usock" "$(box stat -c '%A %U %G %n' "$usock")"
+expect "user: in a drwx------ alice directory" "drwx------ alice" "$(box stat -c '%A %U' "$xrd/trl")"
+expect "user: trl.service is inactive before the first connection" inactive "$(uprop trl.service ActiveState)"
+uverify=$(as_alice systemd-analyze --user verify --man=no /usr/lib/systemd/user/trl.socket /usr/lib/systemd/user/trl.service 2>&1)
+expect "user: systemd-analyze --user verify: clean" "" "$uverify"
+uexposure=$(as_alice systemd-analyze --user security --no-pager trl.service 2>/dev/null | sed -n 's/.*Overall exposure level for trl.service: //p')
+info "systemd-analyze --user security trl.service: exposure $uexposure"
+
+t=$(now_ms)
+expect "user: trl exec -- id -un prints alice (the CLI finds \$XDG_RUNTIME_DIR/trl/trl.sock before /run/trl/trl.sock)" alice "$(as_alice trl exec -- id -un 2>&1)"
+info "user: first trl exec (socket activation included) took $(($(now_ms) - t)) ms"
+umain=$(uprop trl.service MainPID)
+expect "user: trld runs as alice" alice "$(box ps -o user= -p "$umain" | tr -d ' ')"
+ustatus=$(uprop trl.service StatusText)
+check "user: StatusText is set, so READY=1 arrived: '$ustatus'" test -n "$ustatus"
+expect "user: its ledger is \$XDG_RUNTIME_DIR/trl/orphans.json, -rw------- alice" "-rw------- alice" "$(box stat -c '%A %U' "$xrd/trl/orphans.json" 2>&1)"
+as_alice trl exec --cwd /home/alice -- 'echo written by trl >notes.txt' >/dev/null 2>&1
+expect "user: a command writes into alice's home (her file, her content)" "alice:written by trl" "$(box sh -c 'stat -c %U /home/alice/notes.txt && cat /home/alice/notes.txt' 2>&1 | tr '\n' ':' | sed 's/:$//')"
+expect "user: \$HOME and the working directory are hers" "/home/alice /home/alice" "$(as_alice trl exec --cwd /home/alice -- 'echo $HOME $(pwd)' 2>&1)"
+
+# Another user cannot reach alice's instance: neither her directory nor her socket is open to them.
+bob=$(box runuser -u bob -- node /mnt/e2e/probe.cjs "$usock" "$PING")
+expect "user: bob connecting to alice's socket is refused" EACCES "$(jget r.error <<<"$bob")"
+bobcli=$(box runuser -u bob -- env TRL_SOCKET_PATH="$usock" trl exec -- id -un 2>&1)
+check "user: bob's trl with TRL_SOCKET_PATH=alice's socket fails with EACCES, naming the path" has_all "$bobcli" "$usock (TRL_SOCKET_PATH): EACCES"
+nobody=$(box runuser -u bob -- trl ping 2>&1)
+check "user: without a socket of its own, the error names every path tried and the command that starts one" \
+  has_all "$nobody" 'XDG_RUNTIME_DIR is not set' '/run/trl/trl.sock (the system instance): EACCES' 'systemctl --user enable --now trl.socket'
+info "user: bob's error: $(tr '\n' '|' <<<"$nobody")"
+
+# The env file: ~/.config/trl/trl.env, 0600 enforced; absent was fine above.
+as_alice sh -c 'mkdir -p ~/.config/trl && umask 077 && printf "TRL_DEFAULT_TIMEOUT_S=2\nE2E_FROM_ENV_FILE=yes\n" >~/.config/trl/trl.env'
+ufresh
+uctl restart trl.service
+expect "user: a variable of the env file reaches commands" yes "$(as_alice trl exec -- 'echo $E2E_FROM_ENV_FILE' 2>&1)"
+as_alice trl exec -- sleep 30 >/dev/null 2>&1
+expect "user: a setting of the env file applies (TRL_DEFAULT_TIMEOUT_S=2: sleep 30 times out, exit 124)" 124 "$?"
+as_alice chmod 0644 /home/alice/.config/trl/trl.env
+ufresh
+check "user: with the env file readable by others trld refuses to start" sh -c "! '$boxdir/run.sh' runuser -u alice -- env XDG_RUNTIME_DIR=$xrd systemctl --user restart trl.service"
+out=$(as_alice trl doctor --user 2>&1); rc=$?
+expect "user: doctor --user fails then" 1 "$rc"
+check "user: the failing line names the env file" has_line '^FAIL .*env file.*' "$out"
+as_alice chmod 0600 /home/alice/.config/trl/trl.env
+ufresh
+uctl start trl.socket
+
+out=$(as_alice trl doctor --user 2>&1); rc=$?
+if [ "$rc" = 0 ]; then pass "user: trl doctor --user passes for alice"; else fail "user: trl doctor --user passes for alice (exit $rc)"; sed 's/^/      /' <<<"$out"; fi
+info "doctor --user: $(grep -c '^PASS' <<<"$out") PASS, $(grep -c '^N/A' <<<"$out") N/A, $(grep -c '^FAIL' <<<"$out") FAIL"
+
+# Stop during a command with a setsid grandchild: nothing of alice's is left but her manager.
+ufresh
+if start_user_command 1011; then
+  check "user: systemctl --user stop trl.service completes" timeout 60 "$boxdir/run.sh" runuser -u alice -- env XDG_RUNTIME_DIR="$xrd" systemctl --user stop trl.service
+  check "user: stop leaves neither the command nor its setsid grandchild" until_ok 5 eval '! ualive 1011'
+  expect "user: stop leaves no process of alice's besides her user manager" "" "$(alice_left)"
+  expect "user: the socket survives the stop" "srw------- alice alice $usock" "$(box stat -c '%A %U %G %n' "$usock")"
+  expect "user: the next connection starts it again" alice "$(as_alice trl exec -- id -un 2>&1)"
+else
+  fail "user: the command with a setsid grandchild did not start"
+fi
+
+# Crash (SIGKILL of trld) during such a command: restarted, nothing left.
+ufresh
+restarts=$(uprop trl.service NRestarts)
+if start_user_command 1013; then
+  box kill -KILL "$(uprop trl.service MainPID)"
+  check "user: systemd restarts the crashed trld" urestarted "$restarts"
+  check "user: nothing started before the crash survives" until_ok 5 eval '! ualive 1013'
+  expect "user: the restarted daemon answers" alice "$(as_alice trl exec -- id -un 2>&1)"
+else
+  fail "user: the command with a setsid grandchild did not start"
+fi
+
+# The start-up sweep alone: with KillMode=process systemd leaves a crashed
+# trld's commands running; the next start must end them. In a user manager
+# the service's cgroup belongs to the user whatever Delegate= says, so trld
+# keeps its session cgroups and the sweep finds the command there (the
+# ledger in $XDG_RUNTIME_DIR/trl is the fallback without cgroups).
+ufresh
+udropin '[Service]\nKillMode=process\n'
+uctl restart trl.service
+restarts=$(uprop trl.service NRestarts)
+box sh -c "runuser -u alice -- env XDG_RUNTIME_DIR=$xrd HOME=/home/alice PATH=/usr/bin:/bin trl exec --timeout 0 -- 'sleep 1015' >/dev/null 2>&1 &"
+if until_ok 10 box pgrep -u alice -f '^sleep 1015$'; then
+  box kill -KILL "$(uprop trl.service MainPID)"
+  urestarted "$restarts"
+  check "user: with KillMode=process, the restarted trld's start-up sweep ends the crashed one's command" until_ok 5 eval '! box pgrep -u alice -f "^sleep 1015\$"'
+  usweep=$(box journalctl _PID="$(uprop trl.service MainPID)" -o cat --no-pager | grep -E 'leftover session cgroup|orphan sweep')
+  check "user: the sweep logged what it ended (a leftover session cgroup with processes, or a ledger group killed)" \
+    grep -qE '"had_processes":true.*leftover session cgroup|"killed":[1-9]' <<<"$usweep"
+  info "user sweep: $(tr '\n' ' ' <<<"$usweep")"
+else
+  fail "user: the command did not start"
+fi
+udropin ''
+
+# Watchdog and idle exit, as for the system instance.
+ufresh
+udropin '[Service]\nWatchdogSec=2s\n'
+uctl restart trl.service
+umain=$(uprop trl.service MainPID)
+restarts=$(uprop trl.service NRestarts)
+uping=$(uprop trl.service WatchdogTimestampMonotonic)
+sleep 5
+expect "user: with WatchdogSec=2s trld stays up (same MainPID, no restart)" "$umain active $restarts" "$(uprop trl.service MainPID) $(uprop trl.service ActiveState) $(uprop trl.service NRestarts)"
+check "user: WATCHDOG=1 keeps arriving" test "$(uprop trl.service WatchdogTimestampMonotonic)" != "$uping"
+ufresh
+udropin '[Service]\nEnvironment=TRL_IDLE_EXIT_S=1\n'
+uctl restart trl.service
+as_alice trl ping >/dev/null 2>&1
+check "user: idle exit: with TRL_IDLE_EXIT_S=1 trld exits by itself" \
+  until_ok 10 sh -c "[ \"\$('$boxdir/run.sh' runuser -u alice -- env XDG_RUNTIME_DIR=$xrd systemctl --user show -P ActiveState trl.service)\" = inactive ]"
+expect "user: idle exit: cleanly (Result=success)" success "$(uprop trl.service Result)"
+expect "user: idle exit: the next connection starts it again" alice "$(as_alice trl exec -- id -un 2>&1)"
+udropin ''
+
+check "user: systemctl --user disable --now trl.socket" uctl disable --now trl.socket
+uctl stop trl.service
+until_ok 5 test -z "$(alice_left)"
+expect "user: disabled and stopped, no process of alice's is left" "" "$(alice_left)"
 
 # --- 7. remove and purge ---------------------------------------------------------
 fresh_limits

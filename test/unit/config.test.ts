@@ -142,3 +142,17 @@ test('env file missing or a directory is a config error', () => {
   mkdirSync(sub, { mode: 0o700 });
   assert.match(configError(() => loadConfig([], { TRL_ENV_FILE: sub }, uid)), /not a regular file/);
 });
+
+test('env file with a leading "-": a missing file means no env file; a present one is read and checked', () => {
+  const missing = join(dir, 'absent.env');
+  const { config, envFileVars } = loadConfig([], { TRL_ENV_FILE: `-${missing}` }, uid);
+  assert.equal(config.max_sessions, 64);
+  assert.deepEqual(envFileVars, {});
+  assert.match(configError(() => loadConfig([], { TRL_ENV_FILE: missing }, uid)), /does not exist/, 'without "-" a missing file is still an error');
+  const present = envFile('TRL_MAX_SESSIONS=5\nFOO=bar\n');
+  const loaded = loadConfig([], { TRL_ENV_FILE: `-${present}` }, uid);
+  assert.equal(loaded.config.max_sessions, 5);
+  assert.deepEqual(loaded.envFileVars, { FOO: 'bar' });
+  const open = envFile('A=1\n', 0o644);
+  assert.match(configError(() => loadConfig([], { TRL_ENV_FILE: `-${open}` }, uid)), /chmod 600/, 'a present optional file is checked like any other');
+});
