@@ -1,6 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import { LineSplitter } from '../protocol/ndjson';
+import type { ExecResult, ExecRunRequest } from '../protocol/messages';
 import {
   isStreamEvent,
   outputBytes,
@@ -28,6 +29,7 @@ export type {
   WaitingInputEvent,
 } from '../protocol/events';
 export { isStreamEvent, outputBytes } from '../protocol/events';
+export type { ExecResult, ExecRunRequest, OutputKeep } from '../protocol/messages';
 
 /** An `ok: false` answer: the daemon's code and message. */
 export class TrlRequestError extends Error {
@@ -214,6 +216,14 @@ export class TrlClient {
   /** Sends one request; resolves with `data`, rejects with TrlRequestError on `ok: false`. */
   request<T = Record<string, unknown>>(method: string, params: object = {}): Promise<T> {
     return this.send<T>(method, params);
+  }
+
+  /**
+   * exec.run: runs a command and waits for its result. `output_keep` says
+   * which part of a stream over the cap the result keeps (default its head).
+   */
+  run(params: ExecRunRequest): Promise<ExecResult> {
+    return this.send<ExecResult>('exec.run', params);
   }
 
   /**
