@@ -30,6 +30,7 @@ Commands:
   execs [--session ID]         list running and recently finished commands
   destroy SESSION_ID           destroy a session and everything it started
   doctor [--json] ...          check this host against the deployment checklist (trl doctor --help)
+  mcp [--socket PATH] [--cwd DIR]  an MCP server on stdio for coding agents (trl mcp --help)
 
 The socket: --socket, else TRL_SOCKET_PATH, else /run/trl/trl.sock if it exists, else /tmp/trl.sock.
 `;
@@ -52,6 +53,8 @@ interface Options {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return runDoctor(argv.slice(1));
+  // Loaded only for `trl mcp`: the MCP SDK costs the other subcommands nothing at start.
+  if (argv[0] === 'mcp') return (require('../mcp/main') as typeof import('../mcp/main')).runMcp(argv.slice(1));
   const dash = argv.indexOf('--');
   const own = dash >= 0 ? argv.slice(0, dash) : argv;
   const command = dash >= 0 ? argv.slice(dash + 1) : [];

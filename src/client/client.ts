@@ -282,6 +282,12 @@ export class TrlClient {
     this.socket.end();
   }
 
+  /** Runs `fn` once the connection is closed (at once if it already is). */
+  onClose(fn: () => void): void {
+    if (this.socket.destroyed) fn();
+    else this.socket.once('close', () => fn());
+  }
+
   /** Closes at once, without waiting for anything (a client that vanishes). */
   destroy(): void {
     this.socket.destroy();

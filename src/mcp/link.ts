@@ -1,0 +1,88 @@
+import { TrlClient, TrlRequestError, defaultSocketPath } from '../client/client';
+
+/**
+ * The sockets `trl mcp` tries, in order. The one place that decides: `--socket`
+ * if given, else the client library's default.
+ */
+export function socketCandidates(explicit: string | undefined): string[] {
+  return explicit ? [explicit] : [defaultSocketPath()];
+}
+
+/** A failure the model should see as a tool error, with what failed and what to do. */
+export class ToolError extends Error {}
+
+/**
+ * The MCP server's connection to trld: made on demand, remade after the
+ * daemon went away (a restart), so one lost daemon costs one tool error, not
+ * the MCP server.
+ */
+export class DaemonLink {
+  private current: Promise<TrlClient> | null = null;
+  /** Bumped whenever a connection is lost: sessions made on an older one are gone with a restarted daemon. */
+  generation = 0;
+  private readonly lostListeners: (() => void)[] = [];
+
+  constructor(private readonly paths: string[]) {}
+
+  /** The connected client; connects (again) if needed. */
+  client(): Promise<TrlClient> {
+    this.current ??= this.connect().catch((err: Error) => {
+      this.current = null;
+      throw err;
+    });
+    return this.current;
+  }
+
+  /** Called once each time an established connection closes. */
+  onLost(fn: () => void): void {
+    this.lostListeners.push(fn);
+  }
+
+  /** Runs `fn` with the client; daemon refusals and lost connections become ToolErrors naming `what`. */
+  async call<T>(what: string, fn: (c: TrlClient) => Promise<T>): Promise<T> {
+    const c = await this.client();
+    try {
+      return await fn(c);
+    } catch (err) {
+      throw describe(what, err as Error);
+    }
+  }
+
+  close(): void {
+    void this.current?.then((c) => c.close(), () => {});
+    this.current = null;
+  }
+
+  private async connect(): Promise<TrlClient> {
+    const failures: string[] = [];
+    for (const path of this.paths) {
+      try {
+        const c = await TrlClient.connect(path);
+        const gen = ++this.generation;
+        // TrlClient reports a closed socket by failing requests; a ping that never settles is not needed:
+        // the client's own socket close ends every pending call, and the next call reconnects.
+        void watchClose(c).then(() => {
+          if (this.generation === gen) this.current = null;
+          for (const fn of this.lostListeners) fn();
+        });
+        return c;
+      } catch (err) {
+        failures.push(`${path} (${(err as Error).message.replace(/^cannot connect to trld at [^:]+: /, '')})`);
+      }
+    }
+    throw new ToolError(
+      `trld is not reachable; tried ${failures.join(', ')}. Start the daemon (systemctl start trl.socket, or trld), or give trl mcp --socket PATH.`,
+    );
+  }
+}
+
+/** Resolves when the client's connection is gone (a request on it then fails at once). */
+function watchClose(c: TrlClient): Promise<void> {
+  return new Promise((resolve) => c.onClose(resolve));
+}
+
+function describe(what: string, err: Error): Error {
+  if (err instanceof ToolError) return err;
+  if (err instanceof TrlRequestError) return new ToolError(`${what}: trld refused (${err.code}): ${err.message}`);
+  return new ToolError(`${what}: the connection to trld was lost (${err.message}); it may have restarted. The next call reconnects; a command it was running has an unknown result.`);
+}
