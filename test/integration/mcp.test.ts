@@ -13,7 +13,8 @@ import type { TrlClient } from '../../src/client/client';
  * trld: the agent's view of the tools.
  */
 
-const TRL = resolve(__dirname, '../../../bin/trl');
+/** The trl to test: the repository's, or another (the packaged bundle) given in TRL_TEST_MCP_BIN. */
+const TRL = process.env.TRL_TEST_MCP_BIN ?? resolve(__dirname, '../../../bin/trl');
 let daemon: TestDaemon;
 let trl: TrlClient;
 let workDir: string;
