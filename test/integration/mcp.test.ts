@@ -169,6 +169,20 @@ test('50 MB of output: a bounded answer with head, tail and the exact count left
   }
 });
 
+test('2 GiB of output: still a bounded answer, every byte counted', async () => {
+  const a = await agent();
+  try {
+    const r = await a.call('run_command', { command: `head -c 2147483648 /dev/zero; echo END` });
+    assert.equal(r.isError, false, r.text.slice(0, 300));
+    assert.match(r.text, /stdout \(2147483652 bytes, showing the first and last parts\)/);
+    assert.match(r.text, new RegExp(`\\[\\.\\.\\. ${2147483652 - 32 * 1024} bytes left out \\.\\.\\.\\]`));
+    assert.ok(r.text.endsWith('END\nstderr: (empty)'), r.text.slice(-80));
+    assert.ok(r.text.length < 40 * 1024, `answer of ${r.text.length} characters`);
+  } finally {
+    await a.client.close();
+  }
+});
+
 test('bad requests are tool errors naming the thing: unknown exec, missing or wrong fields, pty', async () => {
   const a = await agent();
   try {
