@@ -33,9 +33,12 @@ export async function runMcp(argv: string[]): Promise<number> {
   const server = new McpServer({ name: 'trl', version: VERSION });
   registerTools(server, session, link);
   const transport = new StdioServerTransport();
+  // The agent closing stdin ends the connection normally; so does a polite signal (clients send
+  // SIGTERM when stdin's end was not enough). Only a crash leaves the sessions to the next server.
   const closed = new Promise<void>((res) => {
     transport.onclose = () => res();
     process.stdin.once('end', () => res());
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => res());
   });
   await server.connect(transport);
   await closed;

@@ -21,13 +21,15 @@ export function renderResult(r: ExecResult, note: string | null): string {
 
 /** read_output's answer: what arrived since the last read, the state, and a hint when a prompt waits. */
 export function renderSince(f: Follower, maxBytes: number): string {
+  // The state before the output: an exit seen now has all of its output in this take.
+  const { exit, lost } = f;
   const since = f.take();
   const lines = [`exec_id: ${f.execId}`];
-  if (f.exit) {
-    const e = f.exit;
+  if (exit) {
+    const e = exit;
     lines.push(`state: exited, exit_code: ${e.exit_code}${e.signal ? ` (killed by ${e.signal})` : ''}${e.timed_out ? ', timed_out: true' : ''}${e.cancelled ? `, cancelled (${e.cancel_signal})` : ''}, duration: ${(e.duration_ms / 1000).toFixed(2)} s`);
-  } else if (f.lost) {
-    lines.push(`state: unknown: ${f.lost}`);
+  } else if (lost) {
+    lines.push(`state: unknown: ${lost}`);
   } else {
     lines.push('state: running');
   }

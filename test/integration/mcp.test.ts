@@ -109,6 +109,23 @@ test('cd and export carry over to the next call; the session starts in --cwd and
   assert.ok(gone, 'the session is destroyed when the MCP connection ends');
 });
 
+test('SIGTERM to trl mcp is a normal end too: its sessions and their commands go', async () => {
+  const a = await agent();
+  const pid = a.transport.pid!;
+  const marker = randomUUID();
+  await a.call('run_command', { command: 'true' });
+  const started = await a.call('start_command', { command: 'sleep 300', env: { TRL_MCP_MARK: marker } });
+  assert.equal(started.isError, false, started.text);
+  assert.ok(await waitFor(() => livePidsWithEnv(marker).length > 0));
+  process.kill(pid, 'SIGTERM');
+  const gone = await waitFor(async () => {
+    const { sessions } = await trl.request<{ sessions: { name: string | null }[] }>('session.list');
+    return !sessions.some((s) => s.name?.startsWith(`mcp:${pid}:`)) && livePidsWithEnv(marker).length === 0;
+  }, 15_000);
+  await a.client.close().catch(() => {});
+  assert.ok(gone, 'sessions destroyed and the started command killed');
+});
+
 test('a prompt is reported as waiting for input and answered with send_input', async () => {
   const a = await agent();
   try {
