@@ -59,8 +59,7 @@ export class DaemonLink {
       try {
         const c = await TrlClient.connect(path);
         const gen = ++this.generation;
-        // TrlClient reports a closed socket by failing requests; a ping that never settles is not needed:
-        // the client's own socket close ends every pending call, and the next call reconnects.
+        // A closed connection fails its pending calls itself; forgetting it makes the next call reconnect.
         void watchClose(c).then(() => {
           if (this.generation === gen) this.current = null;
           for (const fn of this.lostListeners) fn();

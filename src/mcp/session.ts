@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TrlRequestError, type ExecResult, type ExecSummary, type TrlClient } from '../client/client';
 import { Follower } from './follower';
-import { ToolError, type DaemonLink } from './link';
+import type { DaemonLink } from './link';
 
 interface SessionInfo {
   session_id: string;
@@ -160,5 +160,3 @@ export class McpSession {
     return f;
   }
 }
-
-export { ToolError };

@@ -1,8 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { renderResult, renderSince, renderSummary } from './render';
-import { ToolError, type McpSession } from './session';
-import type { DaemonLink } from './link';
+import type { McpSession } from './session';
+import { ToolError, type DaemonLink } from './link';
 
 const MAX_TIMEOUT_S = 7 * 24 * 3600;
 const command = z.string().min(1, 'command must not be empty').describe('a shell command line, run by the session\'s shell as `sh -c`');

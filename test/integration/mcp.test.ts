@@ -265,11 +265,30 @@ test('a started command survives a crash of the MCP server and is listed and rea
   }
 });
 
-test('trld going away in the middle of run_command is a tool error, and the MCP server lives on', async () => {
+test('an agent cancelling its run_command request cancels the command', async () => {
+  const a = await agent();
+  const marker = randomUUID();
+  try {
+    const abort = new AbortController();
+    const pending = a.client.callTool({ name: 'run_command', arguments: { command: 'sleep 300', env: { TRL_MCP_MARK: marker } } }, undefined, { signal: abort.signal });
+    pending.catch(() => {});
+    assert.ok(await waitFor(() => livePidsWithEnv(marker).length > 0, 10_000), 'the command runs');
+    abort.abort();
+    assert.ok(await waitFor(() => livePidsWithEnv(marker).length === 0, 10_000), 'the command was stopped');
+    const next = await a.call('run_command', { command: 'echo free' });
+    assert.match(next.text, /stdout \(5 bytes\):\nfree/, 'the session is free for the next command');
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('trld going away in the middle of run_command is a tool error; the MCP server lives on and uses the restarted daemon', async () => {
   const a = await agent();
   try {
+    await a.call('run_command', { command: 'cd sub' });
     const pending = a.call('run_command', { command: 'sleep 30' });
     await waitFor(async () => (await trl.request<{ running_commands: number }>('system.stats')).running_commands > 0);
+    trl.close();
     await daemon.stop('SIGKILL');
     const r = await pending;
     assert.equal(r.isError, true);
@@ -278,6 +297,16 @@ test('trld going away in the middle of run_command is a tool error, and the MCP 
     assert.equal(next.isError, true);
     assert.match(next.text, new RegExp(`trld is not reachable; tried ${daemon.socketPath}`));
     assert.deepEqual((await a.client.listTools()).tools.length, 6, 'still answering');
+
+    // The daemon comes back on the same socket: the next call reconnects, in a new session.
+    const old = daemon;
+    daemon = await TestDaemon.start({ env: { TRL_SOCKET_PATH: old.socketPath } });
+    trl = await daemon.connect();
+    const again = await a.call('run_command', { command: 'pwd' });
+    assert.equal(again.isError, false, again.text);
+    assert.match(again.text, /^note: trld was restarted: a new session started in /m);
+    assert.match(again.text, new RegExp(`stdout \\(\\d+ bytes\\):\\n${workDir}$`, 'm'));
+    await old.dispose();
   } finally {
     await a.client.close();
   }
