@@ -45,6 +45,7 @@ export class McpSession {
   readonly name = `mcp:${process.pid}:${randomBytes(4).toString('hex')}`;
   private main: { id: string; generation: number } | null = null;
   private creating: Promise<string> | null = null;
+  private stopping: Promise<void> | null = null;
   readonly followers = new Map<string, Follower>();
   private readonly ownSessions = new Set<string>();
 
@@ -79,10 +80,14 @@ export class McpSession {
       let note = stale ? `trld was restarted: a new session started in ${this.cwd} (directory and exported variables were reset)` : null;
       let sid = await this.mainSession(c);
       const params = { command: args.command, timeout_s: args.timeout_s, env: args.env, output_keep: 'head_tail' as const };
+      // A command whose request the agent cancelled is still stopping: the session is free once its result is in.
+      await this.stopping;
       const onAbort = () => void c.cancel({ session_id: sid }).catch(() => {});
       abort.addEventListener('abort', onAbort);
       try {
-        return { result: await c.run({ session_id: sid, ...params }), note };
+        const running = c.run({ session_id: sid, ...params });
+        abort.addEventListener('abort', () => (this.stopping = running.then(() => {}, () => {})), { once: true });
+        return { result: await running, note };
       } catch (err) {
         if (!(err instanceof TrlRequestError && err.code === 'SESSION_NOT_FOUND')) throw err;
         // The daemon expired the idle session (TRL_MAX_IDLE_SEC): start over where the connection began.
