@@ -32,6 +32,7 @@ Commands:
   destroy SESSION_ID           destroy a session and everything it started
   doctor [--json] [--user] ... check this host against the deployment checklist; --user: your own instance
                                (trl doctor --help)
+  mcp [--socket PATH] [--cwd DIR]  an MCP server on stdio for coding agents (trl mcp --help)
 
 The socket: --socket, else TRL_SOCKET_PATH, else your own instance at $XDG_RUNTIME_DIR/trl/trl.sock
 if present, else the system instance at /run/trl/trl.sock if present.
@@ -56,6 +57,8 @@ interface Options {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return runDoctor(argv.slice(1));
+  // Loaded only for `trl mcp`: the MCP SDK costs the other subcommands nothing at start.
+  if (argv[0] === 'mcp') return (require('../mcp/main') as typeof import('../mcp/main')).runMcp(argv.slice(1));
   const dash = argv.indexOf('--');
   const own = dash >= 0 ? argv.slice(0, dash) : argv;
   const command = dash >= 0 ? argv.slice(dash + 1) : [];

@@ -1,6 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { defaultSocketPath } from './socket-path';
 import { LineSplitter } from '../protocol/ndjson';
+import type { ExecResult, ExecRunRequest } from '../protocol/messages';
 import {
   isStreamEvent,
   outputBytes,
@@ -28,6 +29,7 @@ export type {
   WaitingInputEvent,
 } from '../protocol/events';
 export { isStreamEvent, outputBytes } from '../protocol/events';
+export type { ExecResult, ExecRunRequest, OutputKeep } from '../protocol/messages';
 
 /** An `ok: false` answer: the daemon's code and message. */
 export class TrlRequestError extends Error {
@@ -212,6 +214,14 @@ export class TrlClient {
   }
 
   /**
+   * exec.run: runs a command and waits for its result. `output_keep` says
+   * which part of a stream over the cap the result keeps (default its head).
+   */
+  run(params: ExecRunRequest): Promise<ExecResult> {
+    return this.send<ExecResult>('exec.run', params);
+  }
+
+  /**
    * exec.stream: starts a command and follows it. Resolves once the daemon
    * answered (the command runs); its output comes through `events`.
    */
@@ -265,6 +275,12 @@ export class TrlClient {
 
   close(): void {
     this.socket.end();
+  }
+
+  /** Runs `fn` once the connection is closed (at once if it already is). */
+  onClose(fn: () => void): void {
+    if (this.socket.destroyed) fn();
+    else this.socket.once('close', () => fn());
   }
 
   /** Closes at once, without waiting for anything (a client that vanishes). */

@@ -4,13 +4,24 @@ export interface CapturedText {
   truncated: boolean;
   /** Every byte the command wrote to the stream, kept or not. */
   bytes: number;
+  /** head_tail only: the end of the stream, after the omitted span ("" when nothing was omitted). */
+  tail?: string;
+  /** tail and head_tail only: bytes of the stream in neither `text` nor `tail`. */
+  omitted?: number;
+}
+
+/** What a stream's result keeps of it, given `push`ed bytes. */
+export interface StreamCapture {
+  push(chunk: Buffer): void;
+  readonly totalBytes: number;
+  finish(): CapturedText;
 }
 
 /**
  * Keeps at most `cap` bytes of a stream while it is read and only counts the
  * rest, so a flood costs no memory beyond the cap.
  */
-export class OutputCapture {
+export class OutputCapture implements StreamCapture {
   private chunks: Buffer[] = [];
   private kept = 0;
   private total = 0;
@@ -53,4 +64,15 @@ export function utf8SafeEnd(buf: Buffer): number {
     return end - i < need ? i : end;
   }
   return end;
+}
+
+/**
+ * Where to start a buffer so that its first UTF-8 character is whole: skip
+ * the continuation bytes (at most three) of a character whose lead byte was
+ * cut off. Longer runs are invalid anyway and are left to the decoder.
+ */
+export function utf8SafeStart(buf: Buffer): number {
+  let i = 0;
+  while (i < 3 && i < buf.length && (buf[i]! & 0xc0) === 0x80) i++;
+  return i < buf.length && (buf[i]! & 0xc0) === 0x80 ? 0 : i;
 }

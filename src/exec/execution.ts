@@ -3,9 +3,10 @@ import type { Readable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
-import type { ExecResult } from '../protocol/messages';
+import type { ExecResult, OutputKeep } from '../protocol/messages';
 import { ErrorCode, TrlError } from '../protocol/errors';
-import { OutputCapture } from './capture';
+import type { CapturedText, StreamCapture } from './capture';
+import { captureFor } from './capture-tail';
 import type { StreamName } from './output-log';
 import { parseStateReport, wrapCommand, type ShellState, type StateMode } from './shell-state';
 import type { SpawnedProcess, Spawner } from './spawn';
@@ -36,6 +37,8 @@ export interface ExecutionSpec {
   graceMs: number;
   /** Keep the first `maxOutputBytes` of each stream for the result (exec.run); 0 = keep nothing. */
   collectBytes: number;
+  /** Which part of a stream over `collectBytes` the result keeps; default its head. */
+  outputKeep?: OutputKeep;
   execId?: string;
   /** Every chunk read from stdout or stderr, as it arrives. */
   onOutput?: (stream: StreamName, chunk: Buffer) => void;
@@ -61,8 +64,8 @@ export class Execution {
   readonly startedAt = new Date();
 
   private readonly t0: number;
-  private readonly stdout: OutputCapture;
-  private readonly stderr: OutputCapture;
+  private readonly stdout: StreamCapture;
+  private readonly stderr: StreamCapture;
   private stateChunks: Buffer[] = [];
   private stateBytes = 0;
   private openStreams = 3;
@@ -91,8 +94,8 @@ export class Execution {
     this.t0 = t0;
     this.lastOutputAt = t0;
     this.tree = { pid: child.pid, pgids: [child.pid], marker: Buffer.from(`TRL_EXEC_ID=${id}`), cgroup: spec.cgroup };
-    this.stdout = new OutputCapture(spec.collectBytes);
-    this.stderr = new OutputCapture(spec.collectBytes);
+    this.stdout = captureFor(spec.outputKeep ?? 'head', spec.collectBytes);
+    this.stderr = captureFor(spec.outputKeep ?? 'head', spec.collectBytes);
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.wire();
   }
@@ -282,10 +285,21 @@ export class Execution {
         stderr_truncated: err.truncated,
         stdout_bytes: out.bytes,
         stderr_bytes: err.bytes,
+        ...keptParts(out, err),
       },
       state: report && !interrupted ? report.state : null,
     });
   }
+}
+
+/** The result fields only `output_keep` "tail" and "head_tail" add. */
+function keptParts(out: CapturedText, err: CapturedText): Partial<ExecResult> {
+  const parts: Partial<ExecResult> = {};
+  if (out.tail !== undefined) parts.stdout_tail = out.tail;
+  if (err.tail !== undefined) parts.stderr_tail = err.tail;
+  if (out.omitted !== undefined) parts.stdout_omitted_bytes = out.omitted;
+  if (err.omitted !== undefined) parts.stderr_omitted_bytes = err.omitted;
+  return parts;
 }
 
 /**

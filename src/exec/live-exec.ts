@@ -20,6 +20,9 @@ export class LiveExec implements Watched {
   finishedAt: number | null = null;
   private readonly watchers = new Set<Watcher>();
   private probe: NodeJS.Timeout | undefined;
+  /** exec.stream with output_keep: its caller's exit event carries the collected text, held until sent. */
+  textForStarter = false;
+  private text: Partial<ExecResult> | null = null;
   private reportedWait = false;
 
   constructor(
@@ -53,8 +56,10 @@ export class LiveExec implements Watched {
   finish(result: ExecResult): void {
     clearInterval(this.probe);
     this.log.flush();
+    const { stdout, stderr, stdout_tail, stderr_tail, stdout_omitted_bytes, stderr_omitted_bytes, ...fields } = result;
+    if (this.textForStarter) this.text = dropUndefined({ stdout, stderr, stdout_tail, stderr_tail, stdout_omitted_bytes, stderr_omitted_bytes });
     // Kept for exit events and listings only: the text went to exec.run's caller and must not stay for minutes.
-    this.result = { ...result, stdout: '', stderr: '' };
+    this.result = { ...fields, stdout: '', stderr: '' };
     this.finishedAt = Date.now();
     for (const w of [...this.watchers]) w.pump();
   }
@@ -64,8 +69,8 @@ export class LiveExec implements Watched {
   }
 
   /** Starts following the exec from the given offsets (0 = from the beginning of what is retained). */
-  watch(sink: EventSink, from?: Partial<Record<StreamName, number>>, lossless = false): Watcher {
-    const w = new Watcher(this, sink, from, lossless);
+  watch(sink: EventSink, from?: Partial<Record<StreamName, number>>, lossless = false, withText = false): Watcher {
+    const w = new Watcher(this, sink, from, lossless, withText);
     this.watchers.add(w);
     sink.onClose(() => w.stop());
     return w;
@@ -73,6 +78,11 @@ export class LiveExec implements Watched {
 
   removeWatcher(w: Watcher): void {
     this.watchers.delete(w);
+    // The starter's watcher is gone (exit sent, or it disconnected): nobody else gets the text.
+    if (w.withText) {
+      this.textForStarter = false;
+      this.text = null;
+    }
   }
 
   private outputHolds = 0;
@@ -83,7 +93,7 @@ export class LiveExec implements Watched {
     else if (this.outputHolds === 0) this.execution?.resumeOutput();
   }
 
-  exitEvent(): object | null {
+  exitEvent(withText = false): object | null {
     if (this.result === null) return null;
     const { stdout: _text, stderr: _errText, ...fields } = this.result;
     // Streams carry no text in their result: "truncated" means the window no longer holds the stream's start.
@@ -93,6 +103,7 @@ export class LiveExec implements Watched {
       ...fields,
       stdout_truncated: this.log.retainedFrom('stdout') > 0,
       stderr_truncated: this.log.retainedFrom('stderr') > 0,
+      ...(withText && this.text ? this.text : {}),
     };
     return event;
   }
@@ -132,4 +143,8 @@ export class LiveExec implements Watched {
     }, INPUT_PROBE_MS / 2);
     this.probe.unref();
   }
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -7,7 +7,7 @@ export interface Watched {
   readonly id: string;
   readonly log: OutputLog;
   /** The exit event's fields once the command has ended, else null. */
-  exitEvent(): object | null;
+  exitEvent(withText?: boolean): object | null;
   removeWatcher(w: Watcher): void;
   /** A lossless reader fell behind (+1) or caught up (-1): the command's output is not read meanwhile. */
   holdOutput(delta: 1 | -1): void;
@@ -31,6 +31,8 @@ export class Watcher {
     from: Partial<Record<StreamName, number>> = {},
     /** Never skip output: while this reader is behind, the command's output waits in its pipe. */
     private readonly lossless = false,
+    /** This reader started the exec with output_keep: its exit event carries the collected text. */
+    readonly withText = false,
   ) {
     this.next = { stdout: from.stdout ?? 0, stderr: from.stderr ?? 0 };
     sink.retain();
@@ -53,7 +55,7 @@ export class Watcher {
         return;
       }
     }
-    const exit = this.exec.exitEvent();
+    const exit = this.exec.exitEvent(this.withText);
     if (exit === null) return;
     for (const stream of ['stdout', 'stderr'] as const) {
       const total = this.exec.log.totalBytes(stream);

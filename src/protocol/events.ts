@@ -1,4 +1,4 @@
-import type { ExecResult } from './messages';
+import type { ExecResult, OutputKeep } from './messages';
 /**
  * Stream events: what the daemon pushes on a connection after answering
  * exec.stream or exec.attach. An event has an `event` field and no `ok`
@@ -43,7 +43,11 @@ export interface WaitingInputEvent {
  * last event of an exec for a reader. Here `*_truncated` means the retention
  * window no longer holds the start of that stream.
  */
-export type ExitEvent = { event: 'exit'; exec_id: string } & Omit<ExecResult, 'stdout' | 'stderr'>;
+export type ExitEvent = { event: 'exit'; exec_id: string } & Omit<ExecResult, 'stdout' | 'stderr'> & {
+  /** Only for the caller of an exec.stream given `output_keep`: the collected text, as exec.run's. */
+  stdout?: string;
+  stderr?: string;
+};
 
 export type StreamEvent = OutputEvent | GapEvent | WaitingInputEvent | ExitEvent;
 
@@ -98,6 +102,8 @@ export interface ExecStreamRequest {
   kill_on_disconnect?: boolean;
   /** Never skip output: the command waits while this reader is behind. */
   lossless?: boolean;
+  /** Collect the output as exec.run does under this policy; the caller's exit event then carries the text. */
+  output_keep?: OutputKeep;
 }
 
 /** exec.stream's data. */

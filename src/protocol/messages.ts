@@ -98,6 +98,13 @@ export const SessionDestroyParams = z.object({
 });
 export type SessionDestroyParams = z.infer<typeof SessionDestroyParams>;
 
+/**
+ * What a result keeps of a stream over TRL_MAX_OUTPUT_BYTES: its first bytes
+ * (v1), its last, or the first half and the last half.
+ */
+export const OutputKeep = z.enum(['head', 'tail', 'head_tail']);
+export type OutputKeep = z.infer<typeof OutputKeep>;
+
 export const ExecRunParams = z.object({
   session_id: SessionId,
   command: z
@@ -108,8 +115,11 @@ export const ExecRunParams = z.object({
   stdin: z.string().nullish(),
   env: EnvMap.nullish(),
   idle_timeout_s: TimeoutS.nullish(),
+  output_keep: OutputKeep.nullish(),
 });
 export type ExecRunParams = z.infer<typeof ExecRunParams>;
+/** exec.run's params as a client writes them. */
+export type ExecRunRequest = z.input<typeof ExecRunParams>;
 
 /** exec.stream: exec.run's params plus the live options. */
 export const ExecStreamParams = ExecRunParams.extend({
@@ -182,6 +192,12 @@ export interface ExecResult {
   stderr_truncated: boolean;
   stdout_bytes: number;
   stderr_bytes: number;
+  /** output_keep "head_tail": the end of each stream after the omitted span ("" when nothing was left out). */
+  stdout_tail?: string;
+  stderr_tail?: string;
+  /** output_keep "tail" or "head_tail": bytes of each stream in the result's text nowhere (exact, invalid UTF-8 included). */
+  stdout_omitted_bytes?: number;
+  stderr_omitted_bytes?: number;
 }
 
 export type SessionState = 'creating' | 'idle' | 'running' | 'terminated';

@@ -66,12 +66,14 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
     })
     .register('exec.run', ExecRunParams, (p) => pool.run(p))
     .register('exec.stream', ExecStreamParams, async (p, ctx) => {
-      const { live } = await pool.start(p, { collect: false });
+      const withText = p.output_keep != null;
+      const { live } = await pool.start(p, { collect: withText });
+      live.textForStarter = withText;
       if (p.kill_on_disconnect) ctx.sink.onClose(() => void live.execution?.cancel());
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
       if (p.lossless) live.holdOutput(1);
       ctx.afterResponse(() => {
-        const watcher = live.watch(ctx.sink, undefined, p.lossless ?? false);
+        const watcher = live.watch(ctx.sink, undefined, p.lossless ?? false, withText);
         if (p.lossless) live.holdOutput(-1);
         watcher.pump();
       });

@@ -192,6 +192,7 @@ export class SessionPool {
           idleTimeoutMs: Math.round((params.idle_timeout_s ?? 0) * 1000),
           graceMs: this.settings.kill_grace_ms,
           collectBytes: mode.collect ? this.settings.max_output_bytes : 0,
+          outputKeep: params.output_keep ?? 'head',
           execId: live.id,
           onOutput: live.push,
         },

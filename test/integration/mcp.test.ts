@@ -1,0 +1,313 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { TestDaemon, livePidsWithEnv, makePrivateDir, waitFor } from '../helpers/daemon';
+import type { TrlClient } from '../../src/client/client';
+
+/**
+ * `trl mcp` driven by the MCP SDK's own client over stdio, against a real
+ * trld: the agent's view of the tools.
+ */
+
+/** The trl to test: the repository's, or another (the packaged bundle) given in TRL_TEST_MCP_BIN. */
+const TRL = process.env.TRL_TEST_MCP_BIN ?? resolve(__dirname, '../../../bin/trl');
+let daemon: TestDaemon;
+let trl: TrlClient;
+let workDir: string;
+
+before(async () => {
+  daemon = await TestDaemon.start({ env: { TRL_DEFAULT_TIMEOUT_S: '120' } });
+  trl = await daemon.connect();
+  // A directory the daemon's user may enter, as a project directory would be.
+  workDir = realpathSync(makePrivateDir('trl-mcp-'));
+  chmodSync(workDir, 0o777);
+  mkdirSync(join(workDir, 'sub'), { mode: 0o777 });
+  chmodSync(join(workDir, 'sub'), 0o777);
+});
+after(async () => {
+  trl?.close();
+  await daemon?.dispose();
+});
+
+interface Agent {
+  client: Client;
+  transport: StdioClientTransport;
+  call(name: string, args?: Record<string, unknown>): Promise<{ text: string; isError: boolean }>;
+}
+
+async function agent(extraArgs: string[] = []): Promise<Agent> {
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [TRL, 'mcp', '--socket', daemon.socketPath, '--cwd', workDir, ...extraArgs],
+    env,
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'trl-test', version: '0' });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    async call(name, args = {}) {
+      const r = (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as { content: { type: string; text: string }[]; isError?: boolean };
+      return { text: r.content.map((c) => c.text).join('\n'), isError: r.isError === true };
+    },
+  };
+}
+
+const execIdOf = (text: string) => /exec_id: (\S+)/.exec(text)![1]!;
+
+/** Reads until `until` matches the accumulated text (bounded number of reads). */
+async function readUntil(a: Agent, execId: string, until: RegExp): Promise<string> {
+  let all = '';
+  for (let i = 0; i < 60 && !until.test(all); i++) {
+    const r = await a.call('read_output', { exec_id: execId });
+    assert.equal(r.isError, false, r.text);
+    all += r.text + '\n';
+  }
+  return all;
+}
+
+test('tools: the six names, and a command run with its exit code, output and duration', async () => {
+  const a = await agent();
+  try {
+    const { tools } = await a.client.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_command', 'list_commands', 'read_output', 'run_command', 'send_input', 'start_command']);
+    const r = await a.call('run_command', { command: 'echo hello; echo oops >&2; exit 3' });
+    assert.equal(r.isError, false, 'a non-zero exit is a normal result');
+    assert.match(r.text, /^exit_code: 3$/m);
+    assert.match(r.text, /^timed_out: false$/m);
+    assert.match(r.text, /^duration: \d+\.\d\d s$/m);
+    assert.match(r.text, /stdout \(6 bytes\):\nhello\n/);
+    assert.match(r.text, /stderr \(5 bytes\):\noops$/);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('cd and export carry over to the next call; the session starts in --cwd and is destroyed when the connection ends', async () => {
+  const a = await agent();
+  const pid = a.transport.pid!;
+  try {
+    assert.match((await a.call('run_command', { command: 'pwd' })).text, new RegExp(`stdout \\(\\d+ bytes\\):\\n${workDir}\\n`));
+    await a.call('run_command', { command: 'cd sub && export GREETING=hi' });
+    const r = await a.call('run_command', { command: 'pwd; echo "$GREETING"' });
+    assert.match(r.text, new RegExp(`\\n${workDir}/sub\\nhi\\n`));
+    const sessions = (await trl.request<{ sessions: { name: string | null }[] }>('session.list')).sessions;
+    assert.ok(sessions.some((s) => s.name?.startsWith(`mcp:${pid}:`)), 'the session is named after the server');
+  } finally {
+    await a.client.close();
+  }
+  const gone = await waitFor(async () => {
+    const { sessions } = await trl.request<{ sessions: { name: string | null }[] }>('session.list');
+    return !sessions.some((s) => s.name?.startsWith(`mcp:${pid}:`));
+  }, 10_000);
+  assert.ok(gone, 'the session is destroyed when the MCP connection ends');
+});
+
+test('SIGTERM to trl mcp is a normal end too: its sessions and their commands go', async () => {
+  const a = await agent();
+  const pid = a.transport.pid!;
+  const marker = randomUUID();
+  await a.call('run_command', { command: 'true' });
+  const started = await a.call('start_command', { command: 'sleep 300', env: { TRL_MCP_MARK: marker } });
+  assert.equal(started.isError, false, started.text);
+  assert.ok(await waitFor(() => livePidsWithEnv(marker).length > 0));
+  process.kill(pid, 'SIGTERM');
+  const gone = await waitFor(async () => {
+    const { sessions } = await trl.request<{ sessions: { name: string | null }[] }>('session.list');
+    return !sessions.some((s) => s.name?.startsWith(`mcp:${pid}:`)) && livePidsWithEnv(marker).length === 0;
+  }, 15_000);
+  await a.client.close().catch(() => {});
+  assert.ok(gone, 'sessions destroyed and the started command killed');
+});
+
+test('a prompt is reported as waiting for input and answered with send_input', async () => {
+  const a = await agent();
+  try {
+    const started = await a.call('start_command', { command: `python3 -c 'name = input("name? "); print("hello", name)'` });
+    assert.equal(started.isError, false, started.text);
+    const id = execIdOf(started.text);
+    const before = await readUntil(a, id, /waiting for input/);
+    assert.match(before, /name\? /);
+    assert.match(before, /waiting for input: process \d+ is blocked reading stdin/);
+    const sent = await a.call('send_input', { exec_id: id, text: 'world\n' });
+    assert.equal(sent.isError, false, sent.text);
+    const after = await readUntil(a, id, /state: exited/);
+    assert.match(after, /hello world/);
+    assert.match(after, /state: exited, exit_code: 0/);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('cancel_command stops a command and its background grandchild: nothing is left', async () => {
+  const a = await agent();
+  const marker = `TRL_MCP_MARK=${randomUUID()}`;
+  try {
+    const started = await a.call('start_command', { command: 'sleep 300 & echo started; wait', env: { TRL_MCP_MARK: marker.split('=')[1]! } });
+    const id = execIdOf(started.text);
+    await readUntil(a, id, /started/);
+    assert.ok(await waitFor(() => livePidsWithEnv(marker).length >= 2), 'the shell and its sleep run');
+    const c = await a.call('cancel_command', { exec_id: id });
+    assert.equal(c.isError, false, c.text);
+    assert.match(c.text, /sent SIGTERM/);
+    assert.ok(await waitFor(() => livePidsWithEnv(marker).length === 0, 10_000), `left alive: ${livePidsWithEnv(marker).join(' ')}`);
+    assert.match(await readUntil(a, id, /state: exited/), /cancelled \(SIGTERM\)/);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('50 MB of output: a bounded answer with head, tail and the exact count left out, in bounded memory', async () => {
+  const a = await agent();
+  const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${a.transport.pid}/status`, 'utf8'))![1]) * 1024;
+  try {
+    await a.call('run_command', { command: 'true' });
+    const before = peak();
+    const r = await a.call('run_command', { command: `echo FIRST; head -c 52428800 /dev/zero | tr '\\0' x; echo; echo LAST-LINE` });
+    assert.equal(r.isError, false, r.text.slice(0, 300));
+    const total = 6 + 52428800 + 1 + 10;
+    assert.match(r.text, new RegExp(`stdout \\(${total} bytes, showing the first and last parts\\):\\nFIRST\\nxxx`));
+    const omitted = Number(/\[\.\.\. (\d+) bytes left out \.\.\.\]/.exec(r.text)?.[1]);
+    assert.equal(omitted, total - 32 * 1024, 'head and tail (16 KiB each) plus what was left out make the whole stream');
+    assert.ok(r.text.includes('xxx\nLAST-LINE\n'));
+    assert.ok(r.text.length < 40 * 1024, `answer of ${r.text.length} characters`);
+    // The daemon sends at most TRL_MAX_OUTPUT_BYTES (4 MiB) per stream; holding the 50 MB would show here.
+    const growth = peak() - before;
+    if (process.env.TRL_TEST_VERBOSE) console.log(`trl mcp peak memory: ${before} bytes before, +${growth} for 50 MB of output`);
+    assert.ok(growth < 40 * 1024 * 1024, `trl mcp's peak grew by ${growth} bytes`);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('2 GiB of output: still a bounded answer, every byte counted', async () => {
+  const a = await agent();
+  try {
+    const r = await a.call('run_command', { command: `head -c 2147483648 /dev/zero; echo END` });
+    assert.equal(r.isError, false, r.text.slice(0, 300));
+    assert.match(r.text, /stdout \(2147483652 bytes, showing the first and last parts\)/);
+    assert.match(r.text, new RegExp(`\\[\\.\\.\\. ${2147483652 - 32 * 1024} bytes left out \\.\\.\\.\\]`));
+    assert.ok(r.text.endsWith('END\nstderr: (empty)'), r.text.slice(-80));
+    assert.ok(r.text.length < 40 * 1024, `answer of ${r.text.length} characters`);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('bad requests are tool errors naming the thing: unknown exec, missing or wrong fields, pty', async () => {
+  const a = await agent();
+  try {
+    const unknown = randomUUID();
+    for (const [tool, args] of [
+      ['read_output', { exec_id: unknown }],
+      ['send_input', { exec_id: unknown, text: 'x' }],
+      ['cancel_command', { exec_id: unknown }],
+    ] as const) {
+      const r = await a.call(tool, args);
+      assert.equal(r.isError, true, `${tool}: ${r.text}`);
+      assert.match(r.text, new RegExp(`exec ${unknown}`), `${tool}: ${r.text}`);
+      assert.match(r.text, /EXEC_NOT_FOUND/);
+    }
+    const missing = await a.call('run_command', {});
+    assert.equal(missing.isError, true);
+    assert.match(missing.text, /command/);
+    const wrong = await a.call('run_command', { command: 'true', timeout_s: -1 });
+    assert.equal(wrong.isError, true);
+    assert.match(wrong.text, /timeout_s/);
+    const small = await a.call('read_output', { exec_id: unknown, max_bytes: 10 });
+    assert.equal(small.isError, true);
+    assert.match(small.text, /max_bytes/);
+    const pty = await a.call('start_command', { command: 'true', pty: true });
+    assert.equal(pty.isError, true);
+    assert.match(pty.text, /pty is not supported/);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('an exec of another MCP connection is reachable by its id only; list_commands shows only this connection\'s', async () => {
+  const a = await agent();
+  const b = await agent();
+  try {
+    const id = execIdOf((await a.call('start_command', { command: 'echo from-a; sleep 30' })).text);
+    assert.match(await readUntil(a, id, /from-a/), /from-a/);
+    assert.ok(!(await b.call('list_commands')).text.includes(id), 'not listed for another connection');
+    assert.match((await a.call('list_commands')).text, new RegExp(`${id}  running`));
+    assert.match(await readUntil(b, id, /from-a/), /from-a/, 'named, it is readable');
+    await a.call('cancel_command', { exec_id: id });
+  } finally {
+    await a.client.close();
+    await b.client.close();
+  }
+});
+
+test('a started command survives a crash of the MCP server and is listed and read by the next one', async () => {
+  const a = await agent();
+  const id = execIdOf((await a.call('start_command', { command: 'echo before-crash; sleep 2; echo after-crash' })).text);
+  process.kill(a.transport.pid!, 'SIGKILL');
+  await a.client.close().catch(() => {});
+  const b = await agent();
+  try {
+    const list = await b.call('list_commands');
+    assert.match(list.text, new RegExp(`${id}  (running|exited 0).*left by an earlier trl mcp`));
+    const out = await readUntil(b, id, /state: exited/);
+    assert.match(out, /before-crash/);
+    assert.match(out, /after-crash/);
+    assert.match(out, /exit_code: 0/);
+  } finally {
+    await b.client.close();
+  }
+});
+
+test('an agent cancelling its run_command request cancels the command', async () => {
+  const a = await agent();
+  const marker = randomUUID();
+  try {
+    const abort = new AbortController();
+    const pending = a.client.callTool({ name: 'run_command', arguments: { command: 'sleep 300', env: { TRL_MCP_MARK: marker } } }, undefined, { signal: abort.signal });
+    pending.catch(() => {});
+    assert.ok(await waitFor(() => livePidsWithEnv(marker).length > 0, 10_000), 'the command runs');
+    abort.abort();
+    assert.ok(await waitFor(() => livePidsWithEnv(marker).length === 0, 10_000), 'the command was stopped');
+    const next = await a.call('run_command', { command: 'echo free' });
+    assert.match(next.text, /stdout \(5 bytes\):\nfree/, 'the session is free for the next command');
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('trld going away in the middle of run_command is a tool error; the MCP server lives on and uses the restarted daemon', async () => {
+  const a = await agent();
+  try {
+    await a.call('run_command', { command: 'cd sub' });
+    const pending = a.call('run_command', { command: 'sleep 30' });
+    await waitFor(async () => (await trl.request<{ running_commands: number }>('system.stats')).running_commands > 0);
+    trl.close();
+    await daemon.stop('SIGKILL');
+    const r = await pending;
+    assert.equal(r.isError, true);
+    assert.match(r.text, /run_command: the connection to trld was lost/);
+    const next = await a.call('run_command', { command: 'true' });
+    assert.equal(next.isError, true);
+    assert.match(next.text, new RegExp(`cannot connect to trld; tried:\\n  ${daemon.socketPath} `));
+    assert.deepEqual((await a.client.listTools()).tools.length, 6, 'still answering');
+
+    // The daemon comes back on the same socket: the next call reconnects, in a new session.
+    const old = daemon;
+    daemon = await TestDaemon.start({ env: { TRL_SOCKET_PATH: old.socketPath } });
+    trl = await daemon.connect();
+    const again = await a.call('run_command', { command: 'pwd' });
+    assert.equal(again.isError, false, again.text);
+    assert.match(again.text, /^note: trld was restarted: a new session started in /m);
+    assert.match(again.text, new RegExp(`stdout \\(\\d+ bytes\\):\\n${workDir}$`, 'm'));
+    await old.dispose();
+  } finally {
+    await a.client.close();
+  }
+});
