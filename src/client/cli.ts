@@ -152,9 +152,11 @@ async function exec(client: TrlClient, argv: string[], opts: Options): Promise<n
   let sessionId = opts.session;
   const temporary = sessionId === undefined;
   if (temporary) {
-    const created = await client.request<{ session_id: string }>('session.create', {
+    // temporary: the daemon destroys it with this connection, even if this process is killed.
+    const created = await client.createSession({
       working_dir: opts.cwd ?? process.cwd(),
       ...(opts.shell ? { shell: opts.shell } : {}),
+      temporary: true,
     });
     sessionId = created.session_id;
   } else if (opts.cwd || opts.shell) {
