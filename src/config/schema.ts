@@ -69,7 +69,7 @@ export const CONFIG_HELP: Record<ConfigKey, string> = {
   max_stdin_bytes: 'largest stdin a request may carry',
   max_connections: 'client connections open at once; more are refused',
   max_inflight_per_connection: 'requests open at once on one connection; past it the daemon stops reading that connection until one finishes',
-  first_request_timeout_s: 'a socket connection that sends no complete request within this long after opening is closed, so silent connections cannot fill TRL_MAX_CONNECTIONS; 0 = never',
+  first_request_timeout_s: 'at TRL_MAX_CONNECTIONS, a socket connection that has sent no complete request for this long is closed to admit a new one, so silent connections cannot keep clients out; 0 = never',
   stream_window_bytes: 'recent output kept per stream of each command, for streaming readers and exec.attach',
   exec_retain_s: 'how long a finished command\'s result and retained output stay available to exec.attach and exec.list',
   max_retained_execs: 'finished commands kept for exec.attach at most; the oldest go first',

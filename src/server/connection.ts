@@ -10,8 +10,6 @@ import { failure, type RequestContext, type Router } from './router';
 export interface ConnectionLimits {
   maxRequestBytes: number;
   maxInflight: number;
-  /** A connection that sends no complete request within this many ms of opening is closed; 0 = never. */
-  firstRequestMs?: number;
 }
 
 type Id = string | number;
@@ -68,7 +66,7 @@ export class Connection implements EventSink {
   private holds = 0;
   private readonly splitter: LineSplitter;
   private readonly outbox: Outbox;
-  private readonly firstRequestTimer: NodeJS.Timeout | undefined;
+  private readonly openedAt = Date.now();
 
   constructor(
     private readonly socket: ConnectionTransport,
@@ -109,7 +107,6 @@ export class Connection implements EventSink {
     socket.on('error', (err) => log.debug({ err: err.message }, 'connection error'));
     socket.on('close', () => {
       this.shut = true;
-      clearTimeout(this.firstRequestTimer);
       this.updateKeepalive();
       const waiting = this.drainListeners;
       this.drainListeners = [];
@@ -119,15 +116,11 @@ export class Connection implements EventSink {
       for (const l of listeners) l();
       onClose();
     });
-    const ms = limits.firstRequestMs ?? 0;
-    if (ms > 0) {
-      this.firstRequestTimer = setTimeout(() => {
-        if (this.gotRequest || this.shut) return;
-        log.info({ after_ms: ms }, 'connection closed: no complete request in time (TRL_FIRST_REQUEST_TIMEOUT_S)');
-        socket.destroy();
-      }, ms);
-      this.firstRequestTimer.unref();
-    }
+  }
+
+  /** How long this connection has been open without sending one complete request; null once it has. */
+  get silentForMs(): number | null {
+    return this.gotRequest ? null : Date.now() - this.openedAt;
   }
 
   // EventSink: stream events share the socket with responses.

@@ -125,7 +125,7 @@ test('a client that never reads, against every method: RSS stays bounded, every 
   }
 });
 
-test('socket connections that open and never send are closed; another client still gets in', { timeout: 120_000 }, async (t) => {
+test('socket connections that open and never send give way at the limit; another client still gets in', { timeout: 120_000 }, async (t) => {
   const d = await TestDaemon.start({ env: { TRL_MAX_CONNECTIONS: '32', TRL_FIRST_REQUEST_TIMEOUT_S: '2' } });
   const held: Socket[] = [];
   try {
