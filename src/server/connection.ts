@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from '../protocol/errors';
-import { RequestEnvelope } from '../protocol/messages';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import type { EventSink } from '../exec/event-sink';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
 import { failure, type RequestContext, type Router } from './router';
+import { parseRequestLine } from './request-line';
+
+export { idOf } from './request-line';
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
@@ -90,10 +92,11 @@ export class Connection implements EventSink {
       (err) => log.error({ err }, 'an answer could not be written'),
       () => this.wake(),
     );
-    this.splitter = new LineSplitter(limits.maxRequestBytes, (line) => {
+    const onLine = (line: string) => {
       this.gotRequest = true;
       this.lines.push(line);
-    }, () => this.handleOverflow());
+    };
+    this.splitter = new LineSplitter(limits.maxRequestBytes, onLine, () => this.handleOverflow());
     socket.on('data', (chunk: Buffer) => {
       if (!this.splitter.push(chunk)) socket.removeAllListeners('data');
       this.processLines();
@@ -219,26 +222,9 @@ export class Connection implements EventSink {
   }
 
   private handleLine(line: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(line);
-    } catch (err) {
-      this.reply(failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`));
-      return;
-    }
-    // The common case, checked by hand: zod is there for the message when something is off.
-    if (isPlainEnvelope(message)) {
-      this.dispatch(message.id, message.method, message.params);
-      return;
-    }
-    const envelope = RequestEnvelope.safeParse(message);
-    if (!envelope.success) {
-      const id = idOf(message);
-      const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
-      this.reply(failure(id, ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
-      return;
-    }
-    this.dispatch(envelope.data.id, envelope.data.method, envelope.data.params);
+    const request = parseRequestLine(line);
+    if (request.ok) this.dispatch(request.id, request.method, request.params);
+    else this.reply(request.response);
   }
 
   private dispatch(id: Id, method: string, params: unknown): void {
@@ -291,26 +277,4 @@ export class Connection implements EventSink {
       this.socket.end();
     }
   }
-}
-
-
-export function idOf(message: unknown): Id {
-  if (message && typeof message === 'object' && 'id' in message) {
-    const id = (message as { id: unknown }).id;
-    if ((typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id))) return id;
-  }
-  return 'unknown';
-}
-
-/** What RequestEnvelope accepts, for the usual request: a short string id, a method, params an object or absent. */
-function isPlainEnvelope(m: unknown): m is { id: string; method: string; params?: Record<string, unknown> | null } {
-  if (typeof m !== 'object' || m === null) return false;
-  const { id, method, params } = m as Record<string, unknown>;
-  return (
-    typeof id === 'string' &&
-    id.length <= 256 &&
-    typeof method === 'string' &&
-    method.length <= 128 &&
-    (params === undefined || params === null || (typeof params === 'object' && !Array.isArray(params)))
-  );
 }
