@@ -12,7 +12,7 @@ Commands:
   exec [OPTIONS] -- CMD...     run CMD, streaming its stdout and stderr as they come;
                                exits with its exit code (124 on timeout, 128+N when killed by signal N)
       --session ID             run in this session (default: a temporary session, destroyed afterwards;
-                               its command is cancelled if trl itself goes away)
+                               if trl itself goes away, even killed, the daemon destroys it and its command)
       --cwd DIR                working directory of the temporary session (default: the current one)
       --shell SH               shell of the temporary session
       --timeout S              stop the command after S seconds
