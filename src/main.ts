@@ -74,6 +74,9 @@ async function main(): Promise<void> {
     { maxStdinBytes: config.max_stdin_bytes },
   );
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
+  // A bug must never pass silently: tests fail on these lines (test/helpers/daemon.ts).
+  process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection'));
+  process.on('uncaughtExceptionMonitor', (err) => log.fatal({ err }, 'uncaught exception'));
 
   if (config.stdio) {
     process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
-  connections = new ConnectionSet(router, { ...limits, maxConnections: config.max_connections }, log);
+  connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, log);
   const listeners: Listener[] = [];
   try {
     const httpFd = activated.find((s) => s.name === 'http');
@@ -97,13 +100,14 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  // A failed accept (EMFILE when the daemon is out of descriptors) is reported on the server; it keeps listening.
+  for (const l of listeners) l.server.on('error', (err) => log.warn({ err: err.message, listen: l.where }, 'accepting a connection failed'));
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   log.info(
     { listen: listeners.map((l) => l.where), activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
-  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 }
 
 function fail(message: string, code: number): never {

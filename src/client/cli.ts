@@ -13,7 +13,7 @@ Commands:
   exec [OPTIONS] -- CMD...     run CMD, streaming its stdout and stderr as they come;
                                exits with its exit code (124 on timeout, 128+N when killed by signal N)
       --session ID             run in this session (default: a temporary session, destroyed afterwards;
-                               its command is cancelled if trl itself goes away)
+                               if trl itself goes away, even killed, the daemon destroys it and its command)
       --cwd DIR                working directory of the temporary session (default: the current one)
       --shell SH               shell of the temporary session
       --timeout S              stop the command after S seconds
@@ -159,9 +159,11 @@ async function exec(client: TrlClient, argv: string[], opts: Options): Promise<n
   let sessionId = opts.session;
   const temporary = sessionId === undefined;
   if (temporary) {
-    const created = await client.request<{ session_id: string }>('session.create', {
+    // temporary: the daemon destroys it with this connection, even if this process is killed.
+    const created = await client.createSession({
       working_dir: opts.cwd ?? process.cwd(),
       ...(opts.shell ? { shell: opts.shell } : {}),
+      temporary: true,
     });
     sessionId = created.session_id;
   } else if (opts.cwd || opts.shell) {

@@ -1,7 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { defaultSocketPath } from './socket-path';
 import { LineSplitter } from '../protocol/ndjson';
-import type { ExecResult, ExecRunRequest } from '../protocol/messages';
+import type { ExecResult, ExecRunRequest, SessionCreateRequest } from '../protocol/messages';
 import {
   isStreamEvent,
   outputBytes,
@@ -29,7 +29,7 @@ export type {
   WaitingInputEvent,
 } from '../protocol/events';
 export { isStreamEvent, outputBytes } from '../protocol/events';
-export type { ExecResult, ExecRunRequest, OutputKeep } from '../protocol/messages';
+export type { ExecResult, ExecRunRequest, SessionCreateRequest, OutputKeep } from '../protocol/messages';
 
 /** An `ok: false` answer: the daemon's code and message. */
 export class TrlRequestError extends Error {
@@ -260,6 +260,14 @@ export class TrlClient {
   cancel(ref: string | { exec_id?: string; session_id?: string }, signal?: string): Promise<ExecCancelled> {
     const target = typeof ref === 'string' ? { exec_id: ref } : ref;
     return this.send<ExecCancelled>('exec.cancel', { ...target, ...(signal ? { signal } : {}) });
+  }
+
+  /**
+   * session.create. With `temporary: true` the daemon destroys the session
+   * when this connection closes, however this process ends.
+   */
+  createSession(params: SessionCreateRequest = {}): Promise<{ session_id: string } & Record<string, unknown>> {
+    return this.send('session.create', params);
   }
 
   /** exec.input: writes `data` to the command's stdin; `eof` closes it afterwards. */

@@ -8,6 +8,8 @@ export interface EventSink {
   onDrain(listener: () => void): void;
   onClose(listener: () => void): void;
   readonly closed: boolean;
+  /** An event may be written now; when false, wait for `onDrain` (nothing is queued for the client meanwhile). */
+  readonly ready: boolean;
   /** A stream is using the sink: keep it open even if the client has stopped sending requests. */
   retain(): void;
   release(): void;

@@ -241,8 +241,11 @@ export class Execution {
 
   /** Background children still hold the pipes: stop reading, keep what arrived. */
   private abandonStreams(): void {
-    if (this.outputPaused) {
+    const stopped = this.timeoutKind !== null || this.cancelSignal !== null || this.stopping !== null;
+    if (this.outputPaused && !stopped) {
       // A lossless reader is behind: what is still in the pipes is owed to it; wait for it to catch up.
+      // A reader may hold output, never the end: once the command is timed out, cancelled or
+      // destroyed, the pipes are let go and the exec ends.
       this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
       return;
     }

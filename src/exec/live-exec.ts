@@ -64,6 +64,11 @@ export class LiveExec implements Watched {
     for (const w of [...this.watchers]) w.pump();
   }
 
+  /** What this exec keeps once finished: its output windows and its command text (listed by exec.list). */
+  get retainedBytes(): number {
+    return this.log.retainedBytes + this.command.length * 2;
+  }
+
   get running(): boolean {
     return this.result === null;
   }

@@ -38,25 +38,23 @@ export class Watcher {
     sink.retain();
   }
 
-  /** Sends everything due: retained output from where this watcher stands, then the exit event once the command has ended. */
+  /**
+   * Sends everything due: retained output from where this watcher stands, then
+   * the exit event once the command has ended. Nothing is written while the
+   * sink is not ready (its buffer full, or an answer being written): the
+   * watcher waits for 'drain' and resumes where it stood.
+   */
   pump = (): void => {
     if (this.blocked || this.done) return;
     if (this.sink.closed) return this.stop();
     for (const chunk of this.exec.log.since(this.lastSeq)) {
+      if (!this.sink.ready) return this.block();
       this.lastSeq = chunk.seq;
-      if (!this.sendChunk(chunk)) {
-        this.blocked = true;
-        if (this.lossless) this.exec.holdOutput(1);
-        this.sink.onDrain(() => {
-          this.blocked = false;
-          if (this.lossless && !this.done) this.exec.holdOutput(-1);
-          this.pump();
-        });
-        return;
-      }
+      if (!this.sendChunk(chunk)) return this.block();
     }
     const exit = this.exec.exitEvent(this.withText);
     if (exit === null) return;
+    if (!this.sink.ready) return this.block();
     for (const stream of ['stdout', 'stderr'] as const) {
       const total = this.exec.log.totalBytes(stream);
       if (this.next[stream] < total) this.sendGap(stream, total);
@@ -65,9 +63,19 @@ export class Watcher {
     this.stop();
   };
 
+  private block(): void {
+    this.blocked = true;
+    if (this.lossless) this.exec.holdOutput(1);
+    this.sink.onDrain(() => {
+      this.blocked = false;
+      if (this.lossless && !this.done) this.exec.holdOutput(-1);
+      this.pump();
+    });
+  }
+
   /** Advisory events (waiting for input) skip a watcher that is behind. */
   notify(event: object): void {
-    if (!this.blocked && !this.done && !this.sink.closed) this.sink.send(event);
+    if (!this.blocked && !this.done && this.sink.ready) this.sink.send(event);
   }
 
   stop(): void {

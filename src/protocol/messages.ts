@@ -86,8 +86,12 @@ export const SessionCreateParams = z.object({
   name: z.string().max(256).nullish(),
   timeout_s: TimeoutS.nullish(),
   limits: LimitsParams.nullish(),
+  /** Destroy the session when the connection that created it closes (a CLI's one-off session); socket and stdio only. */
+  temporary: z.boolean().nullish(),
 });
 export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
+/** session.create as a client writes it. */
+export type SessionCreateRequest = z.input<typeof SessionCreateParams>;
 
 export const SessionRefParams = z.object({ session_id: SessionId });
 export type SessionRefParams = z.infer<typeof SessionRefParams>;

@@ -1,10 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from '../protocol/errors';
-import { RequestEnvelope } from '../protocol/messages';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import type { EventSink } from '../exec/event-sink';
+import { Outbox, SEND_HIGH_WATER } from './outbox';
 import { failure, type RequestContext, type Router } from './router';
+import { parseRequestLine } from './request-line';
+
+export { idOf } from './request-line';
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
@@ -32,8 +35,6 @@ export interface ConnectionTransport {
   readonly destroyed: boolean;
 }
 
-/** Stream events stop (and wait for 'drain') once this much is queued on the socket. */
-const EVENT_HIGH_WATER = 1024 * 1024;
 /** After an oversized line, how long the rest of it may keep arriving before the connection is cut. */
 const OVERFLOW_LINGER_MS = 5000;
 /**
@@ -46,20 +47,28 @@ const KEEPALIVE_MS = 1000;
 
 /**
  * One client connection: NDJSON in, responses out as each request finishes
- * (matched by id, so a slow exec.run never holds back a ping). Reading pauses
- * while `maxInflight` requests are open or while the socket's write buffer is
- * full, so a client that stops reading cannot grow the daemon's memory.
+ * (matched by id, so a slow exec.run never holds back a ping). One rule
+ * bounds what a client can make the daemon hold: requests are read only while
+ * fewer than `maxInflight` are open and nothing waits for the client to read
+ * (lines already read wait, unparsed, in the one chunk they came in);
+ * answers and stream events are written only while the socket holds less
+ * than SEND_HIGH_WATER unsent (src/server/outbox.ts).
  */
 export class Connection implements EventSink {
   private inflight = 0;
   private drainListeners: (() => void)[] = [];
   private closeListeners: (() => void)[] = [];
-  private writeBlocked = false;
   private inputEnded = false;
   private shut = false;
+  private gotRequest = false;
+  /** Complete lines read but not yet dispatched (at most one chunk's worth, plus one long line). */
+  private lines: string[] = [];
+  private lineHead = 0;
   /** Watchers streaming to this connection; it stays open for them after the client stops sending. */
   private holds = 0;
   private readonly splitter: LineSplitter;
+  private readonly outbox: Outbox;
+  private readonly openedAt = Date.now();
 
   constructor(
     private readonly socket: ConnectionTransport,
@@ -68,17 +77,31 @@ export class Connection implements EventSink {
     private readonly log: Logger,
     onClose: () => void,
   ) {
-    this.splitter = new LineSplitter(limits.maxRequestBytes, (line) => this.handleLine(line), () => this.handleOverflow());
+    this.outbox = new Outbox(
+      {
+        write: (data) => socket.write(data),
+        get writableLength() {
+          return socket.writableLength;
+        },
+        get open() {
+          return !socket.destroyed && socket.writable;
+        },
+        drained: () => new Promise<void>((resolve) => this.onDrainOrClose(resolve)),
+        abort: () => socket.destroy(),
+      },
+      (err) => log.error({ err }, 'an answer could not be written'),
+      () => this.wake(),
+    );
+    const onLine = (line: string) => {
+      this.gotRequest = true;
+      this.lines.push(line);
+    };
+    this.splitter = new LineSplitter(limits.maxRequestBytes, onLine, () => this.handleOverflow());
     socket.on('data', (chunk: Buffer) => {
       if (!this.splitter.push(chunk)) socket.removeAllListeners('data');
+      this.processLines();
     });
-    socket.on('drain', () => {
-      this.writeBlocked = false;
-      this.updateFlow();
-      const listeners = this.drainListeners;
-      this.drainListeners = [];
-      for (const l of listeners) l();
-    });
+    socket.on('drain', () => this.wake());
     socket.on('end', () => {
       this.inputEnded = true;
       this.updateKeepalive();
@@ -88,7 +111,9 @@ export class Connection implements EventSink {
     socket.on('close', () => {
       this.shut = true;
       this.updateKeepalive();
+      const waiting = this.drainListeners;
       this.drainListeners = [];
+      for (const l of waiting) l();
       const listeners = this.closeListeners;
       this.closeListeners = [];
       for (const l of listeners) l();
@@ -96,9 +121,19 @@ export class Connection implements EventSink {
     });
   }
 
+  /** How long this connection has been open without sending one complete request; null once it has. */
+  get silentForMs(): number | null {
+    return this.gotRequest ? null : Date.now() - this.openedAt;
+  }
+
   // EventSink: stream events share the socket with responses.
   get closed(): boolean {
     return this.shut;
+  }
+
+  /** An event line may go out now: no answer is half-written and the socket is not full. */
+  get ready(): boolean {
+    return !this.shut && this.socket.writable && this.outbox.idle && this.socket.writableLength < SEND_HIGH_WATER;
   }
 
   retain(): void {
@@ -118,7 +153,7 @@ export class Connection implements EventSink {
     const wanted = this.inputEnded && this.holds > 0 && !this.shut;
     if (wanted && !this.keepalive) {
       this.keepalive = setInterval(() => {
-        if (!this.shut && this.socket.writable) this.socket.write('\n');
+        if (!this.shut && this.socket.writable && this.outbox.idle) this.socket.write('\n');
       }, KEEPALIVE_MS);
       this.keepalive.unref();
     } else if (!wanted && this.keepalive) {
@@ -128,9 +163,10 @@ export class Connection implements EventSink {
   }
 
   send(event: object): boolean {
-    if (this.closed || this.socket.destroyed || !this.socket.writable) return false;
+    // Never inside an answer that is being written in pieces: the line would be corrupted.
+    if (this.shut || this.socket.destroyed || !this.socket.writable || !this.outbox.idle) return false;
     this.socket.write(encodeLine(event));
-    return this.socket.writableLength < EVENT_HIGH_WATER;
+    return this.socket.writableLength < SEND_HIGH_WATER;
   }
 
   onDrain(listener: () => void): void {
@@ -146,6 +182,8 @@ export class Connection implements EventSink {
   /** Stops reading and closes once the open requests are answered. */
   drainAndClose(): void {
     this.inputEnded = true;
+    this.lines = [];
+    this.lineHead = 0;
     this.socket.pause();
     this.endIfDone();
   }
@@ -154,48 +192,59 @@ export class Connection implements EventSink {
     this.socket.destroy();
   }
 
-  private handleLine(line: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(line);
-    } catch (err) {
-      this.reply(failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`));
-      return;
-    }
-    // The common case, checked by hand: zod is there for the message when something is off.
-    if (isPlainEnvelope(message)) {
-      void this.dispatch(message.id, message.method, message.params);
-      return;
-    }
-    const envelope = RequestEnvelope.safeParse(message);
-    if (!envelope.success) {
-      const id = idOf(message);
-      const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
-      this.reply(failure(id, ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
-      return;
-    }
-    void this.dispatch(envelope.data.id, envelope.data.method, envelope.data.params);
+  private onDrainOrClose(resolve: () => void): void {
+    if (this.shut) resolve();
+    else this.drainListeners.push(resolve);
   }
 
-  private async dispatch(id: Id, method: string, params: unknown): Promise<void> {
-    if (this.inflight >= this.limits.maxInflight) {
-      this.reply(
-        failure(id, ErrorCode.RESOURCE_PRESSURE, `${this.inflight} requests are open on this connection, the limit (TRL_MAX_INFLIGHT_PER_CONNECTION); wait for answers before sending more`),
-      );
-      return;
+  /** The socket drained or the outbox emptied: writers waiting may go on, reading may resume. */
+  private wake(): void {
+    const listeners = this.drainListeners;
+    this.drainListeners = [];
+    for (const l of listeners) l();
+    this.processLines();
+    this.endIfDone();
+  }
+
+  /** Dispatches lines read while the connection may take more; reads more only once they are all dispatched. */
+  private processLines(): void {
+    while (this.lineHead < this.lines.length && !this.shut) {
+      if (this.inflight >= this.limits.maxInflight || this.outbox.blocked) break;
+      const line = this.lines[this.lineHead]!;
+      this.lines[this.lineHead++] = '';
+      this.handleLine(line);
     }
-    this.inflight++;
+    if (this.lineHead >= this.lines.length) {
+      this.lines = [];
+      this.lineHead = 0;
+    }
     this.updateFlow();
+  }
+
+  private handleLine(line: string): void {
+    const request = parseRequestLine(line);
+    if (request.ok) this.dispatch(request.id, request.method, request.params);
+    else this.reply(request.response);
+  }
+
+  private dispatch(id: Id, method: string, params: unknown): void {
+    this.inflight++;
     const t0 = performance.now();
     let after: (() => void) | null = null;
-    const ctx: RequestContext = { sink: this, afterResponse: (fn) => (after = fn) };
-    const { response, code } = await this.router.answer(id, method, params, ctx, this.log);
-    this.inflight--;
-    this.reply(response);
-    this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
-    if (after !== null && code === undefined) (after as () => void)();
-    this.updateFlow();
-    this.endIfDone();
+    const ctx: RequestContext = { sink: this, connection: this, afterResponse: (fn) => (after = fn) };
+    this.router
+      .answer(id, method, params, ctx, this.log)
+      .then(({ response, code }) => {
+        this.inflight--;
+        this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
+        this.reply(response, after !== null && code === undefined ? after : undefined);
+        this.processLines();
+        this.endIfDone();
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err, method }, 'answering a request failed');
+        this.socket.destroy();
+      });
   }
 
   private handleOverflow(): void {
@@ -211,40 +260,21 @@ export class Connection implements EventSink {
     this.endIfDone();
   }
 
-  private reply(message: object): void {
+  private reply(message: object, after?: () => void): void {
     if (this.closed || this.socket.destroyed || !this.socket.writable) return;
-    if (!this.socket.write(encodeLine(message))) this.writeBlocked = true;
+    this.outbox.push(message, after);
   }
 
   private updateFlow(): void {
     if (this.inputEnded || this.closed) return;
-    if (this.writeBlocked) this.socket.pause();
+    const full = this.lineHead < this.lines.length || this.inflight >= this.limits.maxInflight || this.outbox.blocked;
+    if (full) this.socket.pause();
     else this.socket.resume();
   }
 
   private endIfDone(): void {
-    if (this.inputEnded && this.inflight === 0 && this.holds === 0 && !this.shut) this.socket.end();
+    if (this.inputEnded && this.inflight === 0 && this.holds === 0 && !this.shut && this.outbox.idle && this.lineHead >= this.lines.length) {
+      this.socket.end();
+    }
   }
-}
-
-
-export function idOf(message: unknown): Id {
-  if (message && typeof message === 'object' && 'id' in message) {
-    const id = (message as { id: unknown }).id;
-    if ((typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id))) return id;
-  }
-  return 'unknown';
-}
-
-/** What RequestEnvelope accepts, for the usual request: a short string id, a method, params an object or absent. */
-function isPlainEnvelope(m: unknown): m is { id: string; method: string; params?: Record<string, unknown> | null } {
-  if (typeof m !== 'object' || m === null) return false;
-  const { id, method, params } = m as Record<string, unknown>;
-  return (
-    typeof id === 'string' &&
-    id.length <= 256 &&
-    typeof method === 'string' &&
-    method.length <= 128 &&
-    (params === undefined || params === null || (typeof params === 'object' && !Array.isArray(params)))
-  );
 }

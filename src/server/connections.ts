@@ -13,7 +13,11 @@ export class ConnectionSet {
 
   constructor(
     private readonly router: Router,
-    private readonly limits: ConnectionLimits & { maxConnections: number },
+    private readonly limits: ConnectionLimits & {
+      maxConnections: number;
+      /** At the limit, a connection silent (no complete request) for this long gives its slot to a new one; 0 = never. */
+      firstRequestMs: number;
+    },
     private readonly log: Logger,
   ) {}
 
@@ -23,6 +27,7 @@ export class ConnectionSet {
 
   /** The listener's connection handler. */
   readonly accept = (socket: Socket): void => {
+    if (this.open.size >= this.limits.maxConnections) this.evictSilent();
     if (this.open.size >= this.limits.maxConnections) {
       socket.on('error', () => {});
       socket.end(
@@ -42,6 +47,29 @@ export class ConnectionSet {
     this.open.add(connection);
     this.onChange();
   };
+
+  /**
+   * Closes the connection that has been open longest without sending a
+   * complete request, if that is longer than `firstRequestMs`: connections
+   * that never speak cannot keep every other client out. Only at the limit,
+   * so a client that connects early and talks later loses nothing otherwise.
+   */
+  private evictSilent(): void {
+    if (this.limits.firstRequestMs <= 0) return;
+    let victim: Connection | null = null;
+    let longest = this.limits.firstRequestMs;
+    for (const c of this.open) {
+      const silent = c.silentForMs;
+      if (silent !== null && silent >= longest) {
+        victim = c;
+        longest = silent;
+      }
+    }
+    if (victim === null) return;
+    this.open.delete(victim);
+    this.log.info({ silent_ms: longest }, 'connection closed to make room: it sent no request (TRL_FIRST_REQUEST_TIMEOUT_S)');
+    victim.destroy();
+  }
 
   /** Shutdown: every connection closes once its open requests are answered; stragglers are cut after `ms`. */
   async closeAll(ms: number): Promise<void> {

@@ -15,6 +15,7 @@ import {
 import type { SessionPool } from '../sessions/pool';
 import { heapFigures, openFdCount, residentBytes } from '../system/stats';
 import { VERSION } from '../system/version';
+import { LazyList } from '../protocol/encode';
 import { Router } from './router';
 
 export interface DaemonInfo {
@@ -44,8 +45,17 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
       resource_pressure: info.pressure(),
       version: VERSION,
     }))
-    .register('session.create', SessionCreateParams, async (p) => {
+    .register('session.create', SessionCreateParams, async (p, ctx) => {
+      const connection = ctx.connection;
+      if (p.temporary && !connection) {
+        throw new TrlError(ErrorCode.INVALID_PARAMS, 'params.temporary: needs a connection that outlives the request (the Unix socket or stdio), not HTTP');
+      }
       const s = await pool.create(p);
+      if (p.temporary) {
+        connection!.onClose(() => {
+          pool.destroy(s.id, false, 'connection closed').catch(() => {}); // already destroyed by its client
+        });
+      }
       return { ...s.summary(), timeout_s: pool.effectiveTimeoutS(s), limits: s.limits };
     })
     .register('session.list', NoParams, () => ({ sessions: pool.list().map((s) => s.summary()) }))
@@ -115,7 +125,13 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
       live.inputSent();
       return { exec_id: live.id, bytes, eof: p.eof ?? false };
     })
-    .register('exec.list', ExecListParams, (p) => ({ execs: pool.execs.list(p.session_id).map((e) => e.summary()) }));
+    .register('exec.list', ExecListParams, (p) => {
+      // Produced as it is written: thousands of retained command texts never make one string.
+      const execs = new LazyList(function* () {
+        for (const e of pool.execs.list(p.session_id)) yield e.summary();
+      });
+      return { execs };
+    });
 }
 
 /** `SIGINT`, `INT` or `sigint` → `SIGINT`; anything else is an INVALID_PARAMS naming the field. */

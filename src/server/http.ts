@@ -10,10 +10,12 @@ import type { EventSink } from '../exec/event-sink';
 import { ErrorCode } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
 import { encodeLine } from '../protocol/ndjson';
+import { isSmall } from '../protocol/encode';
 import type { Logger } from '../system/logger';
 import { idOf } from './connection';
 import { HttpSlots } from './http-slots';
 import { ListenError, type Listener } from './listener';
+import { Outbox, SEND_HIGH_WATER } from './outbox';
 import { failure, type RequestContext, type Router } from './router';
 
 /** The one endpoint: `POST /` with a JSON envelope. */
@@ -217,8 +219,58 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
     (after as () => void)();
     sink.release();
   } else {
-    reply(res, 200, response);
+    await replyAnswer(res, response, log);
   }
+}
+
+/**
+ * A router's answer: small ones whole with a Content-Length; large ones
+ * (a big exec.run result, exec.list) chunked, a piece at a time, waiting for
+ * 'drain' (src/server/outbox.ts). One that cannot be encoded is a 500 with an
+ * INTERNAL_ERROR envelope.
+ */
+function replyAnswer(res: ServerResponse, response: object, log: Logger): Promise<void> {
+  if (isSmall(response)) {
+    let body: string;
+    try {
+      body = encodeLine(response);
+    } catch (err) {
+      log.error({ err, transport: 'http' }, 'an answer could not be encoded');
+      reply(res, 500, failure(idOf(response), ErrorCode.INTERNAL_ERROR, 'internal error: the answer could not be encoded; the daemon logged the details'));
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      if (res.headersSent || res.destroyed) return resolve();
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      res.end(body, () => resolve());
+      res.once('close', resolve);
+    });
+  }
+  return new Promise((resolve) => {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    const outbox = new Outbox(
+      {
+        write: (data) => res.write(data),
+        get writableLength() {
+          return res.writableLength;
+        },
+        get open() {
+          return !res.destroyed && !res.writableEnded;
+        },
+        drained: () =>
+          new Promise<void>((done) => {
+            res.once('drain', done);
+            res.once('close', done);
+          }),
+        abort: () => res.destroy(),
+      },
+      (err) => log.error({ err, transport: 'http' }, 'an answer could not be written'),
+      () => {},
+    );
+    outbox.push(response, () => res.end());
+    res.once('close', resolve);
+    res.once('finish', resolve);
+  });
 }
 
 /** 'ok', or why not. The comparison is over SHA-256 digests, so every presented token, of any length, takes the same path. */
@@ -319,6 +371,10 @@ class ResponseSink implements EventSink {
 
   get closed(): boolean {
     return this.shut || this.res.destroyed || this.res.writableEnded;
+  }
+
+  get ready(): boolean {
+    return !this.closed && this.started && this.res.writableLength < SEND_HIGH_WATER;
   }
 
   /** Writes the head and the response envelope line. */

@@ -8,6 +8,8 @@ import type { EventSink } from '../exec/event-sink';
 export interface RequestContext {
   /** Where stream events for this client go. */
   sink: EventSink;
+  /** The client's connection when it outlives the request (socket, stdio), for what must end with it; absent over HTTP. */
+  connection?: { onClose(listener: () => void): void };
   /** Runs right after the response is written: stream events must follow their response. */
   afterResponse(fn: () => void): void;
 }

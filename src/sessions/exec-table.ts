@@ -14,7 +14,7 @@ export class ExecTable {
   constructor(
     private readonly retainMs: number,
     private readonly maxFinished: number,
-    /** Output retained by finished execs, all together; the oldest go first past it. */
+    /** Output and command text retained by finished execs, all together; the oldest go first past it. */
     private readonly maxFinishedBytes: number,
   ) {}
 
@@ -25,7 +25,7 @@ export class ExecTable {
   /** A command ended: it now counts against the retention bounds. */
   ended(live: LiveExec): void {
     this.finished++;
-    this.finishedBytes += live.log.retainedBytes;
+    this.finishedBytes += live.retainedBytes;
     if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity, Infinity);
   }
 
@@ -35,9 +35,9 @@ export class ExecTable {
     return live;
   }
 
-  list(sessionId?: string | null): LiveExec[] {
-    const all = [...this.execs.values()];
-    return sessionId ? all.filter((e) => e.sessionId === sessionId) : all;
+  /** Every exec (of one session), oldest first, one at a time: a listing is written as it is produced. */
+  *list(sessionId?: string | null): Generator<LiveExec> {
+    for (const e of this.execs.values()) if (!sessionId || e.sessionId === sessionId) yield e;
   }
 
   /** Drops finished execs older than the retention time (housekeeping). */
@@ -53,7 +53,7 @@ export class ExecTable {
       if (live.finishedAt !== null && live.finishedAt <= before) {
         this.execs.delete(id);
         this.finished--;
-        this.finishedBytes -= live.log.retainedBytes;
+        this.finishedBytes -= live.retainedBytes;
         count--;
       }
     }

@@ -59,6 +59,9 @@ export class PressureGauge {
       reason = `the daemon's memory (${Math.round(rss / 1048576)} MiB) is over TRL_MAX_RSS_BYTES (${Math.round(this.maxRssBytes / 1048576)} MiB)`;
     } else if (fds > this.maxFds) {
       reason = `the daemon holds ${fds} file descriptors, over 90% of its limit (${this.maxFds})`;
+    } else if (fds < 0 || rss < 0) {
+      // Both figures come from /proc: failing to open it means the descriptors are already gone.
+      reason = 'the daemon cannot open /proc/self (out of file descriptors)';
     }
     if (reason !== this.reason) {
       if (reason) this.log.warn({ rss, fds }, 'under resource pressure: refusing new sessions and commands');

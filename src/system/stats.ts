@@ -1,7 +1,17 @@
 import { readdirSync } from 'node:fs';
 
-/** Current resident set size (not the peak). */
-export const residentBytes = (): number => process.memoryUsage.rss();
+/**
+ * Current resident set size (not the peak); -1 when it cannot be read (Node
+ * opens /proc/self/stat for it, which fails with EMFILE when the daemon is
+ * out of file descriptors).
+ */
+export function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return -1;
+  }
+}
 
 /** File descriptors the daemon holds now. */
 export function openFdCount(): number {
@@ -15,6 +25,10 @@ export function openFdCount(): number {
 
 /** Where the daemon's memory is: V8's heap, and buffers outside it (output chunks, socket writes). */
 export function heapFigures(): { memory_heap_used_bytes: number; memory_external_bytes: number } {
-  const m = process.memoryUsage();
-  return { memory_heap_used_bytes: m.heapUsed, memory_external_bytes: m.external };
+  try {
+    const m = process.memoryUsage();
+    return { memory_heap_used_bytes: m.heapUsed, memory_external_bytes: m.external };
+  } catch {
+    return { memory_heap_used_bytes: -1, memory_external_bytes: -1 };
+  }
 }

@@ -215,6 +215,7 @@ export class TestDaemon {
   async dispose(): Promise<void> {
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
+    assertNoFatal(this.stdoutText);
   }
 
   /** Every file under the daemon's directory, with contents: the canary test reads them. */
@@ -230,6 +231,12 @@ export class TestDaemon {
     walk(this.dir);
     return out;
   }
+}
+
+/** A daemon bug that was only logged (an unhandled rejection, an uncaught exception) fails the test that met it. */
+export function assertNoFatal(logs: string): void {
+  const fatal = logs.split('\n').filter((l) => l.includes('"unhandled rejection"') || l.includes('"uncaught exception"'));
+  if (fatal.length > 0) throw new Error(`the daemon under test logged ${fatal.length} fatal error(s): ${fatal.slice(0, 3).join('\n')}`);
 }
 
 /** Live (non-zombie) processes whose environment carries `marker` (e.g. a unique variable a test set). */

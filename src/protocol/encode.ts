@@ -1,0 +1,107 @@
+/**
+ * A message as a wire line, in pieces of about `PIECE_CHARS` characters, so
+ * that a transport can write a large answer (a 4 MiB result of control bytes
+ * is a 24 MiB line once escaped) a piece at a time and wait for 'drain' in
+ * between, instead of building the whole line in memory. Small messages (the
+ * usual case) are one JSON.stringify; large ones are walked: objects, arrays
+ * and iterables (a list produced lazily) piece by piece, long strings in slices.
+ */
+export const PIECE_CHARS = 64 * 1024;
+
+/** Characters of string content below which a message is encoded whole. */
+const WHOLE_BELOW = 64 * 1024;
+
+/** Whether `message` is encoded in one piece: nothing lazy in it, little string content. */
+export function isSmall(message: unknown): boolean {
+  return !isLazy(message) && roughChars(message, WHOLE_BELOW) < WHOLE_BELOW;
+}
+
+export function* encodeLinePieces(message: unknown): Generator<string> {
+  if (isSmall(message)) {
+    yield JSON.stringify(message) + '\n';
+    return;
+  }
+  let buf = '';
+  for (const part of walk(message)) {
+    buf += part;
+    if (buf.length >= PIECE_CHARS) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf + '\n';
+}
+
+/** String characters in `value`, counted until `limit` is passed. */
+function roughChars(value: unknown, limit: number): number {
+  if (typeof value === 'string') return value.length;
+  if (value === null || typeof value !== 'object') return 8;
+  let n = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    n += roughChars(v, limit - n) + 4;
+    if (n >= limit) break;
+  }
+  return n;
+}
+
+function isLazy(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (!Array.isArray(value) && Symbol.iterator in value) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (isLazy(v)) return true;
+  return false;
+}
+
+function* walk(value: unknown): Generator<string> {
+  if (typeof value === 'string') {
+    if (value.length <= PIECE_CHARS) return yield JSON.stringify(value);
+    yield '"';
+    for (let i = 0; i < value.length; ) {
+      let end = Math.min(value.length, i + PIECE_CHARS);
+      // Never split a surrogate pair: each half alone would be escaped as a lone surrogate.
+      const last = value.charCodeAt(end - 1);
+      if (end < value.length && last >= 0xd800 && last <= 0xdbff) end--;
+      yield JSON.stringify(value.slice(i, end)).slice(1, -1);
+      i = end;
+    }
+    return yield '"';
+  }
+  if (value !== null && typeof value === 'object' && (Array.isArray(value) || Symbol.iterator in value)) {
+    yield '[';
+    let first = true;
+    for (const item of value as Iterable<unknown>) {
+      if (!first) yield ',';
+      first = false;
+      yield* walk(item === undefined || typeof item === 'function' ? null : item);
+    }
+    return yield ']';
+  }
+  if (value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return yield JSON.stringify(value) ?? 'null';
+  }
+  yield '{';
+  let first = true;
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined || typeof v === 'function') continue;
+    yield `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    yield* walk(v);
+  }
+  yield '}';
+}
+
+/**
+ * A list produced item by item as it is encoded (exec.list), so the answer
+ * never exists whole in memory. JSON.stringify still sees an array (toJSON),
+ * for callers that encode it the ordinary way.
+ */
+export class LazyList<T> implements Iterable<T> {
+  constructor(private readonly items: () => Iterator<T>) {}
+
+  [Symbol.iterator](): Iterator<T> {
+    return this.items();
+  }
+
+  toJSON(): T[] {
+    return [...this];
+  }
+}

@@ -1,0 +1,108 @@
+import { ErrorCode } from '../protocol/errors';
+import { encodeLinePieces } from '../protocol/encode';
+
+/** Bytes a transport may hold unsent before answers and events wait for 'drain'. */
+export const SEND_HIGH_WATER = 1024 * 1024;
+
+/** What the outbox needs of a transport. */
+export interface OutboxTarget {
+  write(data: string): boolean;
+  readonly writableLength: number;
+  /** False once the transport can no longer be written. */
+  readonly open: boolean;
+  /** Resolves on the next 'drain', or at once when the transport closes. */
+  drained(): Promise<void>;
+  /** A line was cut short (its encoding failed half-way): nothing after it could be read; close. */
+  abort(): void;
+}
+
+interface Item {
+  message: object;
+  after: (() => void) | undefined;
+}
+
+/**
+ * The answers of one connection, written one at a time and a piece at a
+ * time: nothing is written while the transport holds `SEND_HIGH_WATER`
+ * unsent bytes, so a client that stops reading costs the daemon at most that
+ * much plus one piece, and the answers still waiting (one per open request,
+ * a bounded number). An answer whose encoding fails (a string too long for
+ * V8) is replaced by INTERNAL_ERROR.
+ */
+export class Outbox {
+  private readonly queue: Item[] = [];
+  private running = false;
+
+  constructor(
+    private readonly target: OutboxTarget,
+    private readonly onError: (err: unknown) => void,
+    /** Called whenever the outbox has written everything: stream events may go again. */
+    private readonly onIdle: () => void,
+  ) {}
+
+  /** Nothing queued or half-written: an event line may go out now. */
+  get idle(): boolean {
+    return !this.running && this.queue.length === 0;
+  }
+
+  /** Waiting for the client to read: stop reading its requests meanwhile. */
+  get blocked(): boolean {
+    return !this.idle && this.target.writableLength >= SEND_HIGH_WATER;
+  }
+
+  /** Queues an answer; `after` runs once its last byte is handed to the transport. */
+  push(message: object, after?: () => void): void {
+    this.queue.push({ message, after });
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && this.target.open) {
+        const item = this.queue.shift()!;
+        if (await this.writeOne(item.message)) item.after?.();
+      }
+    } catch (err) {
+      this.onError(err);
+      this.target.abort();
+    } finally {
+      this.queue.length = 0;
+      this.running = false;
+    }
+    if (this.target.open) this.onIdle();
+  }
+
+  /** True when the whole line went out. */
+  private async writeOne(message: object): Promise<boolean> {
+    let written = 0;
+    const pieces = encodeLinePieces(message);
+    for (;;) {
+      let next: IteratorResult<string>;
+      try {
+        next = pieces.next();
+      } catch (err) {
+        if (written > 0) throw err;
+        this.onError(err);
+        return this.writeOne(internalError(message));
+      }
+      if (next.done) return true;
+      while (this.target.writableLength >= SEND_HIGH_WATER) {
+        if (!this.target.open) return false;
+        await this.target.drained();
+      }
+      if (!this.target.open) return false;
+      this.target.write(next.value);
+      written++;
+    }
+  }
+}
+
+function internalError(message: object): object {
+  const id = (message as { id?: unknown }).id;
+  return {
+    id: typeof id === 'string' || typeof id === 'number' ? id : 'unknown',
+    ok: false,
+    error: { code: ErrorCode.INTERNAL_ERROR, message: 'internal error: the answer could not be encoded (too large?); the daemon logged the details' },
+  };
+}

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConnection, type Socket } from 'node:net';
+import { TestDaemon, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
+import { expectError, newSession, run } from '../helpers/wire';
+
+/**
+ * Out of file descriptors, trld refuses new work instead of dying: with
+ * RLIMIT_NOFILE 128, 200 idle connections neither crash the pressure
+ * sampler (process.memoryUsage reads /proc) nor the accept loop, and once
+ * they go, work is accepted again.
+ */
+
+let daemon: TestDaemon;
+test.before(async () => {
+  daemon = await startDaemonWithPrefix(['prlimit', '--nofile=128:128'], { env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
+});
+test.after(() => daemon.dispose());
+
+function connect(path: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const s = createConnection({ path });
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(null));
+    s.on('error', () => {});
+    s.on('data', () => {});
+  });
+}
+
+test('200 idle connections under RLIMIT_NOFILE 128: no crash, RESOURCE_PRESSURE, then recovery', async (t) => {
+  const client = await daemon.connect();
+  const sid = await newSession(client);
+  const idle: Socket[] = [];
+  for (let i = 0; i < 200; i++) {
+    const s = await connect(daemon.socketPath);
+    if (s) idle.push(s);
+  }
+  await sleep(1500); // two samples of the pressure gauge, each of which used to throw EMFILE
+  assert.equal(daemon.child.exitCode, null, `trld exited: ${daemon.stderr}`);
+  const stats = await client.request<{ open_fds: number; resource_pressure: string | null }>('system.stats');
+  t.diagnostic(`connections opened by the client: ${idle.length}; daemon open_fds ${stats.open_fds}; pressure: ${stats.resource_pressure}`);
+  assert.ok(stats.resource_pressure, 'no resource pressure reported');
+  await expectError(run(client, sid, 'echo hi'), 'RESOURCE_PRESSURE');
+  for (const s of idle) s.destroy();
+  assert.ok(await waitFor(async () => (await client.request<{ resource_pressure: string | null }>('system.stats')).resource_pressure === null, 10_000), 'pressure never passed');
+  assert.equal((await run(client, sid, 'echo back')).stdout, 'back\n');
+  // New connections are accepted again.
+  const fresh = await daemon.connect();
+  await fresh.request('system.ping');
+  fresh.close();
+  client.close();
+  assert.equal(daemon.child.exitCode, null);
+  assert.ok(!daemon.logs.includes('"level":60'), 'a fatal line was logged');
+});
