@@ -45,15 +45,17 @@ run: build
 	ulimit -c 0 && TRL_SOCKET_PATH=$(SOCKET) $(if $(filter 0,$(shell id -u)),TRL_ALLOW_ROOT=1) exec $(NODE) bin/trld
 
 # As root, the daemon under test runs as an unprivileged user that test-setup creates.
+# scripts/reap reaps what the tests' commands daemonize, as PID 1 does under systemd.
 test: system-deps build
-	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec $$(find dist/test/unit dist/test/integration dist/test/reliability -name '*.test.js' 2>/dev/null | sort)
+	@eval "$$(scripts/test-setup.sh)" && scripts/reap $(NODE) --test --test-reporter=spec $$(find dist/test/unit dist/test/integration dist/test/reliability -name '*.test.js' 2>/dev/null | sort)
 
 bench: build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) dist/bench/run.js
 
-# The long reliability runs (fuzzing 10 000+ lines, 64×100 load, 1 000-connection churn, crash with 20 commands).
+# The long reliability runs (fuzzing 10 000+ lines, 64×100 load, 1 000-connection churn, crash with 20 commands)
+# and the standing abuse suite (abuse-*.chaos: hostile commands, clients and local users).
 chaos: build
-	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js
+	@eval "$$(scripts/test-setup.sh)" && scripts/reap $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js $$(ls dist/test/reliability/abuse-*.chaos.js)
 
 clean:
 	rm -rf dist build

@@ -216,6 +216,11 @@ box sh -c 'rm -f /run/systemd/system/trl.service.d/50-e2e-http.conf && systemctl
 out=$(box trl doctor 2>&1); rc=$?
 expect "doctor: passes again once repaired" 0 "$rc"
 
+# --- the daemon's own hardening: env file only systemd reads, no core, no inspector ---
+# shellcheck source=test/e2e/trust-checks.sh
+. "$repo/test/e2e/trust-checks.sh"
+trust_checks
+
 # --- the user instance: a workstation user's own trld (issue 12) -------------------
 # alice has lingering enabled, so her user manager runs without a login; she
 # enables the packaged user socket herself. bob is a second user on the host.
