@@ -1,7 +1,11 @@
+import { hardenSelf } from './native/harden';
+// First, before any secret is read: commands (same uid) cannot read this process's memory or environ.
+const hardening = hardenSelf();
+
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
-import { spawnWithNode } from './exec/spawn';
+import { chooseSpawner } from './exec/spawn-native';
 import { ConnectionSet } from './server/connections';
 import { createRouter } from './server/handlers';
 import { listenHttp } from './server/http';
@@ -48,6 +52,9 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);
+  if (hardening.error) log.warn({ err: hardening.error }, 'daemon not hardened: commands of the same user can read its memory and environment');
+  const spawn = chooseSpawner(config.spawner);
+  if (spawn.fallbackReason) log.warn({ reason: spawn.fallbackReason }, 'native spawner unavailable: commands start with child_process');
 
   // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
   const cgroup = CgroupContainment.detect(log);
@@ -61,7 +68,7 @@ async function main(): Promise<void> {
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
   const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, log) : null;
-  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger, pressure, cgroups);
+  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, log, ledger, pressure, cgroups);
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   log.info(
-    { listen: listeners.map((l) => l.where), activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
+    { listen: listeners.map((l) => l.where), spawner: spawn.name, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

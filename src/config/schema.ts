@@ -49,6 +49,7 @@ export const ConfigSchema = z.object({
   http_tls_cert: z.string().min(1).optional(),
   http_tls_key: z.string().min(1).optional(),
   stdio: bool.default(false),
+  spawner: z.enum(['native', 'child_process']).default('native'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -88,6 +89,7 @@ export const CONFIG_HELP: Record<ConfigKey, string> = {
   http_tls_cert: 'PEM certificate file: serve HTTPS instead of HTTP',
   http_tls_key: 'PEM private key file for --http-tls-cert',
   stdio: 'one-shot mode: requests on stdin, responses on stdout, logs on stderr; exit at end of input',
+  spawner: 'how commands are started: native (the daemon\'s own addon: no copy of the daemon, off the event loop) or child_process (Node\'s); native falls back to child_process with a warning when its addon does not load',
   log_level: 'fatal, error, warn, info, debug, trace or silent',
 };
 

@@ -1,0 +1,171 @@
+/*
+ * trl_native: the daemon's native process layer (N-API, C). Exports
+ *   harden()                                  not dumpable, RLIMIT_CORE 0
+ *   spawn(file, argv, envp, cwd, rlimits, cb) cb(err, {pid, pidfd, fds})
+ *   watchExit(pidfd, cb)                      cb(code|null, signo|null)
+ *   sendSignal(pidfd, signo)
+ */
+#include "trl_native.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+napi_value trl_errno_error(napi_env env, int err, const char *step) {
+  napi_value msg, error, v;
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_create_string_utf8(env, step, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  return error;
+}
+
+napi_value trl_throw_errno(napi_env env, int err, const char *step) {
+  napi_throw(env, trl_errno_error(env, err, step));
+  return NULL;
+}
+
+/* A copy of a JS string, or NULL (with a pending exception) when it is not one or holds a NUL. */
+char *trl_string_arg(napi_env env, napi_value value) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a string");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, value, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    napi_throw_type_error(env, NULL, "a string holds a NUL byte");
+    return NULL;
+  }
+  return s;
+}
+
+static char **string_array(napi_env env, napi_value array) {
+  uint32_t n;
+  if (napi_get_array_length(env, array, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an array of strings");
+    return NULL;
+  }
+  char **out = calloc(n + 1, sizeof *out);
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    napi_get_element(env, array, i, &item);
+    out[i] = trl_string_arg(env, item);
+    if (!out[i]) {
+      for (uint32_t j = 0; j < i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+/* rlimits: a flat array [resource, soft, hard, ...]; -1 means RLIM_INFINITY. */
+static int read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *job) {
+  uint32_t n;
+  if (napi_get_array_length(env, array, &n) != napi_ok || n % 3 != 0 || n / 3 > TRL_MAX_RLIMITS) {
+    napi_throw_type_error(env, NULL, "rlimits: [resource, soft, hard, ...]");
+    return -1;
+  }
+  job->n_rlimits = (int)(n / 3);
+  for (uint32_t i = 0; i < n / 3; i++) {
+    napi_value v;
+    double d[3];
+    for (int k = 0; k < 3; k++) {
+      napi_get_element(env, array, i * 3 + k, &v);
+      if (napi_get_value_double(env, v, &d[k]) != napi_ok) {
+        napi_throw_type_error(env, NULL, "rlimits: numbers expected");
+        return -1;
+      }
+    }
+    job->rlimit_resource[i] = (int)d[0];
+    job->rlimit_value[i].rlim_cur = d[1] < 0 ? RLIM_INFINITY : (rlim_t)d[1];
+    job->rlimit_value[i].rlim_max = d[2] < 0 ? RLIM_INFINITY : (rlim_t)d[2];
+  }
+  return 0;
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  trl_spawn_execute(data);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  struct trl_spawn_job *job = data;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value callback, undefined, argv[2], ignored;
+  napi_get_reference_value(env, job->callback, &callback);
+  napi_get_undefined(env, &undefined);
+  napi_get_null(env, &argv[0]);
+  argv[1] = undefined;
+  if (status != napi_ok && job->pid < 0 && job->err == 0) job->err = ECANCELED;
+  if (job->pid < 0) {
+    argv[0] = trl_errno_error(env, job->err, job->err_step ? job->err_step : "spawn");
+  } else {
+    napi_value result, v, fds;
+    napi_create_object(env, &result);
+    napi_create_int32(env, job->pid, &v);
+    napi_set_named_property(env, result, "pid", v);
+    napi_create_int32(env, job->pidfd, &v);
+    napi_set_named_property(env, result, "pidfd", v);
+    napi_create_array_with_length(env, TRL_STDIO_COUNT, &fds);
+    for (int i = 0; i < TRL_STDIO_COUNT; i++) {
+      napi_create_int32(env, job->parent_fd[i], &v);
+      napi_set_element(env, fds, i, v);
+    }
+    napi_set_named_property(env, result, "fds", fds);
+    argv[1] = result;
+  }
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  trl_spawn_release(job);
+  napi_call_function(env, undefined, callback, 2, argv, &ignored);
+  napi_close_handle_scope(env, scope);
+}
+
+napi_value trl_spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, callback)");
+    return NULL;
+  }
+  struct trl_spawn_job *job = calloc(1, sizeof *job);
+  if (!job) return trl_throw_errno(env, ENOMEM, "spawn");
+  for (int i = 0; i < TRL_STDIO_COUNT; i++) job->parent_fd[i] = job->child_fd[i] = -1;
+  job->pid = -1;
+  if (!(job->file = trl_string_arg(env, args[0])) || !(job->argv = string_array(env, args[1])) ||
+      !(job->envp = string_array(env, args[2])) || !(job->cwd = trl_string_arg(env, args[3])) ||
+      read_rlimits(env, args[4], job) < 0) {
+    trl_spawn_release(job);
+    return NULL;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "trl.spawn", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, args[5], 1, &job->callback);
+  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"harden", NULL, trl_harden, NULL, NULL, NULL, napi_default, NULL},
+      {"spawn", NULL, trl_spawn, NULL, NULL, NULL, napi_default, NULL},
+      {"watchExit", NULL, trl_watch_exit, NULL, NULL, NULL, napi_default, NULL},
+      {"sendSignal", NULL, trl_send_signal, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "trl_native",
+      "sources": ["addon.c", "harden.c", "spawn.c", "child.c", "exit_watch.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-strict-aliasing"],
+      "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,53 @@
+/* The daemon's native process layer: shared declarations. */
+#ifndef TRL_NATIVE_H
+#define TRL_NATIVE_H
+
+#include <node_api.h>
+#include <stddef.h>
+#include <sys/resource.h>
+
+#define TRL_STDIO_COUNT 4 /* stdin, stdout, stderr, state pipe on fd 3 */
+#define TRL_MAX_RLIMITS 16
+
+/* Everything the child needs, prepared by the parent before clone: the child
+ * shares the parent's memory until exec and must not allocate. */
+struct trl_spawn_job {
+  char *file;
+  char **argv;
+  char **envp;
+  char *cwd;
+  int n_rlimits;
+  int rlimit_resource[TRL_MAX_RLIMITS];
+  struct rlimit rlimit_value[TRL_MAX_RLIMITS];
+  int child_fd[TRL_STDIO_COUNT];  /* the child's ends, moved onto 0..3 */
+  int parent_fd[TRL_STDIO_COUNT]; /* the daemon's ends */
+  /* Written by the child when a step before exec (or exec) fails. */
+  int child_errno;
+  const char *child_step;
+  /* Results for the parent. */
+  int pid;
+  int pidfd;
+  int err;
+  const char *err_step;
+  napi_ref callback;
+  napi_async_work work;
+};
+
+/* child.c: runs in the vfork-like child; returns only on failure. */
+int trl_child_main(void *arg);
+
+/* spawn.c: the parent side, off the JavaScript thread. */
+void trl_spawn_execute(struct trl_spawn_job *job);
+void trl_spawn_release(struct trl_spawn_job *job);
+
+napi_value trl_spawn(napi_env env, napi_callback_info info);
+napi_value trl_watch_exit(napi_env env, napi_callback_info info);
+napi_value trl_send_signal(napi_env env, napi_callback_info info);
+napi_value trl_harden(napi_env env, napi_callback_info info);
+
+/* addon.c helpers */
+napi_value trl_throw_errno(napi_env env, int err, const char *step);
+char *trl_string_arg(napi_env env, napi_value value);
+napi_value trl_errno_error(napi_env env, int err, const char *step);
+
+#endif

@@ -1,0 +1,80 @@
+import { constants } from 'node:os';
+import { Socket } from 'node:net';
+import { nativeAddon, type NativeAddon, type NativeErrnoError } from '../native/addon';
+import { spawnWithNode, type SpawnedProcess, type Spawner } from './spawn';
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/** The same shape of error child_process gives, so callers name the failure the same way. */
+function spawnError(err: NativeErrnoError, file: string, args: string[]): NodeJS.ErrnoException {
+  const code = ERRNO_NAMES.get(err.errno) ?? `E${err.errno}`;
+  const e = new Error(`spawn ${file} ${code} (${err.syscall})`) as NodeJS.ErrnoException & { spawnargs: string[] };
+  e.code = code;
+  e.errno = -err.errno;
+  e.syscall = `spawn ${file}`;
+  e.path = file;
+  e.spawnargs = args;
+  return e;
+}
+
+/**
+ * Commands started by the native process layer: clone with CLONE_VM |
+ * CLONE_VFORK | CLONE_PIDFD on a worker thread (the event loop never waits
+ * for an exec, and the daemon's memory is not copied), the child a session
+ * leader with stdio and the state pipe on fds 0..3 and nothing else open.
+ * The exit is learned through the pidfd, which also reaps exactly this child.
+ */
+export function nativeSpawner(addon: NativeAddon): Spawner {
+  return (spec) =>
+    new Promise((resolve, reject) => {
+      const envp = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+      const argv = [spec.file, ...spec.args];
+      try {
+        addon.spawn(spec.file, argv, envp, spec.cwd, [], (err, started) => {
+          if (err || !started) return reject(spawnError(err ?? Object.assign(new Error('no result'), { errno: 0, syscall: 'spawn' }), spec.file, spec.args));
+          resolve(wrap(addon, started.pid, started.pidfd, started.fds));
+        });
+      } catch (err) {
+        // A NUL byte in an argument or the environment, as child_process refuses it.
+        reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
+      }
+    });
+}
+
+function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number]): SpawnedProcess {
+  const stdin = new Socket({ fd: fds[0], readable: false, writable: true });
+  const [stdout, stderr, state] = fds.slice(1).map((fd) => new Socket({ fd, readable: true, writable: false }));
+  let exit: [number | null, NodeJS.Signals | null] | undefined;
+  const listeners: ((code: number | null, signal: NodeJS.Signals | null) => void)[] = [];
+  addon.watchExit(pidfd, (code, signo) => {
+    exit = [code, signo === null ? null : (SIGNAL_NAMES.get(signo) ?? null)];
+    for (const l of listeners.splice(0)) l(...exit);
+  });
+  return {
+    pid,
+    stdin,
+    stdout: stdout!,
+    stderr: stderr!,
+    state: state!,
+    onExit: (listener) => {
+      if (exit) queueMicrotask(() => listener(...exit!));
+      else listeners.push(listener);
+    },
+  };
+}
+
+export type SpawnerName = 'native' | 'child_process';
+
+/**
+ * The spawner the setting asks for; child_process when it asks for native and
+ * the addon does not load, with the reason for the one start-up warning.
+ */
+export function chooseSpawner(wanted: SpawnerName): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
+  if (wanted === 'child_process') return { name: 'child_process', spawner: spawnWithNode, fallbackReason: null };
+  const { addon, error } = nativeAddon();
+  if (!addon) return { name: 'child_process', spawner: spawnWithNode, fallbackReason: error };
+  return { name: 'native', spawner: nativeSpawner(addon), fallbackReason: null };
+}
