@@ -83,7 +83,7 @@ bench: build
 
 # The long reliability runs (fuzzing 10 000+ lines, 64×100 load, 1 000-connection churn, crash with 20 commands).
 chaos: build
-	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js
+	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js $$(ls dist/test/reliability/*.chaos.js 2>/dev/null)
 
 clean:
 	rm -rf dist build
