@@ -52,9 +52,12 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);
-  if (hardening.error) log.warn({ err: hardening.error }, 'daemon not hardened: commands of the same user can read its memory and environment');
   const spawn = chooseSpawner(config.spawner);
-  if (spawn.fallbackReason) log.warn({ reason: spawn.fallbackReason }, 'native spawner unavailable: commands start with child_process');
+  const nativeProblem = hardening.error ?? spawn.fallbackReason;
+  if (nativeProblem) {
+    const lost = [hardening.error && 'the daemon is not hardened (commands of its user can read its memory and environment)', spawn.fallbackReason && 'commands start with child_process'];
+    log.warn({ err: nativeProblem, spawner: spawn.name }, `native layer unavailable: ${lost.filter(Boolean).join('; ')}`);
+  }
 
   // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
   const cgroup = CgroupContainment.detect(log);

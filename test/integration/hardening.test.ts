@@ -43,11 +43,10 @@ test('the daemon never dumps core: its RLIMIT_CORE is 0 (soft and hard)', () => 
 });
 
 test('the daemon logs no hardening warning when its addon loaded', () => {
-  assert.doesNotMatch(daemon.logs, /daemon not hardened/);
+  assert.doesNotMatch(daemon.logs, /native layer unavailable/);
 });
 
 test('the daemon starts commands with the spawner TRL_SPAWNER asks for (native by default) and says which', () => {
   const ready = daemon.logRecords().find((r) => r.msg === 'trld ready');
   assert.equal(ready?.spawner, process.env.TRL_SPAWNER ?? 'native');
-  assert.doesNotMatch(daemon.logs, /native spawner unavailable/);
 });
