@@ -20,9 +20,10 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-# What the tests need beyond Node: libsystemd-dev so the sd-notify addon builds
-# (the readiness tests), procps, python3 (interactive-input tests), util-linux (prlimit, runuser).
-TEST_APT := libsystemd-dev procps python3 util-linux
+# What the tests need beyond Node: a C compiler (trl_native, sd-notify),
+# libsystemd-dev so the sd-notify addon builds (the readiness tests), procps,
+# python3 (interactive-input tests, node-gyp), util-linux (prlimit, runuser).
+TEST_APT := gcc g++ make libsystemd-dev procps python3 util-linux
 
 system-deps:
 	@$(call apt_install,$(TEST_APT))
@@ -70,13 +71,14 @@ run: build
 
 # As root, the daemon under test runs as an unprivileged user that test-setup creates.
 # `make test` runs the suite with the default spawner (native); `make
-# test-fallback` runs it again with child_process, the fallback.
+# test-fallback` runs every test that starts a daemon again with
+# child_process, the fallback (the unit tests start none).
 TEST_FILES = $$(find dist/test/unit dist/test/integration dist/test/reliability -name '*.test.js' 2>/dev/null | sort)
 test: system-deps build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec $(TEST_FILES)
 
 test-fallback: system-deps build
-	@eval "$$(scripts/test-setup.sh)" && TRL_SPAWNER=child_process $(NODE) --test --test-reporter=spec $(TEST_FILES)
+	@eval "$$(scripts/test-setup.sh)" && TRL_SPAWNER=child_process $(NODE) --test --test-reporter=spec $$(find dist/test/integration dist/test/reliability -name '*.test.js' | sort)
 
 bench: build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) dist/bench/run.js

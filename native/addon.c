@@ -1,7 +1,8 @@
 /*
  * trl_native: the daemon's native process layer (N-API, C). Exports
  *   harden()                                  not dumpable, RLIMIT_CORE 0
- *   spawn(file, argv, envp, cwd, rlimits, cb) cb(err, {pid, pidfd, fds})
+ *   spawn(file, argv, envp, cwd, rlimits, user, cb)   cb(err, {pid, pidfd, fds})
+ *                                             user: null or {uid, gid, groups}
  *   watchExit(pidfd, cb)                      cb(code|null, signo|null)
  *   sendSignal(pidfd, signo)
  */
@@ -92,6 +93,36 @@ static int read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *jo
   return 0;
 }
 
+/* user: null, or {uid, gid, groups: number[]} for a command run as another user. */
+static int read_user(napi_env env, napi_value user, struct trl_spawn_job *job) {
+  napi_valuetype type;
+  napi_typeof(env, user, &type);
+  if (type == napi_null || type == napi_undefined) return 0;
+  napi_value v, groups;
+  uint32_t uid, gid, n;
+  if (napi_get_named_property(env, user, "uid", &v) != napi_ok || napi_get_value_uint32(env, v, &uid) != napi_ok ||
+      napi_get_named_property(env, user, "gid", &v) != napi_ok || napi_get_value_uint32(env, v, &gid) != napi_ok ||
+      napi_get_named_property(env, user, "groups", &groups) != napi_ok || napi_get_array_length(env, groups, &n) != napi_ok ||
+      n > TRL_MAX_GROUPS) {
+    napi_throw_type_error(env, NULL, "user: {uid, gid, groups} with at most 64 groups");
+    return -1;
+  }
+  job->switch_user = 1;
+  job->uid = (uid_t)uid;
+  job->gid = (gid_t)gid;
+  job->n_groups = (int)n;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t g;
+    napi_get_element(env, groups, i, &v);
+    if (napi_get_value_uint32(env, v, &g) != napi_ok) {
+      napi_throw_type_error(env, NULL, "user.groups: numbers expected");
+      return -1;
+    }
+    job->groups[i] = (gid_t)g;
+  }
+  return 0;
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   trl_spawn_execute(data);
@@ -132,11 +163,11 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 napi_value trl_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6];
+  size_t argc = 7;
+  napi_value args[7];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, callback)");
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, user, callback)");
     return NULL;
   }
   struct trl_spawn_job *job = calloc(1, sizeof *job);
@@ -145,13 +176,13 @@ napi_value trl_spawn(napi_env env, napi_callback_info info) {
   job->pid = -1;
   if (!(job->file = trl_string_arg(env, args[0])) || !(job->argv = string_array(env, args[1])) ||
       !(job->envp = string_array(env, args[2])) || !(job->cwd = trl_string_arg(env, args[3])) ||
-      read_rlimits(env, args[4], job) < 0) {
+      read_rlimits(env, args[4], job) < 0 || read_user(env, args[5], job) < 0) {
     trl_spawn_release(job);
     return NULL;
   }
   napi_value name;
   napi_create_string_utf8(env, "trl.spawn", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, args[5], 1, &job->callback);
+  napi_create_reference(env, args[6], 1, &job->callback);
   napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
   napi_queue_async_work(env, job->work);
   return NULL;

@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -57,10 +59,23 @@ int trl_child_main(void *arg) {
   for (int i = 0; i < TRL_STDIO_COUNT; i++)
     if (dup2(src[i], i) < 0) return fail(job, "dup2");
 
-  if (chdir(job->cwd) < 0) return fail(job, "chdir");
-
+  /* Limits first: once the command's user, a hard limit cannot be raised. */
   for (int i = 0; i < job->n_rlimits; i++)
     if (setrlimit(job->rlimit_resource[i], &job->rlimit_value[i]) < 0) return fail(job, "setrlimit");
+
+  /* The command's own user: supplementary groups, then gid, then uid (all
+   * three ids, so no way back), no ambient capabilities, and no_new_privs so
+   * no setuid program can raise it again. */
+  if (job->switch_user) {
+    if (setgroups((size_t)job->n_groups, job->groups) < 0) return fail(job, "setgroups");
+    if (setresgid(job->gid, job->gid, job->gid) < 0) return fail(job, "setresgid");
+    if (setresuid(job->uid, job->uid, job->uid) < 0) return fail(job, "setresuid");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return fail(job, "prctl(PR_CAP_AMBIENT)");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(job, "prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+
+  /* As the command's user: a directory it may not enter fails here (EACCES). */
+  if (chdir(job->cwd) < 0) return fail(job, "chdir");
 
   close_from(TRL_STDIO_COUNT);
 

@@ -5,9 +5,11 @@
 #include <node_api.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #define TRL_STDIO_COUNT 4 /* stdin, stdout, stderr, state pipe on fd 3 */
 #define TRL_MAX_RLIMITS 16
+#define TRL_MAX_GROUPS 64
 
 /* Everything the child needs, prepared by the parent before clone: the child
  * shares the parent's memory until exec and must not allocate. */
@@ -19,6 +21,12 @@ struct trl_spawn_job {
   int n_rlimits;
   int rlimit_resource[TRL_MAX_RLIMITS];
   struct rlimit rlimit_value[TRL_MAX_RLIMITS];
+  /* Another user for the command (switch_user): groups, gid, uid. */
+  int switch_user;
+  uid_t uid;
+  gid_t gid;
+  int n_groups;
+  gid_t groups[TRL_MAX_GROUPS];
   int child_fd[TRL_STDIO_COUNT];  /* the child's ends, moved onto 0..3 */
   int parent_fd[TRL_STDIO_COUNT]; /* the daemon's ends */
   /* Written by the child when a step before exec (or exec) fails. */

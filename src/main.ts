@@ -5,6 +5,7 @@ const hardening = hardenSelf();
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
+import { CommandUserError, resolveCommandUser } from './exec/command-user';
 import { chooseSpawner } from './exec/spawn-native';
 import { ConnectionSet } from './server/connections';
 import { createRouter } from './server/handlers';
@@ -52,7 +53,15 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);
-  const spawn = chooseSpawner(config.spawner);
+  let commandUser = null;
+  try {
+    commandUser = config.command_user ? resolveCommandUser(config.command_user, uid) : null;
+  } catch (err) {
+    if (err instanceof CommandUserError) fail(`trld: ${err.message}`, 2);
+    throw err;
+  }
+  const spawn = chooseSpawner(config.spawner, commandUser);
+  if (commandUser) log.info({ command_user: commandUser.name, uid: commandUser.uid }, 'commands run as another user');
   const nativeProblem = hardening.error ?? spawn.fallbackReason;
   if (nativeProblem) {
     const lost = [hardening.error && 'the daemon is not hardened (commands of its user can read its memory and environment)', spawn.fallbackReason && 'commands start with child_process'];

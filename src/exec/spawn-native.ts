@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import { nativeAddon, type NativeAddon, type NativeErrnoError } from '../native/addon';
-import { spawnWithNode, type SpawnedProcess, type Spawner } from './spawn';
+import { spawnWithNode, type CommandUser, type SpawnedProcess, type Spawner } from './spawn';
 
 /** errno → name; where two names share a number (EAGAIN, EWOULDBLOCK) the first listed, which libuv reports too. */
 const ERRNO_NAMES = new Map<number, string>();
@@ -26,7 +26,9 @@ function spawnError(err: NativeErrnoError, file: string, args: string[]): NodeJS
  * Commands started by the native process layer: clone with CLONE_VM |
  * CLONE_VFORK | CLONE_PIDFD on a worker thread (the event loop never waits
  * for an exec, and the daemon's memory is not copied), the child a session
- * leader with stdio and the state pipe on fds 0..3 and nothing else open.
+ * leader with stdio and the state pipe on fds 0..3 and nothing else open;
+ * with a command user, its groups, gid and uid, no ambient capabilities and
+ * no_new_privs.
  * The exit is learned through the pidfd, which also reaps exactly this child.
  */
 export function nativeSpawner(addon: NativeAddon): Spawner {
@@ -35,7 +37,7 @@ export function nativeSpawner(addon: NativeAddon): Spawner {
       const envp = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
       const argv = [spec.file, ...spec.args];
       try {
-        addon.spawn(spec.file, argv, envp, spec.cwd, [], (err, started) => {
+        addon.spawn(spec.file, argv, envp, spec.cwd, [], spec.user ?? null, (err, started) => {
           if (err || !started) return reject(spawnError(err ?? Object.assign(new Error('no result'), { errno: 0, syscall: 'spawn' }), spec.file, spec.args));
           resolve(wrap(addon, started.pid, started.pidfd, started.fds));
         });
@@ -74,7 +76,12 @@ export type SpawnerName = 'native' | 'child_process';
  * The spawner the setting asks for; child_process when it asks for native and
  * the addon does not load, with the reason for the one start-up warning.
  */
-export function chooseSpawner(wanted: SpawnerName): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
+export function chooseSpawner(wanted: SpawnerName, user: CommandUser | null = null): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
+  const chosen = pick(wanted);
+  return user ? { ...chosen, spawner: (spec) => chosen.spawner({ ...spec, user }) } : chosen;
+}
+
+function pick(wanted: SpawnerName): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
   if (wanted === 'child_process') return { name: 'child_process', spawner: spawnWithNode, fallbackReason: null };
   const { addon, error } = nativeAddon();
   if (!addon) return { name: 'child_process', spawner: spawnWithNode, fallbackReason: error };

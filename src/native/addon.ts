@@ -9,6 +9,7 @@ export interface NativeAddon {
     envp: string[],
     cwd: string,
     rlimits: number[],
+    user: { uid: number; gid: number; groups: number[] } | null,
     callback: (err: NativeErrnoError | null, result?: { pid: number; pidfd: number; fds: [number, number, number, number] }) => void,
   ): void;
   /** Takes ownership of pidfd: it is closed once the process is reaped. */
