@@ -53,9 +53,12 @@ napi_value trl_watch_exit(napi_env env, napi_callback_info info);
 napi_value trl_send_signal(napi_env env, napi_callback_info info);
 napi_value trl_harden(napi_env env, napi_callback_info info);
 
-/* addon.c helpers */
+/* args.c: arguments in, errors out. NULL or -1 leaves a pending exception. */
 napi_value trl_throw_errno(napi_env env, int err, const char *step);
-char *trl_string_arg(napi_env env, napi_value value);
 napi_value trl_errno_error(napi_env env, int err, const char *step);
+char *trl_string_arg(napi_env env, napi_value value);
+char **trl_string_array(napi_env env, napi_value array);
+int trl_read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *job);
+int trl_read_user(napi_env env, napi_value user, struct trl_spawn_job *job);
 
 #endif

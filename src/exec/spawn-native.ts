@@ -1,3 +1,4 @@
+import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import { nativeAddon, type NativeAddon, type NativeErrnoError } from '../native/addon';
@@ -39,13 +40,34 @@ export function nativeSpawner(addon: NativeAddon): Spawner {
       try {
         addon.spawn(spec.file, argv, envp, spec.cwd, [], spec.user ?? null, (err, started) => {
           if (err || !started) return reject(spawnError(err ?? Object.assign(new Error('no result'), { errno: 0, syscall: 'spawn' }), spec.file, spec.args));
-          resolve(wrap(addon, started.pid, started.pidfd, started.fds));
+          try {
+            resolve(wrap(addon, started.pid, started.pidfd, started.fds));
+          } catch (wrapErr) {
+            abandon(addon, started.pidfd, started.fds);
+            reject(wrapErr);
+          }
         });
       } catch (err) {
         // A NUL byte in an argument or the environment, as child_process refuses it.
         reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
       }
     });
+}
+
+/** A child we cannot hand over: killed through its pidfd and reaped, its fds closed. */
+function abandon(addon: NativeAddon, pidfd: number, fds: number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already wrapped and closed */
+    }
+  }
+  try {
+    addon.sendSignal(pidfd, constants.signals.SIGKILL);
+  } finally {
+    addon.watchExit(pidfd, () => {});
+  }
 }
 
 function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number]): SpawnedProcess {
