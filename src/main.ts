@@ -5,8 +5,7 @@ const hardening = hardenSelf();
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
-import { CommandUserError, resolveCommandUser } from './exec/command-user';
-import { chooseSpawner } from './exec/spawn-native';
+import { CommandUserError, selectSpawner } from './exec/spawner-select';
 import { ConnectionSet } from './server/connections';
 import { createRouter } from './server/handlers';
 import { listenHttp } from './server/http';
@@ -53,19 +52,12 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);
-  let commandUser = null;
+  let spawn: ReturnType<typeof selectSpawner>;
   try {
-    commandUser = config.command_user ? resolveCommandUser(config.command_user, uid) : null;
+    spawn = selectSpawner(config, uid, hardening, log);
   } catch (err) {
     if (err instanceof CommandUserError) fail(`trld: ${err.message}`, 2);
     throw err;
-  }
-  const spawn = chooseSpawner(config.spawner, commandUser);
-  if (commandUser) log.info({ command_user: commandUser.name, uid: commandUser.uid }, 'commands run as another user');
-  const nativeProblem = hardening.error ?? spawn.fallbackReason;
-  if (nativeProblem) {
-    const lost = [hardening.error && 'the daemon is not hardened (commands of its user can read its memory and environment)', spawn.fallbackReason && 'commands start with child_process'];
-    log.warn({ err: nativeProblem, spawner: spawn.name }, `native layer unavailable: ${lost.filter(Boolean).join('; ')}`);
   }
 
   // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.

@@ -1,8 +1,8 @@
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
-import { nativeAddon, type NativeAddon, type NativeErrnoError } from '../native/addon';
-import { spawnWithNode, type CommandUser, type SpawnedProcess, type Spawner } from './spawn';
+import type { NativeAddon, NativeErrnoError } from '../native/addon';
+import type { SpawnedProcess, Spawner } from './spawn';
 
 /** errno → name; where two names share a number (EAGAIN, EWOULDBLOCK) the first listed, which libuv reports too. */
 const ERRNO_NAMES = new Map<number, string>();
@@ -90,22 +90,4 @@ function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, numb
       else listeners.push(listener);
     },
   };
-}
-
-export type SpawnerName = 'native' | 'child_process';
-
-/**
- * The spawner the setting asks for; child_process when it asks for native and
- * the addon does not load, with the reason for the one start-up warning.
- */
-export function chooseSpawner(wanted: SpawnerName, user: CommandUser | null = null): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
-  const chosen = pick(wanted);
-  return user ? { ...chosen, spawner: (spec) => chosen.spawner({ ...spec, user }) } : chosen;
-}
-
-function pick(wanted: SpawnerName): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
-  if (wanted === 'child_process') return { name: 'child_process', spawner: spawnWithNode, fallbackReason: null };
-  const { addon, error } = nativeAddon();
-  if (!addon) return { name: 'child_process', spawner: spawnWithNode, fallbackReason: error };
-  return { name: 'native', spawner: nativeSpawner(addon), fallbackReason: null };
 }
