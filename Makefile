@@ -88,6 +88,6 @@ chaos: build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js $$(ls dist/test/reliability/*.chaos.js 2>/dev/null)
 
 clean:
-	rm -rf dist build
+	rm -rf dist build native/build
 
 -include mk/packaging.mk
