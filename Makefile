@@ -5,7 +5,7 @@ NODE ?= node
 RUN_DIR ?= /tmp/trl-$(shell id -u)
 SOCKET ?= $(RUN_DIR)/trl.sock
 
-.PHONY: all deps system-deps build run test bench chaos clean
+.PHONY: all deps system-deps native build run test test-fallback bench chaos clean FORCE
 
 all: build
 
@@ -20,9 +20,10 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-# What the tests need beyond Node: libsystemd-dev so the sd-notify addon builds
-# (the readiness tests), procps, python3 (interactive-input tests), util-linux (prlimit, runuser).
-TEST_APT := libsystemd-dev procps python3 util-linux
+# What the tests need beyond Node: a C compiler (trl_native, sd-notify),
+# libsystemd-dev so the sd-notify addon builds (the readiness tests), procps,
+# python3 (interactive-input tests, node-gyp), util-linux (prlimit, runuser).
+TEST_APT := gcc g++ make libsystemd-dev procps python3 util-linux
 
 system-deps:
 	@$(call apt_install,$(TEST_APT))
@@ -33,7 +34,32 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: node_modules/.package-lock.json
 
-build: deps
+# The native addons are an explicit step that fails loudly: a daemon without
+# them still runs (with a warning), so a build that lost one must not pass.
+# trl_native rebuilds when its sources, binding.gyp, or Node's version or
+# headers change (build/native-inputs.txt holds what it was built against).
+NODE_GYP ?= $(NODE) $(dir $(realpath $(shell command -v npm)))../node_modules/node-gyp/bin/node-gyp.js
+NATIVE_ADDON := native/build/Release/trl_native.node
+NATIVE_INPUTS := build/native-inputs.txt
+
+$(NATIVE_INPUTS): FORCE
+	@mkdir -p $(@D)
+	@{ $(NODE) -p 'process.version + " abi " + process.versions.modules + " napi " + process.versions.napi'; \
+	  stat -c '%n %Y %s' $(npm_config_nodedir)/include/node/node_api.h $(npm_config_nodedir)/include/node/uv.h; } > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+$(NATIVE_ADDON): native/binding.gyp $(wildcard native/*.c native/*.h) $(NATIVE_INPUTS)
+	$(NODE_GYP) rebuild --directory native --loglevel warn
+	@touch $@
+
+native: deps $(NATIVE_ADDON)
+	@$(NODE) -e 'const a = require("./$(NATIVE_ADDON)"); for (const f of ["harden", "spawn", "watchExit", "sendSignal"]) if (typeof a[f] !== "function") throw new Error("trl_native exports no " + f)' \
+	  || { echo "make: $(NATIVE_ADDON) did not build or does not load (needs a C compiler and Node's headers under $(npm_config_nodedir)/include/node)" >&2; exit 1; }
+	@test -f node_modules/sd-notify/build/Release/notify.node || npm rebuild sd-notify --loglevel warn
+	@test -f node_modules/sd-notify/build/Release/notify.node \
+	  || { echo "make: the sd-notify addon did not build: install libsystemd-dev (make system-deps), then run make again" >&2; exit 1; }
+
+build: deps native
 	npx tsc -p tsconfig.json
 
 # The daemon in the foreground on a socket in a private directory. As root it
@@ -45,9 +71,16 @@ run: build
 	ulimit -c 0 && TRL_SOCKET_PATH=$(SOCKET) $(if $(filter 0,$(shell id -u)),TRL_ALLOW_ROOT=1) exec $(NODE) bin/trld
 
 # As root, the daemon under test runs as an unprivileged user that test-setup creates.
+# `make test` runs the suite with the default spawner (native); `make
+# test-fallback` runs every test that starts a daemon again with
+# child_process, the fallback (the unit tests start none).
 # scripts/reap reaps what the tests' commands daemonize, as PID 1 does under systemd.
+TEST_FILES = $$(find dist/test/unit dist/test/integration dist/test/reliability -name '*.test.js' 2>/dev/null | sort)
 test: system-deps build
-	@eval "$$(scripts/test-setup.sh)" && scripts/reap $(NODE) --test --test-reporter=spec $$(find dist/test/unit dist/test/integration dist/test/reliability -name '*.test.js' 2>/dev/null | sort)
+	@eval "$$(scripts/test-setup.sh)" && scripts/reap $(NODE) --test --test-reporter=spec $(TEST_FILES)
+
+test-fallback: system-deps build
+	@eval "$$(scripts/test-setup.sh)" && TRL_SPAWNER=child_process scripts/reap $(NODE) --test --test-reporter=spec $$(find dist/test/integration dist/test/reliability -name '*.test.js' | sort)
 
 bench: build
 	@eval "$$(scripts/test-setup.sh)" && $(NODE) dist/bench/run.js
@@ -55,9 +88,9 @@ bench: build
 # The long reliability runs (fuzzing 10 000+ lines, 64×100 load, 1 000-connection churn, crash with 20 commands)
 # and the standing abuse suite (abuse-*.chaos: hostile commands, clients and local users).
 chaos: build
-	@eval "$$(scripts/test-setup.sh)" && scripts/reap $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js $$(ls dist/test/reliability/abuse-*.chaos.js)
+	@eval "$$(scripts/test-setup.sh)" && scripts/reap $(NODE) --test --test-reporter=spec dist/test/reliability/chaos.long.js $$(ls dist/test/reliability/abuse-*.chaos.js 2>/dev/null)
 
 clean:
-	rm -rf dist build
+	rm -rf dist build native/build
 
 -include mk/packaging.mk

@@ -5,7 +5,8 @@
 // tests ran. The sd-notify native addon is not bundled: its loader
 // (`bindings`, which searches the package tree) is replaced by a shim that
 // loads `notify.node` from the bundle's own directory, and the addon is copied
-// there. Every npm package that ends up in a bundle must be named in
+// there. trl's own addon (native/, the process layer) is copied there too as
+// `trl_native.node`: src/native/addon.ts looks beside the bundle first. Every npm package that ends up in a bundle must be named in
 // packaging/debian/copyright, or the build fails.
 //
 // Usage: node packaging/bundle.mjs [--out DIR] [--from TREE]
@@ -88,12 +89,22 @@ copyFileSync(addon, join(out, 'notify.node'));
 chmodSync(join(out, 'notify.node'), 0o644);
 packages.add('sd-notify');
 
+const ownAddon = join(from, 'native/build/Release/trl_native.node');
+try {
+  statSync(ownAddon);
+} catch {
+  console.error(`bundle: ${ownAddon} is missing: run make native (needs a C compiler and Node's headers)`);
+  process.exit(1);
+}
+copyFileSync(ownAddon, join(out, 'trl_native.node'));
+chmodSync(join(out, 'trl_native.node'), 0o644);
+
 const copyright = readFileSync(join(repo, 'packaging/debian/copyright'), 'utf8');
 const missing = [...packages].filter((p) => !new RegExp(`^Files: .*\\bnode_modules/${p.replace(/[/.]/g, '\\$&')}/`, 'm').test(copyright));
 const list = [...packages].sort();
 writeFileSync(join(out, 'packages.txt'), `${list.join('\n')}\n`);
 writeFileSync(join(out, 'VERSION'), `${version}\n`);
-console.log(`bundle: ${out}: version ${version}, ${entries.map((e) => e.name).join(', ')}, notify.node; packages: ${list.join(' ')}`);
+console.log(`bundle: ${out}: version ${version}, ${entries.map((e) => e.name).join(', ')}, notify.node, trl_native.node; packages: ${list.join(' ')}`);
 if (missing.length > 0) {
   console.error(`bundle: packaging/debian/copyright names no Files: stanza for: ${missing.join(' ')}`);
   process.exit(1);

@@ -1,9 +1,13 @@
 // First: replaces Node's SIGUSR1 handler (the inspector) before anything else runs.
 import { inspectorProblem, onSigusr1 } from './system/no-inspector';
+import { hardenSelf } from './native/harden';
+// Then, before any secret is read: commands (same uid) cannot read this process's memory or environ.
+const hardening = hardenSelf();
+
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
-import { spawnWithNode } from './exec/spawn';
+import { CommandUserError, selectSpawner } from './exec/spawner-select';
 import { ConnectionSet } from './server/connections';
 import { createRouter } from './server/handlers';
 import { listenHttp } from './server/http';
@@ -53,6 +57,13 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(log);
+  let spawn: ReturnType<typeof selectSpawner>;
+  try {
+    spawn = selectSpawner(config, uid, hardening, log);
+  } catch (err) {
+    if (err instanceof CommandUserError) fail(`trld: ${err.message}`, 2);
+    throw err;
+  }
 
   // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
   const cgroup = CgroupContainment.detect(log);
@@ -66,11 +77,11 @@ async function main(): Promise<void> {
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
   const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, log) : null;
-  const pool = new SessionPool(config, runtimeEnv, spawnWithNode, log, ledger, pressure, cgroups);
+  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, log, ledger, pressure, cgroups);
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,
-    { startedAt, connections: () => connections?.size ?? 0, containment, pressure: () => pressure.underPressure },
+    { startedAt, connections: () => connections?.size ?? 0, containment, spawner: spawn.name, pressure: () => pressure.underPressure },
     { maxStdinBytes: config.max_stdin_bytes },
   );
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
@@ -105,7 +116,7 @@ async function main(): Promise<void> {
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   log.info(
-    { listen: listeners.map((l) => l.where), activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
+    { listen: listeners.map((l) => l.where), spawner: spawn.name, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
 }

@@ -55,6 +55,8 @@ export const ConfigSchema = z.object({
   http_tls_cert: z.string().min(1).optional(),
   http_tls_key: z.string().min(1).optional(),
   stdio: bool.default(false),
+  spawner: z.enum(['native', 'child_process']).default('native'),
+  command_user: z.string().min(1).max(64).optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -96,6 +98,8 @@ export const CONFIG_HELP: Record<ConfigKey, string> = {
   http_tls_cert: 'PEM certificate file: serve HTTPS instead of HTTP',
   http_tls_key: 'PEM private key file for --http-tls-cert',
   stdio: 'one-shot mode: requests on stdin, responses on stdout, logs on stderr; exit at end of input',
+  spawner: 'how commands are started: native (the daemon\'s own addon: no copy of the daemon, off the event loop) or child_process (Node\'s); native falls back to child_process with a warning when its addon does not load',
+  command_user: 'run every command as this local user instead of the daemon\'s (the daemon needs CAP_SETUID and CAP_SETGID, or root with TRL_ALLOW_ROOT): commands can then neither signal nor inspect the daemon. native spawner: groups, gid, uid, no ambient capabilities, no_new_privs',
   log_level: 'fatal, error, warn, info, debug, trace or silent',
 };
 

@@ -1,12 +1,23 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 
+/** A user other than the daemon's that commands run as (TRL_COMMAND_USER). */
+export interface CommandUser {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups. */
+  groups: number[];
+}
+
 /** What the executor asks for: one program, its arguments, cwd and complete environment. */
 export interface SpawnSpec {
   file: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Run as this user instead of the daemon's. */
+  user?: CommandUser;
 }
 
 /** A started process leading its own process group (pgid = pid), with stdin, stdout, stderr and a state pipe on fd 3. */
@@ -40,6 +51,8 @@ export const spawnWithNode: Spawner = (spec) =>
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       detached: true,
       windowsHide: true,
+      // libuv drops supplementary groups (setgroups(0)) and switches gid, then uid.
+      ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
     });
     if (child.pid === undefined) {
       child.once('error', reject);

@@ -22,6 +22,8 @@ export interface DaemonInfo {
   startedAt: number;
   connections(): number;
   containment: string;
+  /** Which spawner starts commands: `native` or `child_process`. */
+  spawner: string;
   /** Why new work is being refused, or null. */
   pressure(): string | null;
 }
@@ -42,6 +44,7 @@ export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxS
       running_commands: pool.runningCommands,
       connections: info.connections(),
       containment: info.containment,
+      spawner: info.spawner,
       resource_pressure: info.pressure(),
       version: VERSION,
     }))

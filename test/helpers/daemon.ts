@@ -57,6 +57,8 @@ function baseEnv(dir: string, extra: Record<string, string> | undefined): Record
     TRL_SOCKET_PATH: join(dir, 'trl.sock'),
     TRL_RUNTIME_DIR: join(dir, 'run'),
     TRL_KILL_GRACE_MS: '1000',
+    // `make test-fallback` runs the whole suite with the other spawner.
+    ...(process.env.TRL_SPAWNER ? { TRL_SPAWNER: process.env.TRL_SPAWNER } : {}),
     ...extra,
   };
 }

@@ -1,0 +1,114 @@
+/*
+ * The benchmark's floor: what the kernel needs to run `/bin/sh -c true` with
+ * stdout and stderr on pipes, from a small C process with posix_spawn (glibc:
+ * clone(CLONE_VM|CLONE_VFORK), no copy of the parent). Driven on stdin by
+ * bench/floor.ts, one request per line, one answer per line:
+ *   L            one spawn, waited for (exit and EOF on both pipes); prints microseconds
+ *   T <ms> <k>   k spawns in flight for <ms>; prints completed spawns per second
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct job {
+  pid_t pid;
+  int out, err; /* -1 once at EOF */
+  int exited;
+};
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void start(struct job *j) {
+  int o[2], e[2];
+  if (pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC)) { perror("pipe2"); exit(1); }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+  char *argv[] = {"sh", "-c", "true", NULL};
+  int rc = posix_spawn(&j->pid, "/bin/sh", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc) { fprintf(stderr, "posix_spawn: %s\n", strerror(rc)); exit(1); }
+  close(o[1]);
+  close(e[1]);
+  j->out = o[0];
+  j->err = e[0];
+  j->exited = 0;
+}
+
+/* Reads what is ready; returns 1 when the job is complete (both EOF, reaped). */
+static int step(struct job *j, short out_ev, short err_ev) {
+  char buf[512];
+  if (out_ev && read(j->out, buf, sizeof buf) <= 0) { close(j->out); j->out = -1; }
+  if (err_ev && read(j->err, buf, sizeof buf) <= 0) { close(j->err); j->err = -1; }
+  if (j->out < 0 && j->err < 0 && !j->exited) {
+    int st;
+    while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR) {}
+    j->exited = 1;
+  }
+  return j->exited;
+}
+
+/* Runs k jobs in flight until deadline (0: exactly one job); returns jobs completed. */
+static long run(int k, double deadline_us) {
+  struct job jobs[256];
+  struct pollfd fds[512];
+  long done = 0;
+  int one = deadline_us == 0;
+  for (int i = 0; i < k; i++) start(&jobs[i]);
+  int live = k;
+  while (live > 0) {
+    for (int i = 0; i < k; i++) {
+      fds[2 * i] = (struct pollfd){.fd = jobs[i].out, .events = POLLIN};
+      fds[2 * i + 1] = (struct pollfd){.fd = jobs[i].err, .events = POLLIN};
+    }
+    if (poll(fds, 2 * k, -1) < 0 && errno != EINTR) { perror("poll"); exit(1); }
+    for (int i = 0; i < k; i++) {
+      if (jobs[i].exited) continue;
+      short a = fds[2 * i].revents, b = fds[2 * i + 1].revents;
+      if (!a && !b) continue;
+      if (step(&jobs[i], a, b)) {
+        done++;
+        if (!one && now_us() < deadline_us) start(&jobs[i]);
+        else { live--; jobs[i].out = jobs[i].err = -1; }
+      }
+    }
+  }
+  return done;
+}
+
+int main(void) {
+  char line[128];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  while (fgets(line, sizeof line, stdin)) {
+    if (line[0] == 'L') {
+      double t0 = now_us();
+      run(1, 0);
+      printf("%.1f\n", now_us() - t0);
+    } else if (line[0] == 'T') {
+      int ms = 0, k = 0;
+      if (sscanf(line + 1, "%d %d", &ms, &k) != 2 || k < 1 || k > 256) { fprintf(stderr, "bad request: %s", line); return 1; }
+      double t0 = now_us();
+      long done = run(k, t0 + ms * 1e3);
+      printf("%.1f\n", done * 1e6 / (now_us() - t0));
+    } else {
+      fprintf(stderr, "bad request: %s", line);
+      return 1;
+    }
+  }
+  return 0;
+}

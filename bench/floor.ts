@@ -1,0 +1,69 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(__dirname, '../..');
+
+/**
+ * The floor of every spawn figure: bench/floor.c, a small C program that
+ * spawns `/bin/sh -c true` with posix_spawn, built here (cc) when missing or
+ * older than its source. It runs beside the daemon for the whole benchmark
+ * and is driven one request at a time, so its samples interleave with the
+ * daemon's in the same run.
+ */
+export class Floor {
+  private buf = '';
+  private waiting: ((line: string) => void)[] = [];
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      this.buf += c;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+  }
+
+  static start(): Floor {
+    const src = join(REPO, 'bench/floor.c');
+    const bin = join(REPO, 'build/bench/floor');
+    const mtime = (p: string) => {
+      try {
+        return statSync(p).mtimeMs;
+      } catch {
+        return -1;
+      }
+    };
+    if (mtime(bin) < mtime(src)) {
+      mkdirSync(join(REPO, 'build/bench'), { recursive: true });
+      const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', bin, src], { encoding: 'utf8' });
+      if (cc.status !== 0) throw new Error(`cannot build the floor (${src}): ${cc.stderr || cc.error}`);
+    }
+    return new Floor(spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  }
+
+  private ask(line: string): Promise<number> {
+    return new Promise((resolve) => {
+      this.waiting.push((answer) => resolve(Number(answer)));
+      this.child.stdin!.write(`${line}\n`);
+    });
+  }
+
+  /** One spawn of `/bin/sh -c true`, waited for: milliseconds. */
+  async one(): Promise<number> {
+    return (await this.ask('L')) / 1000;
+  }
+
+  /** Spawns per second with `inflight` at a time for `ms`. */
+  window(ms: number, inflight: number): Promise<number> {
+    return this.ask(`T ${Math.round(ms)} ${inflight}`);
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
+}

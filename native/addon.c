@@ -1,0 +1,92 @@
+/*
+ * trl_native: the daemon's native process layer (N-API, C). Exports
+ *   harden()                                  not dumpable, RLIMIT_CORE 0
+ *   spawn(file, argv, envp, cwd, rlimits, user, cb)   cb(err, {pid, pidfd, fds})
+ *                                             user: null or {uid, gid, groups}
+ *   watchExit(pidfd, cb)                      cb(code|null, signo|null)
+ *   sendSignal(pidfd, signo)
+ */
+#include "trl_native.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  trl_spawn_execute(data);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  struct trl_spawn_job *job = data;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value callback, undefined, argv[2], ignored;
+  napi_get_reference_value(env, job->callback, &callback);
+  napi_get_undefined(env, &undefined);
+  napi_get_null(env, &argv[0]);
+  argv[1] = undefined;
+  if (status != napi_ok && job->pid < 0 && job->err == 0) job->err = ECANCELED;
+  if (job->pid < 0) {
+    argv[0] = trl_errno_error(env, job->err, job->err_step ? job->err_step : "spawn");
+  } else {
+    napi_value result, v, fds;
+    napi_create_object(env, &result);
+    napi_create_int32(env, job->pid, &v);
+    napi_set_named_property(env, result, "pid", v);
+    napi_create_int32(env, job->pidfd, &v);
+    napi_set_named_property(env, result, "pidfd", v);
+    napi_create_array_with_length(env, TRL_STDIO_COUNT, &fds);
+    for (int i = 0; i < TRL_STDIO_COUNT; i++) {
+      napi_create_int32(env, job->parent_fd[i], &v);
+      napi_set_element(env, fds, i, v);
+    }
+    napi_set_named_property(env, result, "fds", fds);
+    argv[1] = result;
+  }
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  trl_spawn_release(job);
+  napi_call_function(env, undefined, callback, 2, argv, &ignored);
+  napi_close_handle_scope(env, scope);
+}
+
+napi_value trl_spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value args[7];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, user, callback)");
+    return NULL;
+  }
+  struct trl_spawn_job *job = calloc(1, sizeof *job);
+  if (!job) return trl_throw_errno(env, ENOMEM, "spawn");
+  for (int i = 0; i < TRL_STDIO_COUNT; i++) job->parent_fd[i] = job->child_fd[i] = -1;
+  job->pid = -1;
+  if (!(job->file = trl_string_arg(env, args[0])) || !(job->argv = trl_string_array(env, args[1])) ||
+      !(job->envp = trl_string_array(env, args[2])) || !(job->cwd = trl_string_arg(env, args[3])) ||
+      trl_read_rlimits(env, args[4], job) < 0 || trl_read_user(env, args[5], job) < 0) {
+    trl_spawn_release(job);
+    return NULL;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "trl.spawn", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, args[6], 1, &job->callback);
+  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"harden", NULL, trl_harden, NULL, NULL, NULL, napi_default, NULL},
+      {"spawn", NULL, trl_spawn, NULL, NULL, NULL, napi_default, NULL},
+      {"watchExit", NULL, trl_watch_exit, NULL, NULL, NULL, napi_default, NULL},
+      {"sendSignal", NULL, trl_send_signal, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,88 @@
+/*
+ * The child between clone and exec. It shares the daemon's memory (CLONE_VM)
+ * while the spawning thread waits (CLONE_VFORK), so it may only make system
+ * calls: no allocation, no locks, no stdio. A failure is written into the job
+ * (which the parent reads once it resumes) and the child exits 127.
+ */
+#include "trl_native.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int fail(struct trl_spawn_job *job, const char *step) {
+  job->child_errno = errno;
+  job->child_step = step;
+  _exit(127);
+  return 127;
+}
+
+/* Every fd but 0..3: the daemon's sockets, ledger and other commands' pipes
+ * must not reach a command. close_range where the kernel has it (5.9+). */
+static void close_from(int lowest) {
+  if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0) return;
+  struct rlimit rl;
+  long max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max) max = (long)rl.rlim_cur;
+  for (long fd = lowest; fd < max; fd++) close((int)fd);
+}
+
+int trl_child_main(void *arg) {
+  struct trl_spawn_job *job = arg;
+
+  /* The daemon's handlers must not run here (they would run on shared
+   * memory), and a command starts with default dispositions. The mask, all
+   * blocked by the parent for the clone, is cleared only right before exec. */
+  struct sigaction dfl = {0};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &dfl, NULL);
+  }
+
+  /* Session and process-group leader: one signal to -pid reaches the group. */
+  if (setsid() < 0) return fail(job, "setsid");
+
+  /* Move any end that sits on 0..3 out of the way before dup2 onto 0..3. */
+  int src[TRL_STDIO_COUNT];
+  for (int i = 0; i < TRL_STDIO_COUNT; i++) {
+    src[i] = job->child_fd[i];
+    if (src[i] < TRL_STDIO_COUNT) {
+      src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, TRL_STDIO_COUNT);
+      if (src[i] < 0) return fail(job, "fcntl");
+    }
+  }
+  for (int i = 0; i < TRL_STDIO_COUNT; i++)
+    if (dup2(src[i], i) < 0) return fail(job, "dup2");
+
+  /* Limits first: once the command's user, a hard limit cannot be raised. */
+  for (int i = 0; i < job->n_rlimits; i++)
+    if (setrlimit(job->rlimit_resource[i], &job->rlimit_value[i]) < 0) return fail(job, "setrlimit");
+
+  /* The command's own user: supplementary groups, then gid, then uid (all
+   * three ids, so no way back), no ambient capabilities, and no_new_privs so
+   * no setuid program can raise it again. */
+  if (job->switch_user) {
+    if (setgroups((size_t)job->n_groups, job->groups) < 0) return fail(job, "setgroups");
+    if (setresgid(job->gid, job->gid, job->gid) < 0) return fail(job, "setresgid");
+    if (setresuid(job->uid, job->uid, job->uid) < 0) return fail(job, "setresuid");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return fail(job, "prctl(PR_CAP_AMBIENT)");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(job, "prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+
+  /* As the command's user: a directory it may not enter fails here (EACCES). */
+  if (chdir(job->cwd) < 0) return fail(job, "chdir");
+
+  close_from(TRL_STDIO_COUNT);
+
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+
+  execve(job->file, job->argv, job->envp);
+  return fail(job, "execve");
+}

@@ -1,0 +1,108 @@
+/*
+ * The exit of a command, learned through its pidfd on the event loop: the
+ * pidfd turns readable when the process exits, then waitid(P_PIDFD) reaps
+ * exactly that process. No SIGCHLD race, no pid that may meanwhile belong to
+ * another process.
+ */
+#include "trl_native.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+struct exit_watch {
+  uv_poll_t poll;
+  int pidfd;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+};
+
+static void on_closed(uv_handle_t *handle) {
+  struct exit_watch *w = handle->data;
+  close(w->pidfd);
+  free(w);
+}
+
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  struct exit_watch *w = poll->data;
+  siginfo_t si = {0};
+  int rc;
+  do rc = waitid(P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG);
+  while (rc < 0 && errno == EINTR);
+  if (status == 0 && rc == 0 && si.si_pid == 0) return; /* not yet */
+
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value code, signal, global, callback, argv[2];
+  napi_get_null(env, &code);
+  napi_get_null(env, &signal);
+  if (rc == 0 && si.si_code == CLD_EXITED) napi_create_int32(env, si.si_status, &code);
+  else if (rc == 0) napi_create_int32(env, si.si_status, &signal);
+  else napi_create_int32(env, -1, &code); /* reaped elsewhere: report as failed */
+  argv[0] = code;
+  argv[1] = signal;
+  napi_get_global(env, &global); /* make_callback needs an object as receiver */
+  napi_get_reference_value(env, w->callback, &callback);
+  napi_delete_reference(env, w->callback);
+  uv_poll_stop(poll);
+  uv_close((uv_handle_t *)poll, on_closed);
+  napi_value ignored;
+  napi_make_callback(env, w->context, global, callback, 2, argv, &ignored);
+  napi_async_destroy(env, w->context);
+  napi_close_handle_scope(env, scope);
+}
+
+/* watchExit(pidfd, callback(code|null, signal|null)): takes ownership of pidfd. */
+napi_value trl_watch_exit(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  int32_t pidfd;
+  if (argc < 2 || napi_get_value_int32(env, args[0], &pidfd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "watchExit(pidfd, callback)");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  struct exit_watch *w = calloc(1, sizeof *w);
+  if (!w) return trl_throw_errno(env, ENOMEM, "watchExit");
+  w->pidfd = pidfd;
+  w->env = env;
+  w->poll.data = w;
+  int err = uv_poll_init(loop, &w->poll, pidfd);
+  if (err == 0) err = uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  if (err != 0) {
+    free(w);
+    return trl_throw_errno(env, -err, "uv_poll");
+  }
+  napi_create_reference(env, args[1], 1, &w->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "trl.exit", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->context);
+  return NULL;
+}
+
+/* sendSignal(pidfd, signo): the leader itself, never a recycled pid. */
+napi_value trl_send_signal(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  int32_t pidfd, sig;
+  if (argc < 2 || napi_get_value_int32(env, args[0], &pidfd) != napi_ok || napi_get_value_int32(env, args[1], &sig) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendSignal(pidfd, signo)");
+    return NULL;
+  }
+  if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0) return trl_throw_errno(env, errno, "pidfd_send_signal");
+  return NULL;
+}

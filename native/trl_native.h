@@ -1,0 +1,64 @@
+/* The daemon's native process layer: shared declarations. */
+#ifndef TRL_NATIVE_H
+#define TRL_NATIVE_H
+
+#include <node_api.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#define TRL_STDIO_COUNT 4 /* stdin, stdout, stderr, state pipe on fd 3 */
+#define TRL_MAX_RLIMITS 16
+#define TRL_MAX_GROUPS 64
+
+/* Everything the child needs, prepared by the parent before clone: the child
+ * shares the parent's memory until exec and must not allocate. */
+struct trl_spawn_job {
+  char *file;
+  char **argv;
+  char **envp;
+  char *cwd;
+  int n_rlimits;
+  int rlimit_resource[TRL_MAX_RLIMITS];
+  struct rlimit rlimit_value[TRL_MAX_RLIMITS];
+  /* Another user for the command (switch_user): groups, gid, uid. */
+  int switch_user;
+  uid_t uid;
+  gid_t gid;
+  int n_groups;
+  gid_t groups[TRL_MAX_GROUPS];
+  int child_fd[TRL_STDIO_COUNT];  /* the child's ends, moved onto 0..3 */
+  int parent_fd[TRL_STDIO_COUNT]; /* the daemon's ends */
+  /* Written by the child when a step before exec (or exec) fails. */
+  int child_errno;
+  const char *child_step;
+  /* Results for the parent. */
+  int pid;
+  int pidfd;
+  int err;
+  const char *err_step;
+  napi_ref callback;
+  napi_async_work work;
+};
+
+/* child.c: runs in the vfork-like child; returns only on failure. */
+int trl_child_main(void *arg);
+
+/* spawn.c: the parent side, off the JavaScript thread. */
+void trl_spawn_execute(struct trl_spawn_job *job);
+void trl_spawn_release(struct trl_spawn_job *job);
+
+napi_value trl_spawn(napi_env env, napi_callback_info info);
+napi_value trl_watch_exit(napi_env env, napi_callback_info info);
+napi_value trl_send_signal(napi_env env, napi_callback_info info);
+napi_value trl_harden(napi_env env, napi_callback_info info);
+
+/* args.c: arguments in, errors out. NULL or -1 leaves a pending exception. */
+napi_value trl_throw_errno(napi_env env, int err, const char *step);
+napi_value trl_errno_error(napi_env env, int err, const char *step);
+char *trl_string_arg(napi_env env, napi_value value);
+char **trl_string_array(napi_env env, napi_value array);
+int trl_read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *job);
+int trl_read_user(napi_env env, napi_value user, struct trl_spawn_job *job);
+
+#endif

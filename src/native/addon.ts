@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+
+/** The native process layer's exports (native/addon.c). */
+export interface NativeAddon {
+  harden(): { dumpable_off: boolean; core_limit_zero: boolean };
+  spawn(
+    file: string,
+    argv: string[],
+    envp: string[],
+    cwd: string,
+    rlimits: number[],
+    user: { uid: number; gid: number; groups: number[] } | null,
+    callback: (err: NativeErrnoError | null, result?: { pid: number; pidfd: number; fds: [number, number, number, number] }) => void,
+  ): void;
+  /** Takes ownership of pidfd: it is closed once the process is reaped. */
+  watchExit(pidfd: number, callback: (code: number | null, signo: number | null) => void): void;
+  sendSignal(pidfd: number, signo: number): void;
+}
+
+/** What the addon throws or reports: a positive errno and the step that failed. */
+export interface NativeErrnoError extends Error {
+  errno: number;
+  syscall: string;
+}
+
+const ADDON_FILE = 'trl_native.node';
+
+/**
+ * Where the addon may be: beside the bundle (the .deb), or in the source
+ * tree's node-gyp output (dist/src/native → native/build/Release).
+ */
+const CANDIDATES = [join(__dirname, ADDON_FILE), join(__dirname, '..', '..', '..', 'native', 'build', 'Release', ADDON_FILE)];
+
+let loaded: { addon: NativeAddon | null; error: string | null } | undefined;
+
+/** The addon, loaded once; null with the reason when no candidate loads. */
+export function nativeAddon(): { addon: NativeAddon | null; error: string | null } {
+  if (loaded) return loaded;
+  const errors: string[] = [];
+  for (const file of CANDIDATES) {
+    try {
+      loaded = { addon: require(file) as NativeAddon, error: null };
+      return loaded;
+    } catch (err) {
+      errors.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  loaded = { addon: null, error: errors.join('; ') };
+  return loaded;
+}

@@ -1,0 +1,97 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { expectError, newSession, run } from '../helpers/wire';
+import type { TrlClient } from '../../src/client/client';
+
+let daemon: TestDaemon;
+let c: TrlClient;
+let scratch: string;
+
+before(async () => {
+  daemon = await TestDaemon.start();
+  c = await daemon.connect();
+  scratch = makePrivateDir('trl-spawn-faults-');
+});
+after(async () => {
+  c.close();
+  await daemon.dispose();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const openFds = async () => (await c.request<any>('system.stats')).open_fds as number;
+
+/** The daemon's children that have exited and were never reaped. */
+function zombiesOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' && Number(fields[1]) === pid) out.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** prlimit on the daemon as its own user: root here lacks CAP_SYS_RESOURCE, and only the same uid may change another process's limits. */
+function setNofile(pid: number, value: string): void {
+  const id = daemonIdentity();
+  const argv = ['prlimit', '--pid', String(pid), `--nofile=${value}`];
+  const r = id.user ? spawnSync('runuser', ['-u', id.user, '--', ...argv], { encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
+}
+
+function ownedByDaemon(path: string): void {
+  const id = daemonIdentity();
+  chownSync(path, id.uid, id.gid);
+}
+
+test('a shell that stops being executable, a working directory removed, fds exhausted: each the named error, then the session works again; no fd or zombie left', async () => {
+  // A copy of dash named sh: a POSIX shell, started directly (no /bin/sh in front).
+  const shell = join(scratch, 'sh');
+  copyFileSync(realpathSync('/bin/sh'), shell);
+  chmodSync(shell, 0o755);
+  ownedByDaemon(shell);
+  const dir = join(scratch, 'work');
+  mkdirSync(dir, { mode: 0o755 });
+  ownedByDaemon(dir);
+  const sid = await newSession(c, { shell, working_dir: dir });
+  assert.equal((await run(c, sid, 'echo first')).stdout, 'first\n');
+  const baseline = await openFds();
+
+  chmodSync(shell, 0o644);
+  await expectError(c.request('exec.run', { session_id: sid, command: 'true' }), 'COMMAND_FAILED', /EACCES/);
+  chmodSync(shell, 0o755);
+  assert.equal((await run(c, sid, 'echo back')).stdout, 'back\n');
+
+  const other = await newSession(c, { working_dir: dir });
+  rmSync(dir, { recursive: true });
+  await expectError(c.request('exec.run', { session_id: other, command: 'true' }), 'COMMAND_FAILED', /working directory .* no longer exists/);
+  mkdirSync(dir, { mode: 0o755 });
+  ownedByDaemon(dir);
+
+  // Room for a few fds beyond what the daemon holds: fewer than one spawn needs.
+  const [soft, hard] = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${daemon.pid}/limits`, 'utf8'))!.slice(1);
+  setNofile(daemon.pid, `${baseline + 4}:${hard}`);
+  try {
+    await expectError(c.request('exec.run', { session_id: sid, command: 'true' }), 'RESOURCE_PRESSURE', /EMFILE/);
+  } finally {
+    setNofile(daemon.pid, `${soft}:${hard}`);
+  }
+  assert.equal((await run(c, sid, 'echo again')).stdout, 'again\n');
+
+  assert.ok((await openFds()) <= baseline + 1, `fds after the faults: ${await openFds()}, before: ${baseline}`);
+  assert.deepEqual(zombiesOf(daemon.pid), []);
+});
+
+test('system.stats names the spawner in use (TRL_SPAWNER, native by default)', async () => {
+  const stats = await c.request<{ spawner: string }>('system.stats');
+  assert.equal(stats.spawner, process.env.TRL_SPAWNER ?? 'native');
+});
