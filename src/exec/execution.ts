@@ -73,6 +73,8 @@ export class Execution {
   private idleTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | null = null;
+  /** The latest stop has finished: the tree it was sent to is gone. */
+  private stopped = false;
   private settle!: (outcome: ExecutionOutcome) => void;
   private finished = false;
   private outputPaused = false;
@@ -248,6 +250,15 @@ export class Execution {
 
   private maybeFinish(): void {
     if (this.finished || this.exit === null || this.openStreams > 0) return;
+    // A timeout, cancel or destroy is answered once the whole tree is gone, not when the shell is.
+    if (this.stopping && !this.stopped) {
+      const stop = this.stopping;
+      void stop.then(() => {
+        if (this.stopping === stop) this.stopped = true;
+        this.maybeFinish();
+      });
+      return;
+    }
     this.finished = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.idleTimer);

@@ -10,7 +10,7 @@ import type { SessionCgroups } from './cgroups';
 import type { PressureGauge } from '../system/pressure';
 import type { Spawner } from '../exec/spawn';
 import { terminateTree } from '../exec/terminate';
-import { groupExists } from '../system/proc';
+import { findMarkedProcesses, groupExists } from '../system/proc';
 import type { Logger } from '../system/logger';
 import { ExecTable } from './exec-table';
 import { Session } from './session';
@@ -20,6 +20,9 @@ import { checkWorkingDir, resolveShell } from './validate';
 export interface GroupTracker {
   add(entry: { pgid: number; pid: number; startTime: string; sessionId: string }): void;
   remove(pgid: number): void;
+  /** Sessions too: their marker is searched for after a crash until the session is gone with all it started. */
+  addSession(id: string): void;
+  removeSession(id: string): void;
 }
 
 export type PoolSettings = Pick<
@@ -113,6 +116,7 @@ export class SessionPool {
       );
       this.cgroups?.join(session);
       this.sessions.set(session.id, session);
+      this.tracker?.addSession(session.id);
       this.log.info({ session: session.id, shell, env_keys: Object.keys(params.env ?? {}), cgroup: session.cgroup }, 'session created');
       this.onChange();
       return session;
@@ -268,6 +272,10 @@ export class SessionPool {
     await Promise.all(waits);
     for (const pgid of session.lingering) this.tracker?.remove(pgid);
     session.lingering.clear();
+    // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.
+    const left = findMarkedProcesses([session.marker]).size;
+    if (left === 0) this.tracker?.removeSession(id);
+    else this.log.warn({ session: id, left }, 'processes of a destroyed session survived the kill; the next start-up sweeps them');
     this.log.info({ session: id, reason, force }, 'session destroyed');
   }
 
