@@ -128,6 +128,8 @@ function round(s: Sweep, first: boolean): boolean {
   const cgroup = new Set(s.scope.extraPids?.() ?? []);
   const stats: ProcStat[] = [];
   let changed = false;
+  // Read before the listing: the chase then covers every pid allocated since.
+  const before = readNumber('/proc/sys/kernel/ns_last_pid');
   for (const pid of listPids().reverse()) {
     if (pid === process.pid) continue;
     const st = readProcStat(pid);
@@ -152,28 +154,28 @@ function round(s: Sweep, first: boolean): boolean {
       queue.push(child.pid);
     }
   }
-  return chase(s, cgroup) || changed;
+  return chase(s, cgroup, before) || changed;
 }
 
 const PID_MAX = readNumber('/proc/sys/kernel/pid_max') ?? 4_194_304;
 /** The kernel wraps to just above its reserved range. */
 const PID_WRAP = 301;
 /** How long one chase may last, and how long the pid counter may stand still before it ends early. */
-const CHASE_MS = 40;
-const QUIET_MS = 10;
+const CHASE_MS = 60;
+const QUIET_MS = 20;
 /** A chase looks at no more new pids than this per step (a busy host allocates many). */
 const CHASE_SPAN = 512;
 
 /**
  * A scan of /proc takes milliseconds; a hopper's generation lives
  * microseconds and its successor gets the next pid, after the listing. So,
- * after each scan, follow the kernel's pid counter (ns_last_pid) and look at
- * every pid allocated since, as it appears: a member is stopped within tens
+ * after each scan, follow the kernel's pid counter (ns_last_pid, read just
+ * before the listing) and look at every pid allocated since, as it appears: a member is stopped within tens
  * of microseconds of its birth. Ends when the counter stands still for
  * QUIET_MS, or after CHASE_MS.
  */
-function chase(s: Sweep, cgroup: Set<number>): boolean {
-  let last = readNumber('/proc/sys/kernel/ns_last_pid');
+function chase(s: Sweep, cgroup: Set<number>, from: number | null): boolean {
+  let last = from;
   if (last === null) return false;
   const end = performance.now() + CHASE_MS;
   let movedAt = performance.now();
