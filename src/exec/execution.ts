@@ -178,7 +178,7 @@ export class Execution {
   terminate(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     if (this.finished) return Promise.resolve();
     if (this.stopping && signal !== 'SIGKILL') return this.stopping;
-    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal);
+    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal).then(() => undefined);
     return this.stopping;
   }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stopThenKill } from '../system/kill';
+import { stopThenKill, type KillReport } from '../system/kill';
 import { anyAlive, findCommandProcesses, readStartTime, signalGroup, signalProcesses } from '../system/proc';
 
 /** One command's processes as the terminator sees them. */
@@ -36,7 +36,7 @@ const POLL_MS = 25;
  * stop comes after it. Pids are remembered with their start time, so a pid
  * reused by an unrelated process in the meantime is never signalled.
  */
-export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<KillReport> {
   if (signal !== 'SIGKILL') {
     const targets = snapshot(tree);
     for (const pgid of tree.pgids) signalGroup(pgid, signal);
@@ -49,11 +49,12 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
     }
   }
   tree.cgroup?.kill();
-  await stopThenKill({ rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids: tree.cgroup ? () => tree.cgroup!.pids() : undefined });
+  const report = await stopThenKill({ rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids: tree.cgroup ? () => tree.cgroup!.pids() : undefined });
   if (tree.cgroup) {
     const deadline = Date.now() + 1000;
     while (tree.cgroup.populated() && Date.now() < deadline) await sleep(5);
   }
+  return report;
 }
 
 /**

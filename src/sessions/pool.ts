@@ -10,7 +10,7 @@ import type { SessionCgroups } from './cgroups';
 import type { PressureGauge } from '../system/pressure';
 import type { Spawner } from '../exec/spawn';
 import { terminateTree } from '../exec/terminate';
-import { findMarkedProcesses, groupExists } from '../system/proc';
+import { groupExists } from '../system/proc';
 import type { Logger } from '../system/logger';
 import { ExecTable } from './exec-table';
 import { Session } from './session';
@@ -266,16 +266,17 @@ export class SessionPool {
     session.state = 'terminated';
     this.onChange();
     const signal = force ? 'SIGKILL' : 'SIGTERM';
-    const waits: Promise<unknown>[] = [terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal)];
+    const sweep = terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal);
+    const waits: Promise<unknown>[] = [sweep];
     if (session.current) waits.push(session.current.cancel(signal), session.current.done);
     if (session.cgroup) waits.push(this.cgroups!.destroy(session));
     await Promise.all(waits);
     for (const pgid of session.lingering) this.tracker?.remove(pgid);
     session.lingering.clear();
     // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.
-    const left = findMarkedProcesses([session.marker]).size;
-    if (left === 0) this.tracker?.removeSession(id);
-    else this.log.warn({ session: id, left }, 'processes of a destroyed session survived the kill; the next start-up sweeps them');
+    const { survivors, stable } = await sweep;
+    if (survivors === 0 && stable) this.tracker?.removeSession(id);
+    else this.log.warn({ session: id, survivors, stable }, 'processes of a destroyed session may have survived the kill; the next start-up sweeps them');
     this.log.info({ session: id, reason, force }, 'session destroyed');
   }
 

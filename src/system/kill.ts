@@ -66,9 +66,10 @@ export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS):
   let clean = 0;
   while (Date.now() < deadline) {
     rounds++;
-    const changed = round(s, rounds === 1);
+    const changed = await round(s, rounds === 1);
     clean = changed ? 0 : clean + 1;
-    if (clean >= CLEAN_ROUNDS) break;
+    // Nothing found at all (the common destroy of an idle session): two empty looks do.
+    if (clean >= (s.known.size === 0 ? 2 : CLEAN_ROUNDS)) break;
     // Give the stops a moment to land before the next look.
     if (changed) await sleep(1);
   }
@@ -81,7 +82,7 @@ export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS):
     if (survivors === 0 || Date.now() >= deadline + 1000) break;
     await sleep(5);
   }
-  return { killed: s.known.size, rounds, stable: clean >= CLEAN_ROUNDS, survivors, ms: Date.now() - started };
+  return { killed: s.known.size, rounds, stable: clean >= (s.known.size === 0 ? 2 : CLEAN_ROUNDS), survivors, ms: Date.now() - started };
 }
 
 interface Sweep {
@@ -92,6 +93,8 @@ interface Sweep {
   /** Members found: pid → start time. */
   known: Map<number, string>;
   markers: Buffer[];
+  /** Follows the pids born since the current round's scan began. */
+  chaser?: Chaser;
 }
 
 /** True when `st` belongs to the scope as known so far. */
@@ -124,20 +127,17 @@ function take(s: Sweep, st: ProcStat): boolean {
 }
 
 /** One look at /proc, then a chase of the newest pids; true when it found a new member or one not yet stopped. */
-function round(s: Sweep, first: boolean): boolean {
+async function round(s: Sweep, first: boolean): Promise<boolean> {
   const cgroup = new Set(s.scope.extraPids?.() ?? []);
-  const stats: ProcStat[] = [];
   let changed = false;
-  // Read before the listing: the chase then covers every pid allocated since.
-  const before = readNumber('/proc/sys/kernel/ns_last_pid');
-  for (const pid of listPids().reverse()) {
-    if (pid === process.pid) continue;
-    const st = readProcStat(pid);
-    if (!st) continue;
-    stats.push(st);
-    if (isMember(s, st, cgroup, first)) changed = take(s, st) || changed;
-  }
-  // Parents come after their children in a descending scan: close the set over parent links.
+  const { stats, cursor } = await sharedScan((before) => {
+    // A long scan is interleaved with looks at the pids born meanwhile.
+    s.chaser ??= new Chaser(s, cgroup, before);
+    changed = s.chaser.catchUp() || changed;
+  });
+  s.chaser = new Chaser(s, cgroup, cursor);
+  for (const st of stats) if (isMember(s, st, cgroup, first)) changed = take(s, st) || changed;
+  // Close the set over parent links.
   const children = new Map<number, ProcStat[]>();
   for (const st of stats) {
     const list = children.get(st.ppid);
@@ -154,7 +154,52 @@ function round(s: Sweep, first: boolean): boolean {
       queue.push(child.pid);
     }
   }
-  return chase(s, cgroup, before) || changed;
+  return (await s.chaser.chase()) || changed;
+}
+
+interface Scan {
+  /** Live processes, highest pid first, read after the listing. */
+  stats: ProcStat[];
+  /** ns_last_pid read before the listing. */
+  cursor: number | null;
+}
+
+/**
+ * One /proc pass serves every kill in progress: ten sessions destroyed at
+ * once cost one scan per round, not ten. A kill that asks while a pass runs
+ * joins it (its stops happened before it asked; what was born since is
+ * caught by its chase, which starts from the pass's cursor) and gets called
+ * every SCAN_SLICE pids to look at new pids meanwhile.
+ */
+let inFlight: { done: Promise<Scan>; slices: Set<(before: number | null) => void> } | null = null;
+
+function sharedScan(onSlice: (before: number | null) => void): Promise<Scan> {
+  if (inFlight) {
+    inFlight.slices.add(onSlice);
+    return inFlight.done;
+  }
+  const slices = new Set([onSlice]);
+  const done = (async (): Promise<Scan> => {
+    const cursor = readNumber('/proc/sys/kernel/ns_last_pid');
+    const stats: ProcStat[] = [];
+    let n = 0;
+    try {
+      for (const pid of listPids().reverse()) {
+        if (pid === process.pid) continue;
+        if (++n % SCAN_SLICE === 0) {
+          for (const f of slices) f(cursor);
+          await yieldToLoop();
+        }
+        const st = readProcStat(pid);
+        if (st) stats.push(st);
+      }
+    } finally {
+      inFlight = null;
+    }
+    return { stats, cursor };
+  })();
+  inFlight = { done, slices };
+  return done;
 }
 
 const PID_MAX = readNumber('/proc/sys/kernel/pid_max') ?? 4_194_304;
@@ -163,43 +208,62 @@ const PID_WRAP = 301;
 /** How long one chase may last, and how long the pid counter may stand still before it ends early. */
 const CHASE_MS = 60;
 const QUIET_MS = 20;
-/** A chase looks at no more new pids than this per step (a busy host allocates many). */
+/** A look at new pids covers no more than this many (a busy host allocates many). */
 const CHASE_SPAN = 512;
+/** Pids read between two looks at the new ones (and two turns of the event loop) during a scan. */
+const SCAN_SLICE = 64;
 
 /**
  * A scan of /proc takes milliseconds; a hopper's generation lives
- * microseconds and its successor gets the next pid, after the listing. So,
- * after each scan, follow the kernel's pid counter (ns_last_pid, read just
- * before the listing) and look at every pid allocated since, as it appears: a member is stopped within tens
- * of microseconds of its birth. Ends when the counter stands still for
- * QUIET_MS, or after CHASE_MS.
+ * microseconds and its successor gets the next pid, after the listing. So
+ * the kernel's pid counter (ns_last_pid) is read before the listing, and
+ * every pid allocated since is looked at, newest first — during the scan
+ * every SCAN_SLICE pids, and after it until the counter stands still for
+ * QUIET_MS (at most CHASE_MS): a member is stopped soon after its birth.
  */
-function chase(s: Sweep, cgroup: Set<number>, from: number | null): boolean {
-  let last = from;
-  if (last === null) return false;
-  const end = performance.now() + CHASE_MS;
-  let movedAt = performance.now();
-  let changed = false;
-  while (performance.now() < end) {
+class Chaser {
+  constructor(
+    private readonly s: Sweep,
+    private readonly cgroup: Set<number>,
+    private cursor: number | null,
+  ) {}
+
+  /** Looks at the pids allocated since the last look; true when a member was new or running. */
+  catchUp(): boolean {
+    const last = this.cursor;
     const now = readNumber('/proc/sys/kernel/ns_last_pid');
-    if (now === null) break;
-    if (now === last) {
-      if (performance.now() - movedAt > QUIET_MS) break;
-      continue;
-    }
-    movedAt = performance.now();
-    let span = now > last ? now - last : PID_MAX - last + now;
-    span = Math.min(span, CHASE_SPAN);
-    for (let i = span - 1; i >= 0; i--) {
+    if (last === null || now === null || now === last) return false;
+    this.cursor = now;
+    const span = Math.min(now > last ? now - last : PID_MAX - last + now, CHASE_SPAN);
+    let changed = false;
+    for (let i = 0; i < span; i++) {
       let pid = now - i;
       if (pid < PID_WRAP) pid += PID_MAX - PID_WRAP;
+      if (pid === process.pid) continue;
       const st = readProcStat(pid);
-      if (st && pid !== process.pid && isMember(s, st, cgroup, false)) changed = take(s, st) || changed;
+      if (st && isMember(this.s, st, this.cgroup, false)) changed = take(this.s, st) || changed;
     }
-    last = now;
+    return changed;
   }
-  return changed;
+
+  async chase(): Promise<boolean> {
+    if (this.cursor === null) return false;
+    const end = performance.now() + CHASE_MS;
+    let movedAt = performance.now();
+    let changed = false;
+    while (performance.now() < end) {
+      const before: number | null = this.cursor;
+      changed = this.catchUp() || changed;
+      if (this.cursor !== before) movedAt = performance.now();
+      else if (performance.now() - movedAt > QUIET_MS) break;
+      // Polls between turns of the event loop: the newest pid is looked at whenever we get back.
+      await yieldToLoop();
+    }
+    return changed;
+  }
 }
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function readNumber(path: string): number | null {
   try {
