@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stopThenKill, type KillReport } from '../system/kill';
+import { findMembers, stopThenKill, type KillReport, type KillScope } from '../system/kill';
 import { anyAlive, findCommandProcesses, readStartTime, signalGroup, signalProcesses } from '../system/proc';
 
 /** One command's processes as the terminator sees them. */
@@ -37,8 +37,11 @@ const POLL_MS = 25;
  * reused by an unrelated process in the meantime is never signalled.
  */
 export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<KillReport> {
+  // A TERM step that found nothing at all: one more empty look settles it (an idle session's destroy costs two passes).
+  let emptyRounds = 2;
   if (signal !== 'SIGKILL') {
-    const targets = snapshot(tree);
+    const targets = await findMembers(scopeOf(tree));
+    if (targets.size === 0 && !tree.cgroup) emptyRounds = 1;
     for (const pgid of tree.pgids) signalGroup(pgid, signal);
     signalProcesses(targets, signal);
     tree.cgroup?.signal(signal);
@@ -49,7 +52,7 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
     }
   }
   tree.cgroup?.kill();
-  const report = await stopThenKill({ rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids: tree.cgroup ? () => tree.cgroup!.pids() : undefined });
+  const report = await stopThenKill(scopeOf(tree), undefined, emptyRounds);
   if (tree.cgroup) {
     const deadline = Date.now() + 1000;
     while (tree.cgroup.populated() && Date.now() < deadline) await sleep(5);
@@ -71,6 +74,10 @@ export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
     if (start !== null) targets.set(pid, start);
   }
   signalProcesses(targets, signal);
+}
+
+function scopeOf(tree: ProcessTree): KillScope {
+  return { rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids: tree.cgroup ? () => tree.cgroup!.pids() : undefined };
 }
 
 function snapshot(tree: ProcessTree): Map<number, string> {

@@ -47,9 +47,10 @@ const CLEAN_ROUNDS = 3;
  * the newest processes (a hopper's latest generation) are looked at first,
  * microseconds after the listing.
  * Bounded by `budgetMs`; resolves once every process killed is gone (zombies
- * count as gone) or the budget is spent.
+ * count as gone) or the budget is spent. `emptyRounds`: empty looks that end
+ * it when nothing was found at all (1 when a look just before found nothing).
  */
-export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS): Promise<KillReport> {
+export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS, emptyRounds = 2): Promise<KillReport> {
   const started = Date.now();
   const deadline = started + budgetMs;
   const self = readProcStat(process.pid);
@@ -68,8 +69,8 @@ export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS):
     rounds++;
     const changed = await round(s, rounds === 1);
     clean = changed ? 0 : clean + 1;
-    // Nothing found at all (the common destroy of an idle session): two empty looks do.
-    if (clean >= (s.known.size === 0 ? 2 : CLEAN_ROUNDS)) break;
+    // Nothing found at all (the common destroy of an idle session): `emptyRounds` empty looks do.
+    if (clean >= (s.known.size === 0 ? emptyRounds : CLEAN_ROUNDS)) break;
     // Give the stops a moment to land before the next look.
     if (changed) await sleep(1);
   }
@@ -82,7 +83,36 @@ export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS):
     if (survivors === 0 || Date.now() >= deadline + 1000) break;
     await sleep(5);
   }
-  return { killed: s.known.size, rounds, stable: clean >= (s.known.size === 0 ? 2 : CLEAN_ROUNDS), survivors, ms: Date.now() - started };
+  return { killed: s.known.size, rounds, stable: clean >= (s.known.size === 0 ? emptyRounds : CLEAN_ROUNDS), survivors, ms: Date.now() - started };
+}
+
+/**
+ * The scope's members as one shared /proc pass sees them, without stopping
+ * anything (the SIGTERM step before the grace): pid → start time.
+ */
+export async function findMembers(scope: KillScope): Promise<Map<number, string>> {
+  const self = readProcStat(process.pid);
+  const excluded = new Set([0, 1, process.pid, self?.pgrp ?? -1, self?.session ?? -1]);
+  const s: Sweep = { scope, excluded, pgids: new Set([...(scope.pgids ?? [])].filter((g) => !excluded.has(g))), sids: new Set(), known: new Map(), markers: scope.markers ?? [] };
+  const cgroup = new Set(scope.extraPids?.() ?? []);
+  const { stats } = await sharedScan(() => {});
+  const found = new Map<number, string>();
+  for (const st of stats) if (isMember(s, st, cgroup, true)) found.set(st.pid, st.startTime);
+  const children = new Map<number, ProcStat[]>();
+  for (const st of stats) {
+    const list = children.get(st.ppid);
+    if (list) list.push(st);
+    else children.set(st.ppid, [st]);
+  }
+  const queue = [...found.keys()];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.pop()!) ?? []) {
+      if (found.has(child.pid)) continue;
+      found.set(child.pid, child.startTime);
+      queue.push(child.pid);
+    }
+  }
+  return found;
 }
 
 interface Sweep {
@@ -211,7 +241,7 @@ const QUIET_MS = 20;
 /** A look at new pids covers no more than this many (a busy host allocates many). */
 const CHASE_SPAN = 512;
 /** Pids read between two looks at the new ones (and two turns of the event loop) during a scan. */
-const SCAN_SLICE = 64;
+const SCAN_SLICE = 512;
 
 /**
  * A scan of /proc takes milliseconds; a hopper's generation lives
