@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hasEntry, listPids, readEnviron, readProcStat, readStartTime, type ProcStat } from './proc';
+import { hasEntry, readEnviron, readProcStat, readStartTime, type ProcStat } from './proc';
+import { readNumber, sharedScan, yieldToLoop } from './proc-scan';
 
 /** What belongs to one command (or session, or crashed run): every way a member can be recognised. */
 export interface KillScope {
@@ -187,51 +187,6 @@ async function round(s: Sweep, first: boolean): Promise<boolean> {
   return (await s.chaser.chase()) || changed;
 }
 
-interface Scan {
-  /** Live processes, highest pid first, read after the listing. */
-  stats: ProcStat[];
-  /** ns_last_pid read before the listing. */
-  cursor: number | null;
-}
-
-/**
- * One /proc pass serves every kill in progress: ten sessions destroyed at
- * once cost one scan per round, not ten. A kill that asks while a pass runs
- * joins it (its stops happened before it asked; what was born since is
- * caught by its chase, which starts from the pass's cursor) and gets called
- * every SCAN_SLICE pids to look at new pids meanwhile.
- */
-let inFlight: { done: Promise<Scan>; slices: Set<(before: number | null) => void> } | null = null;
-
-function sharedScan(onSlice: (before: number | null) => void): Promise<Scan> {
-  if (inFlight) {
-    inFlight.slices.add(onSlice);
-    return inFlight.done;
-  }
-  const slices = new Set([onSlice]);
-  const done = (async (): Promise<Scan> => {
-    const cursor = readNumber('/proc/sys/kernel/ns_last_pid');
-    const stats: ProcStat[] = [];
-    let n = 0;
-    try {
-      for (const pid of listPids().reverse()) {
-        if (pid === process.pid) continue;
-        if (++n % SCAN_SLICE === 0) {
-          for (const f of slices) f(cursor);
-          await yieldToLoop();
-        }
-        const st = readProcStat(pid);
-        if (st) stats.push(st);
-      }
-    } finally {
-      inFlight = null;
-    }
-    return { stats, cursor };
-  })();
-  inFlight = { done, slices };
-  return done;
-}
-
 const PID_MAX = readNumber('/proc/sys/kernel/pid_max') ?? 4_194_304;
 /** The kernel wraps to just above its reserved range. */
 const PID_WRAP = 301;
@@ -240,8 +195,6 @@ const CHASE_MS = 60;
 const QUIET_MS = 20;
 /** A look at new pids covers no more than this many (a busy host allocates many). */
 const CHASE_SPAN = 512;
-/** Pids read between two looks at the new ones (and two turns of the event loop) during a scan. */
-const SCAN_SLICE = 512;
 
 /**
  * A scan of /proc takes milliseconds; a hopper's generation lives
@@ -290,17 +243,6 @@ class Chaser {
       await yieldToLoop();
     }
     return changed;
-  }
-}
-
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function readNumber(path: string): number | null {
-  try {
-    const n = Number(readFileSync(path, 'latin1').trim());
-    return Number.isSafeInteger(n) ? n : null;
-  } catch {
-    return null;
   }
 }
 
