@@ -65,8 +65,11 @@ build: deps native
 # The daemon in the foreground on a socket in a private directory. As root it
 # needs TRL_ALLOW_ROOT, since commands would then run as root. Core size 0: a
 # crash must not write the daemon's memory (every session's secrets) to disk.
+# The directory must be ours alone: one made by another user could swap the socket and read every request.
 run: build
 	@mkdir -p -m 700 $(RUN_DIR)
+	@if [ -L "$(RUN_DIR)" ] || [ ! -O "$(RUN_DIR)" ] || [ -n "$$(find "$(RUN_DIR)" -maxdepth 0 -perm /022)" ]; then \
+	  echo "refusing $(RUN_DIR): not a private directory of $$(id -un) (owner $$(stat -c %U "$(RUN_DIR)"), mode $$(stat -c %a "$(RUN_DIR)")$$([ -L "$(RUN_DIR)" ] && echo ', a symlink')); another user may have made it to receive your requests. Remove it, or run make run RUN_DIR=<a directory of yours, mode 0700>" >&2; exit 1; fi
 	@echo "trld on $(SOCKET) — try: TRL_SOCKET_PATH=$(SOCKET) bin/trl exec -- uname -a" >&2
 	ulimit -c 0 && TRL_SOCKET_PATH=$(SOCKET) $(if $(filter 0,$(shell id -u)),TRL_ALLOW_ROOT=1) exec $(NODE) bin/trld
 

@@ -22,7 +22,7 @@ import { OrphanLedger } from './system/ledger';
 import { createLogger } from './system/logger';
 import { createNotifier } from './system/notify';
 import { PressureGauge } from './system/pressure';
-import { runtimeDir } from './system/runtime-dir';
+import { runtimeDir, UnsafePathError } from './system/runtime-dir';
 import { supervise } from './system/lifecycle';
 import { VERSION } from './system/version';
 
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
   const ledger = OrphanLedger.open(runtimeDir(config.runtime_dir, process.env, uid), log);
   const swept = await ledger.sweep(config.kill_grace_ms);
-  if (swept.recorded > 0) log.info(swept, 'orphan sweep done');
+  if (swept.recorded > 0 || swept.strays > 0) log.info(swept, 'orphan sweep done');
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
@@ -128,6 +128,7 @@ function fail(message: string, code: number): never {
 
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) fail(`trld: ${err.message}`, 2);
+  if (err instanceof UnsafePathError) fail(`trld: ${err.message}`, 1);
   process.stderr.write(`trld: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(70);
 });

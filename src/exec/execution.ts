@@ -76,6 +76,8 @@ export class Execution {
   private idleTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | null = null;
+  /** The latest stop has finished: the tree it was sent to is gone. */
+  private stopped = false;
   private settle!: (outcome: ExecutionOutcome) => void;
   private finished = false;
   private outputPaused = false;
@@ -179,7 +181,7 @@ export class Execution {
   terminate(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     if (this.finished) return Promise.resolve();
     if (this.stopping && signal !== 'SIGKILL') return this.stopping;
-    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal);
+    this.stopping = terminateTree(this.tree, this.spec.graceMs, signal).then(() => undefined);
     return this.stopping;
   }
 
@@ -254,6 +256,15 @@ export class Execution {
 
   private maybeFinish(): void {
     if (this.finished || this.exit === null || this.openStreams > 0) return;
+    // A timeout, cancel or destroy is answered once the whole tree is gone, not when the shell is.
+    if (this.stopping && !this.stopped) {
+      const stop = this.stopping;
+      void stop.then(() => {
+        if (this.stopping === stop) this.stopped = true;
+        this.maybeFinish();
+      });
+      return;
+    }
     this.finished = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.idleTimer);

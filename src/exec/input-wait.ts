@@ -14,17 +14,55 @@ export function stdinLink(pid: number): string | null {
 }
 
 /**
- * The pid of a process of the group that is blocked reading the command's
- * stdin pipe, or null. Linux tells: fd 0 is that pipe, and the process sits
- * in read(0, …) (/proc/<pid>/syscall) or in the kernel's pipe read (wchan).
+ * Which pids are in which process group, from one /proc pass shared by every
+ * exec's probe and made at most once per INDEX_MAX_AGE_MS: the probes of ten
+ * or a thousand silent execs cost one scan per interval, not one each per tick.
  */
-export function findInputWaiter(pgid: number, pipe: string): number | null {
-  for (const pid of listPids()) {
-    const st = readProcStat(pid);
-    if (!st || st.pgrp !== pgid || stdinLink(pid) !== pipe) continue;
-    if (blockedOnRead(pid)) return pid;
+const INDEX_MAX_AGE_MS = 1000;
+let index: { at: number; groups: Map<number, number[]> } | null = null;
+/** How many /proc passes the index made (figures and tests). */
+export let indexScans = 0;
+
+function groupMembers(pgid: number, now: number): number[] {
+  if (index === null || now - index.at >= INDEX_MAX_AGE_MS) {
+    const groups = new Map<number, number[]>();
+    for (const pid of listPids()) {
+      const st = readProcStat(pid);
+      if (!st) continue;
+      const list = groups.get(st.pgrp);
+      if (list) list.push(pid);
+      else groups.set(st.pgrp, [pid]);
+    }
+    index = { at: now, groups };
+    indexScans++;
   }
-  return null;
+  return index.groups.get(pgid) ?? [];
+}
+
+/**
+ * Finds a process of one exec blocked reading the exec's stdin pipe. It
+ * looks only at the exec's own processes: its cgroup's members when it has
+ * one, else its root and the members of its process group (the shared index).
+ * Linux tells a pending read: fd 0 is that pipe, and the process sits in
+ * read(0, …) (/proc/<pid>/syscall) or in the kernel's pipe read (wchan).
+ */
+export class InputProbe {
+  constructor(
+    private readonly pgid: number,
+    private readonly pipe: string,
+    private readonly cgroupPids?: () => number[],
+  ) {}
+
+  /** The waiting pid, or null. */
+  check(now = Date.now()): number | null {
+    const pids = this.cgroupPids ? this.cgroupPids() : [this.pgid, ...groupMembers(this.pgid, now)];
+    for (const pid of new Set(pids)) {
+      if (stdinLink(pid) !== this.pipe) continue;
+      if (readProcStat(pid)?.pgrp !== this.pgid && !this.cgroupPids) continue;
+      if (blockedOnRead(pid)) return pid;
+    }
+    return null;
+  }
 }
 
 function blockedOnRead(pid: number): boolean {

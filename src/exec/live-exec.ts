@@ -2,12 +2,14 @@ import type { ExitEvent } from '../protocol/events';
 import type { ExecResult } from '../protocol/messages';
 import type { EventSink } from './event-sink';
 import type { Execution } from './execution';
-import { findInputWaiter, stdinLink } from './input-wait';
+import { InputProbe, stdinLink } from './input-wait';
 import { OutputLog, type StreamName } from './output-log';
 import { Watcher, type Watched } from './watcher';
 
 /** Silence after which a command with open stdin is checked for a pending read. */
 const INPUT_PROBE_MS = 300;
+/** A probe that finds nothing waits twice as long next time, up to this; output or input resets it. */
+const INPUT_PROBE_MAX_MS = 5000;
 
 /**
  * An exec as clients see it: its retained output, its watchers (exec.stream,
@@ -23,6 +25,8 @@ export class LiveExec implements Watched {
   /** exec.stream with output_keep: its caller's exit event carries the collected text, held until sent. */
   textForStarter = false;
   private text: Partial<ExecResult> | null = null;
+  private probeDelay = INPUT_PROBE_MS / 2;
+  private probeTick: (() => void) | null = null;
   private reportedWait = false;
 
   constructor(
@@ -45,16 +49,18 @@ export class LiveExec implements Watched {
   /** The chunk sink the Execution feeds. */
   readonly push = (stream: StreamName, chunk: Buffer): void => {
     this.reportedWait = false;
+    if (this.probeDelay > INPUT_PROBE_MS / 2) this.resetProbe();
     this.log.push(stream, chunk);
   };
 
   /** Input went in: a later pending read is news again. */
   inputSent(): void {
     this.reportedWait = false;
+    this.resetProbe();
   }
 
   finish(result: ExecResult): void {
-    clearInterval(this.probe);
+    clearTimeout(this.probe);
     this.log.flush();
     const { stdout, stderr, stdout_tail, stderr_tail, stdout_omitted_bytes, stderr_omitted_bytes, ...fields } = result;
     if (this.textForStarter) this.text = dropUndefined({ stdout, stderr, stdout_tail, stderr_tail, stdout_omitted_bytes, stderr_omitted_bytes });
@@ -138,14 +144,34 @@ export class LiveExec implements Watched {
   private startInputProbe(execution: Execution): void {
     const pipe = stdinLink(execution.pid);
     if (pipe === null) return;
-    this.probe = setInterval(() => {
-      if (this.reportedWait || !execution.stdinOpen || execution.silentForMs < INPUT_PROBE_MS) return;
-      const pid = findInputWaiter(execution.pid, pipe);
-      if (pid === null) return;
-      this.reportedWait = true;
-      const event = { event: 'waiting_input', exec_id: this.id, pid, silent_ms: Math.round(execution.silentForMs) };
-      for (const w of this.watchers) w.notify(event);
-    }, INPUT_PROBE_MS / 2);
+    const cgroup = execution.tree.cgroup;
+    const probe = new InputProbe(execution.pid, pipe, cgroup ? () => cgroup.pids() : undefined);
+    const tick = (): void => {
+      if (!this.running || !execution.stdinOpen) return;
+      if (!this.reportedWait && execution.silentForMs >= INPUT_PROBE_MS) {
+        const pid = probe.check();
+        if (pid !== null) {
+          this.reportedWait = true;
+          const event = { event: 'waiting_input', exec_id: this.id, pid, silent_ms: Math.round(execution.silentForMs) };
+          for (const w of this.watchers) w.notify(event);
+        } else {
+          this.probeDelay = Math.min(INPUT_PROBE_MAX_MS, this.probeDelay * 2);
+        }
+      }
+      this.probe = setTimeout(tick, this.probeDelay);
+      this.probe.unref();
+    };
+    this.probeTick = tick;
+    this.probe = setTimeout(tick, this.probeDelay);
+    this.probe.unref();
+  }
+
+  /** Output or input: the next probe comes soon again. */
+  private resetProbe(): void {
+    this.probeDelay = INPUT_PROBE_MS / 2;
+    if (this.probeTick === null || !this.running) return;
+    clearTimeout(this.probe);
+    this.probe = setTimeout(this.probeTick, this.probeDelay);
     this.probe.unref();
   }
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findMembers, stopThenKill, type KillReport, type KillScope } from '../system/kill';
 import { anyAlive, findCommandProcesses, readStartTime, signalGroup, signalProcesses } from '../system/proc';
 
 /** One command's processes as the terminator sees them. */
@@ -28,27 +29,35 @@ const POLL_MS = 25;
 /**
  * Stops a command: SIGTERM to its group and to every process of its tree
  * (descendants that called setsid, and those that carry its marker), a grace
- * period that ends early once all of them are gone, then SIGKILL to whatever
- * is left. Pids are remembered with their start time, so a pid reused by an
- * unrelated process in the meantime is never signalled.
+ * period that ends early once all of them are gone, then a kill that cannot
+ * be outrun: cgroup.kill where there is a cgroup, and in any case
+ * stop-then-kill over /proc (system/kill.ts). Resolves only once the tree is
+ * gone (or the kill's time budget is spent), so an answer that reports the
+ * stop comes after it. Pids are remembered with their start time, so a pid
+ * reused by an unrelated process in the meantime is never signalled.
  */
-export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  const targets = snapshot(tree);
-  for (const pgid of tree.pgids) signalGroup(pgid, signal);
-  signalProcesses(targets, signal);
-  if (signal === 'SIGKILL') tree.cgroup?.kill();
-  else tree.cgroup?.signal(signal);
-  const deadline = Date.now() + graceMs;
-  // Zombies stay in the group until reaped by their parent, so only live members count here.
-  while (Date.now() < deadline && (anyAlive(targets) || tree.cgroup?.populated())) {
-    await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+export async function terminateTree(tree: ProcessTree, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<KillReport> {
+  // A TERM step that found nothing at all: one more empty look settles it (an idle session's destroy costs two passes).
+  let emptyRounds = 2;
+  if (signal !== 'SIGKILL') {
+    const targets = await findMembers(scopeOf(tree));
+    if (targets.size === 0 && !tree.cgroup) emptyRounds = 1;
+    for (const pgid of tree.pgids) signalGroup(pgid, signal);
+    signalProcesses(targets, signal);
+    tree.cgroup?.signal(signal);
+    const deadline = Date.now() + graceMs;
+    // Zombies stay in the group until reaped by their parent, so only live members count here.
+    while (Date.now() < deadline && (anyAlive(targets) || tree.cgroup?.populated())) {
+      await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+    }
   }
-  if (signal === 'SIGKILL') return;
-  // Processes started during the grace period are caught by this second look.
-  for (const [pid, start] of snapshot(tree)) targets.set(pid, start);
-  for (const pgid of tree.pgids) signalGroup(pgid, 'SIGKILL');
-  signalProcesses(targets, 'SIGKILL');
   tree.cgroup?.kill();
+  const report = await stopThenKill(scopeOf(tree), undefined, emptyRounds);
+  if (tree.cgroup) {
+    const deadline = Date.now() + 1000;
+    while (tree.cgroup.populated() && Date.now() < deadline) await sleep(5);
+  }
+  return report;
 }
 
 /**
@@ -65,6 +74,10 @@ export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
     if (start !== null) targets.set(pid, start);
   }
   signalProcesses(targets, signal);
+}
+
+function scopeOf(tree: ProcessTree): KillScope {
+  return { rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids: tree.cgroup ? () => tree.cgroup!.pids() : undefined };
 }
 
 function snapshot(tree: ProcessTree): Map<number, string> {

@@ -20,6 +20,9 @@ import { checkWorkingDir, resolveShell } from './validate';
 export interface GroupTracker {
   add(entry: { pgid: number; pid: number; startTime: string; sessionId: string }): void;
   remove(pgid: number): void;
+  /** Sessions too: their marker is searched for after a crash until the session is gone with all it started. */
+  addSession(id: string): void;
+  removeSession(id: string): void;
 }
 
 export type PoolSettings = Pick<
@@ -113,6 +116,7 @@ export class SessionPool {
       );
       this.cgroups?.join(session);
       this.sessions.set(session.id, session);
+      this.tracker?.addSession(session.id);
       this.log.info({ session: session.id, shell, env_keys: Object.keys(params.env ?? {}), cgroup: session.cgroup }, 'session created');
       this.onChange();
       return session;
@@ -263,12 +267,17 @@ export class SessionPool {
     session.state = 'terminated';
     this.onChange();
     const signal = force ? 'SIGKILL' : 'SIGTERM';
-    const waits: Promise<unknown>[] = [terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal)];
+    const sweep = terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal);
+    const waits: Promise<unknown>[] = [sweep];
     if (session.current) waits.push(session.current.cancel(signal), session.current.done);
     if (session.cgroup) waits.push(this.cgroups!.destroy(session));
     await Promise.all(waits);
     for (const pgid of session.lingering) this.tracker?.remove(pgid);
     session.lingering.clear();
+    // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.
+    const { survivors, stable } = await sweep;
+    if (survivors === 0 && stable) this.tracker?.removeSession(id);
+    else this.log.warn({ session: id, survivors, stable }, 'processes of a destroyed session may have survived the kill; the next start-up sweeps them');
     this.log.info({ session: id, reason, force }, 'session destroyed');
   }
 

@@ -1,29 +1,12 @@
-import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { anyAlive, findMarkedProcesses, listPids, readProcStat, readStartTime, signalGroup, signalProcesses } from './proc';
+import { stopThenKill } from './kill';
+import { ensurePrivateDir } from './runtime-dir';
+import { readLedgerFile, writeLedgerFile, type LedgerEntry, type LedgerFile, type LedgerLog } from './ledger-file';
 
-/** One process group the daemon started. Never env values or command text. */
-export interface LedgerEntry {
-  pgid: number;
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: with the pid it names one process for good. */
-  startTime: string;
-  sessionId: string;
-}
-
-interface LedgerLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
-
-/** The file's shape. `owner` is the daemon that writes it; `bootId` dates the start times. */
-interface LedgerFile {
-  v: 1;
-  bootId: string;
-  owner: { pid: number; startTime: string };
-  entries: LedgerEntry[];
-}
+export type { LedgerEntry } from './ledger-file';
 
 const FILE = 'orphans.json';
 
@@ -35,41 +18,39 @@ function readBootId(): string {
   }
 }
 
-function isEntry(e: unknown): e is LedgerEntry {
-  if (typeof e !== 'object' || e === null) return false;
-  const r = e as Record<string, unknown>;
-  return Number.isSafeInteger(r.pgid) && (r.pgid as number) > 1 && Number.isSafeInteger(r.pid) && (r.pid as number) > 1 &&
-    typeof r.startTime === 'string' && r.startTime !== '' && typeof r.sessionId === 'string';
-}
-
-
 /**
  * The orphan ledger (ARCHITECTURE.md decision 3): the process groups this
- * daemon started, kept in `orphans.json` in the runtime directory so that the
- * next start can kill what a crashed daemon left behind.
+ * daemon started and the sessions that are open, kept in `orphans.json` in
+ * the runtime directory so that the next start can kill what a crashed
+ * daemon left behind.
  *
  * Writes are coalesced: add/remove change memory and schedule one write
- * WRITE_DELAY_MS later, written atomically (temp file, mode 0600, then
- * rename); a group that starts and ends within that time never touches the
- * file, so short commands cost no disk I/O (the benchmark measured ~1 ms per
- * command for a write per event-loop turn). Start times are read at write
- * time, not on the spawn path. The window: a daemon killed within
- * WRITE_DELAY_MS of a spawn leaves that group unrecorded (under systemd,
- * KillMode=mixed still kills it with the unit; its setsid children carry the
- * session marker, which the sweep finds only for sessions already recorded). There is no fsync on purpose:
- * a crash of the daemon keeps the page cache, and a crash of the machine ends
- * every recorded process anyway.
+ * WRITE_DELAY_MS later, written atomically (ledger-file.ts); a group that
+ * starts and ends within that time never touches the file, so short commands
+ * cost no disk I/O (the benchmark measured ~1 ms per command for a write per
+ * event-loop turn). Start times are read at write time, not on the spawn
+ * path. The window: a daemon killed within WRITE_DELAY_MS of a spawn leaves
+ * that group unrecorded; its processes still carry the session's marker,
+ * and the session is recorded from its creation. A session stays recorded
+ * until it is destroyed and no process carrying its marker is left, so the
+ * sweep also finds what an already finished command daemonized. There is no
+ * fsync on purpose: a crash of the daemon keeps the page cache, and a crash
+ * of the machine ends every recorded process anyway.
  *
- * Outside systemd the ledger works the same, with any directory. Two daemons
- * must not share one: a ledger whose writer is still alive is left alone.
+ * The directory must be the daemon user's own (runtime-dir.ts) and the file
+ * too (ledger-file.ts): a ledger planted by someone else is refused, never
+ * swept. Two daemons must not share one: a ledger whose writer is still
+ * alive is left alone.
  */
 /** How long a change waits before the ledger is written. */
 export const WRITE_DELAY_MS = 50;
 
 export class OrphanLedger {
   private readonly live = new Map<number, LedgerEntry>();
+  private readonly sessions = new Set<string>();
   /** Entries of a previous run not yet swept; kept in the file until sweep() so a crash before it loses none. */
   private previous: LedgerEntry[] = [];
+  private previousSessions: string[] = [];
   private scheduled = false;
   /** Entries removed since the last write, or previous-run entries cleared: the file is out of date. */
   private dirty = false;
@@ -84,49 +65,32 @@ export class OrphanLedger {
     private readonly self: { pid: number; startTime: string },
   ) {}
 
-  /** dir = runtime directory (TRL_RUNTIME_DIR, else RUNTIME_DIRECTORY); the file `orphans.json` inside it. */
-  static open(dir: string, log: LedgerLog): OrphanLedger {
+  /**
+   * dir = runtime directory (TRL_RUNTIME_DIR, else RUNTIME_DIRECTORY, …); the
+   * file `orphans.json` inside it. Throws UnsafePathError when the directory
+   * or the file is not the daemon user's alone.
+   */
+  static open(dir: string, log: LedgerLog, uid = process.getuid?.() ?? 0): OrphanLedger {
     const bootId = readBootId();
     const self = { pid: process.pid, startTime: readStartTime(process.pid) ?? '' };
-    const path = join(dir, FILE);
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      log.warn({ dir, err: String(err) }, 'runtime directory not usable: orphan ledger off');
-      return new OrphanLedger(null, log, bootId, self);
-    }
-    const found = OrphanLedger.readFile(path, log);
-    if (found && found.owner.pid !== self.pid && readStartTime(found.owner.pid) === found.owner.startTime && found.owner.startTime !== '') {
+    const path = join(ensurePrivateDir(dir, uid), FILE);
+    const found = readLedgerFile(path, uid, log);
+    if (found && found.owner.pid !== self.pid && found.owner.startTime !== '' && readStartTime(found.owner.pid) === found.owner.startTime) {
       log.warn({ path, owner_pid: found.owner.pid }, 'orphan ledger belongs to a running daemon: orphan ledger off');
       return new OrphanLedger(null, log, bootId, self);
     }
     const ledger = new OrphanLedger(path, log, bootId, self);
-    if (found && found.bootId === bootId) ledger.previous = found.entries;
-    else if (found && found.entries.length > 0) log.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
+    if (found && found.bootId === bootId) {
+      ledger.previous = found.entries;
+      ledger.previousSessions = found.sessions;
+    } else if (found && found.entries.length + found.sessions.length > 0) {
+      log.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
+    }
     return ledger;
   }
 
-  private static readFile(path: string, log: LedgerLog): LedgerFile | null {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      return null;
-    }
-    try {
-      const data = JSON.parse(text) as Partial<LedgerFile>;
-      const owner = data.owner ?? { pid: 0, startTime: '' };
-      const entries = Array.isArray(data.entries) ? data.entries.filter(isEntry) : [];
-      return { v: 1, bootId: String(data.bootId ?? ''), owner, entries };
-    } catch (err) {
-      log.warn({ path, err: String(err) }, 'orphan ledger unreadable: ignored');
-      return null;
-    }
-  }
-
-  /** Records a started process group. Cheap: the write happens once at the end of this event-loop turn. */
-  /** Records a started group; `startTime` may be '' (read when the entry is written). */
-  add(entry: LedgerEntry): void {
+  /** Records a started group; `startTime` may be '' (read when the entry is written). Cheap: one coalesced write. */
+  add(entry: { pgid: number; pid: number; startTime: string; sessionId: string }): void {
     this.live.set(entry.pgid, { pgid: entry.pgid, pid: entry.pid, startTime: entry.startTime, sessionId: entry.sessionId });
     this.unwritten.add(entry.pgid);
     this.schedule();
@@ -139,6 +103,20 @@ export class OrphanLedger {
     this.schedule();
   }
 
+  /** A session exists: the sweep after a crash searches for its marker. */
+  addSession(id: string): void {
+    this.sessions.add(id);
+    this.dirty = true;
+    this.schedule();
+  }
+
+  /** The session is destroyed and nothing carrying its marker is left. */
+  removeSession(id: string): void {
+    if (!this.sessions.delete(id)) return;
+    this.dirty = true;
+    this.schedule();
+  }
+
   /**
    * Start-up sweep, before READY: every group of the previous run that is
    * still alive is sent SIGTERM (to -pgid), then after `graceMs` SIGKILL.
@@ -147,15 +125,17 @@ export class OrphanLedger {
    * earlier than it are still in that pgid (the kernel keeps a pid number
    * allocated while it names a live group, so those members are the original
    * group's). A pid held by a process with another start time was reused: it
-   * is never touched. Clears the previous run's entries. The caller logs the result.
+   * is never touched. Processes outside the groups that carry the marker of
+   * a recorded session (setsid children, daemons of finished commands) get
+   * the same TERM, grace, then a stop-then-kill. Clears the previous run's
+   * entries. `killed`: recorded groups ended; `strays`: processes outside them.
    */
-  /** `killed`: recorded groups ended; `strays`: processes outside them (setsid children) found by their session's marker. */
   async sweep(graceMs: number): Promise<{ recorded: number; killed: number; strays: number; ms: number }> {
     const started = Date.now();
     const recorded = this.previous.length;
     const targets = this.previous.filter((e) => this.stillOurs(e));
-    // Children that called setsid left the recorded groups; they still carry their session's marker.
-    const markers = [...new Set(this.previous.map((e) => e.sessionId))].map((sid) => Buffer.from(`TRL_SESSION_ID=${sid}`));
+    const sessionIds = new Set([...this.previousSessions, ...this.previous.map((e) => e.sessionId)]);
+    const markers = [...sessionIds].map((sid) => Buffer.from(`TRL_SESSION_ID=${sid}`));
     const strays = findMarkedProcesses(markers);
     const groups = new Set(targets.map((e) => e.pgid));
     for (const pid of strays.keys()) if (groups.has(readProcStat(pid)?.pgrp ?? -1)) strays.delete(pid);
@@ -167,9 +147,10 @@ export class OrphanLedger {
       await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
       remaining = remaining.filter((e) => this.stillOurs(e));
     }
-    for (const e of remaining) if (this.stillOurs(e)) signalGroup(e.pgid, 'SIGKILL');
-    signalProcesses(strays, 'SIGKILL');
+    const pgids = remaining.filter((e) => this.stillOurs(e)).map((e) => e.pgid);
+    if (pgids.length > 0 || markers.length > 0) await stopThenKill({ pgids, markers });
     this.previous = [];
+    this.previousSessions = [];
     this.dirty = true;
     this.flush();
     return { recorded, killed: targets.length, strays: strays.size, ms: Date.now() - started };
@@ -211,7 +192,7 @@ export class OrphanLedger {
     }, WRITE_DELAY_MS);
   }
 
-  /** Writes the file now: temp file (0600) + rename, so a reader never sees half a ledger. */
+  /** Writes the file now (fresh temp file + rename: a reader never sees half a ledger). */
   private flush(): void {
     if (this.path === null || (!this.dirty && this.unwritten.size === 0)) return;
     for (const e of this.live.values()) {
@@ -220,17 +201,15 @@ export class OrphanLedger {
     }
     this.dirty = false;
     this.unwritten.clear();
-    const data: LedgerFile = { v: 1, bootId: this.bootId, owner: this.self, entries: [...this.previous, ...this.live.values()] };
-    const tmp = `${this.path}.${process.pid}.tmp`;
+    const data: LedgerFile = {
+      v: 1,
+      bootId: this.bootId,
+      owner: this.self,
+      entries: [...this.previous, ...this.live.values()],
+      sessions: [...new Set([...this.previousSessions, ...this.sessions])],
+    };
     try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        fchmodSync(fd, 0o600);
-        writeSync(fd, JSON.stringify(data));
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
+      writeLedgerFile(this.path, data);
       if (this.failing) this.log.info({ path: this.path }, 'orphan ledger writable again');
       this.failing = false;
     } catch (err) {
@@ -239,4 +218,3 @@ export class OrphanLedger {
     }
   }
 }
-

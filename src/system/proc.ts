@@ -3,6 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 /** The fields of /proc/<pid>/stat that process bookkeeping needs. */
 export interface ProcStat {
   pid: number;
+  /** R, S, D, T (stopped), t (traced), … ; zombies are never returned. */
+  state: string;
   ppid: number;
   pgrp: number;
   session: number;
@@ -30,6 +32,7 @@ export function readProcStat(pid: number): ProcStat | null {
   if (state === 'Z' || state === 'X') return null;
   return {
     pid,
+    state: state ?? '',
     ppid: Number(rest[1]),
     pgrp: Number(rest[2]),
     session: Number(rest[3]),
@@ -58,7 +61,7 @@ export function environHas(pid: number, marker: Buffer): boolean {
   return env !== null && hasEntry(env, marker);
 }
 
-function readEnviron(pid: number): Buffer | null {
+export function readEnviron(pid: number): Buffer | null {
   try {
     return readFileSync(`/proc/${pid}/environ`);
   } catch {
@@ -84,7 +87,7 @@ export function findMarkedProcesses(markers: Buffer[]): Map<number, string> {
   return found;
 }
 
-function hasEntry(env: Buffer, marker: Buffer): boolean {
+export function hasEntry(env: Buffer, marker: Buffer): boolean {
   let at = env.indexOf(marker);
   while (at >= 0) {
     const startsEntry = at === 0 || env[at - 1] === 0;

@@ -122,6 +122,8 @@ export class TestDaemon {
   /** Starts trld and waits until it logs that it is ready. */
   static async start(opts: StartOptions = {}): Promise<TestDaemon> {
     const dir = makePrivateDir();
+    // The daemon refuses a runtime directory under one that another user owns.
+    if (opts.asSelf) chownSync(dir, process.getuid!(), process.getgid!());
     const env = baseEnv(dir, opts.env);
     const d = new TestDaemon(dir, env.TRL_SOCKET_PATH!, spawnDaemon(dir, opts));
     const deadline = Date.now() + 10_000;

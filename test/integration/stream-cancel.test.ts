@@ -287,6 +287,8 @@ test('kill_on_disconnect also fires for a silent command (nothing written to the
   assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length >= 1));
   c1.destroy();
   assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length === 0, 10_000), `processes left 10 s after the disconnect: ${livePidsWithEnv(m.needle)}`);
+  // The exec is reported ended once its stop has confirmed the tree gone: a moment after the last process died.
+  assert.ok(await waitFor(async () => (await client.execs()).find((x) => x.exec_id === s.execId)?.state === 'exited', 5000));
   const e = (await client.execs()).find((x) => x.exec_id === s.execId);
   assert.equal(e?.state, 'exited');
   assert.equal(e?.cancelled, true);

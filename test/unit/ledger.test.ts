@@ -36,7 +36,7 @@ const alive = (pid: number): boolean => readProcStat(pid) !== null;
 
 /** A ledger file as a crashed daemon (a dead owner) would have left it. */
 function writeLeftover(dir: string, entries: object[], opts: { bootId?: string; owner?: { pid: number; startTime: string } } = {}): void {
-  const owner = opts.owner ?? { pid: 999_999_999, startTime: '1' };
+  const owner = opts.owner ?? { pid: 4_000_001, startTime: '1' };
   writeFileSync(join(dir, 'orphans.json'), JSON.stringify({ v: 1, bootId: opts.bootId ?? bootId, owner, entries }), { mode: 0o600 });
 }
 
@@ -184,9 +184,9 @@ test('a group added and removed within the write delay never touches the file (s
 test('entries recorded before the sweep survive until it ran, so a crash in between loses none', async () => {
   const dir = tempDir();
   try {
-    writeLeftover(dir, [{ pgid: 999_999_998, pid: 999_999_998, startTime: '5', sessionId: 's-old' }]);
+    writeLeftover(dir, [{ pgid: 4_000_002, pid: 4_000_002, startTime: '5', sessionId: 's-old' }]);
     const ledger = OrphanLedger.open(dir, quiet);
-    ledger.add({ pgid: 999_999_997, pid: 999_999_997, startTime: '6', sessionId: 's-new' });
+    ledger.add({ pgid: 4_000_003, pid: 4_000_003, startTime: '6', sessionId: 's-new' });
     await tick();
     assert.deepEqual(readLedger(dir).entries.map((e) => e.sessionId), ['s-old', 's-new']);
     const result = await ledger.sweep(10);

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { listPids, readProcStat, type ProcStat } from './proc';
+
+/** Pids read between two looks at the new ones (and two turns of the event loop) during a scan. */
+const SCAN_SLICE = 512;
+
+export interface Scan {
+  /** Live processes, highest pid first, read after the listing. */
+  stats: ProcStat[];
+  /** ns_last_pid read before the listing. */
+  cursor: number | null;
+}
+
+/**
+ * One /proc pass serves every kill in progress: ten sessions destroyed at
+ * once cost one scan per round, not ten. A kill that asks while a pass runs
+ * joins it (its stops happened before it asked; what was born since is
+ * caught by its chase, which starts from the pass's cursor) and gets called
+ * every SCAN_SLICE pids to look at new pids meanwhile.
+ */
+let inFlight: { done: Promise<Scan>; slices: Set<(before: number | null) => void> } | null = null;
+
+export function sharedScan(onSlice: (before: number | null) => void): Promise<Scan> {
+  if (inFlight) {
+    inFlight.slices.add(onSlice);
+    return inFlight.done;
+  }
+  const slices = new Set([onSlice]);
+  const done = (async (): Promise<Scan> => {
+    const cursor = readNumber('/proc/sys/kernel/ns_last_pid');
+    const stats: ProcStat[] = [];
+    let n = 0;
+    try {
+      for (const pid of listPids().reverse()) {
+        if (pid === process.pid) continue;
+        if (++n % SCAN_SLICE === 0) {
+          for (const f of slices) f(cursor);
+          await yieldToLoop();
+        }
+        const st = readProcStat(pid);
+        if (st) stats.push(st);
+      }
+    } finally {
+      inFlight = null;
+    }
+    return { stats, cursor };
+  })();
+  inFlight = { done, slices };
+  return done;
+}
+
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export function readNumber(path: string): number | null {
+  try {
+    const n = Number(readFileSync(path, 'latin1').trim());
+    return Number.isSafeInteger(n) ? n : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,136 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/*
+ * Small C programs that try to outrun a kill, compiled once per test file
+ * (gcc) into a directory the daemon's user can read. Each takes a unique
+ * token as its first argument: /proc/<pid>/cmdline stays readable even when
+ * a process is not dumpable, so the test can find them all.
+ */
+
+const SOURCES: Record<string, string> = {
+  // Double fork + setsid + not dumpable: no parent link, no pgid/sid link, environment hidden.
+  hidden: `#include <sys/prctl.h>
+#include <unistd.h>
+int main(void) {
+  if (fork() != 0) return 0;
+  setsid();
+  if (fork() != 0) _exit(0);
+  prctl(PR_SET_DUMPABLE, 0);
+  for (;;) pause();
+}`,
+  // setsid + not dumpable, but its parent stays: linked by the parent chain.
+  linked: `#include <sys/prctl.h>
+#include <unistd.h>
+int main(void) {
+  if (fork() == 0) { setsid(); prctl(PR_SET_DUMPABLE, 0); for (;;) pause(); }
+  for (;;) pause();
+}`,
+  // A hopper: forks, the parent exits, the child setsids, again and again; markers kept.
+  // Each generation writes its pid to argv[3] (a heartbeat the test can watch)
+  // and ends the line when argv[3].stop exists (cleanup that cannot be outrun).
+  hopper: `#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int us = argc > 2 ? atoi(argv[2]) : 5;
+  char stop[4096];
+  snprintf(stop, sizeof stop, "%s.stop", argc > 3 ? argv[3] : "/nonexistent");
+  int fd = argc > 3 ? open(argv[3], O_WRONLY | O_CREAT, 0644) : -1;
+  for (;;) {
+    if (access(stop, F_OK) == 0) _exit(0);
+    pid_t p = fork();
+    if (p > 0) _exit(0);
+    if (p == 0) {
+      setsid();
+      char buf[32];
+      int n = snprintf(buf, sizeof buf, "%d\\n", (int)getpid());
+      if (fd >= 0) pwrite(fd, buf, n, 0);
+    }
+    if (us > 0) usleep(us);
+  }
+}`,
+};
+
+export type EscapeeKind = keyof typeof SOURCES;
+
+let built: Record<string, string> | null = null;
+
+/** Paths of the compiled programs. */
+export function escapees(): Record<EscapeeKind, string> {
+  if (built) return built as Record<EscapeeKind, string>;
+  const dir = mkdtempSync('/tmp/trl-escapees-');
+  chmodSync(dir, 0o755);
+  const out: Record<string, string> = {};
+  for (const [name, src] of Object.entries(SOURCES)) {
+    writeFileSync(join(dir, `${name}.c`), src);
+    execFileSync('gcc', ['-O1', '-o', join(dir, name), join(dir, `${name}.c`)]);
+    chmodSync(join(dir, name), 0o755);
+    out[name] = join(dir, name);
+  }
+  return (built = out) as Record<EscapeeKind, string>;
+}
+
+/** Live (non-zombie) processes whose command line holds `token` as an argument. */
+export function livePidsWithToken(token: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state === 'Z' || state === 'X') continue;
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').includes(token)) pids.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/** A hopper's heartbeat file (written by each generation) and its stop switch. */
+export function hopperFiles(token: string): { beat: string; stop: string } {
+  const beat = join('/tmp', `trl-hop-${token}`);
+  return { beat, stop: `${beat}.stop` };
+}
+
+/**
+ * True while a hopper line lives: its heartbeat changes within `ms`. A /proc
+ * scan alone cannot tell, since each generation lives microseconds.
+ */
+export async function hopperAlive(token: string, ms = 300): Promise<boolean> {
+  const { beat } = hopperFiles(token);
+  const read = (): string => {
+    try {
+      return readFileSync(beat, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  const before = read();
+  await new Promise((r) => setTimeout(r, ms));
+  return read() !== before;
+}
+
+/** Ends a hopper line for sure (each generation checks the stop file before forking). */
+export function stopHopper(token: string): void {
+  writeFileSync(hopperFiles(token).stop, '');
+}
+
+/** SIGKILL whatever is left of a token's processes (cleanup after a test, whatever its outcome). */
+export function killToken(token: string): void {
+  for (let i = 0; i < 20; i++) {
+    const pids = livePidsWithToken(token);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
