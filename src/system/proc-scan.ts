@@ -18,15 +18,23 @@ export interface Scan {
  * caught by its chase, which starts from the pass's cursor) and gets called
  * every SCAN_SLICE pids to look at new pids meanwhile.
  */
-let inFlight: { done: Promise<Scan>; slices: Set<(before: number | null) => void> } | null = null;
+interface Flight {
+  done: Promise<Scan>;
+  slices: Set<(before: number | null) => void>;
+}
+let inFlight: Flight | null = null;
 
 export function sharedScan(onSlice: (before: number | null) => void): Promise<Scan> {
   if (inFlight) {
     inFlight.slices.add(onSlice);
     return inFlight.done;
   }
-  const slices = new Set([onSlice]);
-  const done = (async (): Promise<Scan> => {
+  // Published before the pass starts: with fewer than SCAN_SLICE pids the pass
+  // never awaits and finishes within this call, and its `finally` must find
+  // its own flight to clear, or every later caller would get this old scan.
+  const flight: Flight = { done: Promise.resolve({ stats: [], cursor: null }), slices: new Set([onSlice]) };
+  inFlight = flight;
+  flight.done = (async (): Promise<Scan> => {
     const cursor = readNumber('/proc/sys/kernel/ns_last_pid');
     const stats: ProcStat[] = [];
     let n = 0;
@@ -34,19 +42,18 @@ export function sharedScan(onSlice: (before: number | null) => void): Promise<Sc
       for (const pid of listPids().reverse()) {
         if (pid === process.pid) continue;
         if (++n % SCAN_SLICE === 0) {
-          for (const f of slices) f(cursor);
+          for (const f of flight.slices) f(cursor);
           await yieldToLoop();
         }
         const st = readProcStat(pid);
         if (st) stats.push(st);
       }
     } finally {
-      inFlight = null;
+      if (inFlight === flight) inFlight = null;
     }
     return { stats, cursor };
   })();
-  inFlight = { done, slices };
-  return done;
+  return flight.done;
 }
 
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
