@@ -12,6 +12,9 @@ trust_main_pid() {
 
 trust_checks() {
   fresh_limits
+  # A fresh trld with the installed unit's settings only: one started under an
+  # earlier drop-in (idle exit) would end by itself in the middle of the checks.
+  box systemctl stop trl.service
   local pid out marker=trust-e2e-$$-secret
   # The env file: root's, 0600, read by systemd (EnvironmentFile=), not by trl.
   expect "trust: /etc/trl/trl.env is root:root 0600" "root:root 600" "$(box stat -c '%U:%G %a' /etc/trl/trl.env)"
