@@ -243,22 +243,24 @@ export function assertNoFatal(logs: string): void {
   if (fatal.length > 0) throw new Error(`the daemon under test logged ${fatal.length} fatal error(s): ${fatal.slice(0, 3).join('\n')}`);
 }
 
-/** Live (non-zombie) processes whose environment carries `marker` (e.g. a unique variable a test set). */
-export function livePidsWithEnv(marker: string): number[] {
-  const needle = Buffer.from(marker);
+/** Live (non-zombie) processes for which `matches(pid)` holds; a process that vanishes or cannot be read does not match. */
+export function livePidsWhere(matches: (pid: string) => boolean): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state === 'Z' || state === 'X') continue;
-      if (readFileSync(`/proc/${name}/environ`).includes(needle)) pids.push(Number(name));
+      if (isAlive(Number(name)) && matches(name)) pids.push(Number(name));
     } catch {
       /* gone or not ours */
     }
   }
   return pids;
+}
+
+/** Live (non-zombie) processes whose environment carries `marker` (e.g. a unique variable a test set). */
+export function livePidsWithEnv(marker: string): number[] {
+  const needle = Buffer.from(marker);
+  return livePidsWhere((pid) => readFileSync(`/proc/${pid}/environ`).includes(needle));
 }
 
 /** True while the process exists and is not a zombie. */

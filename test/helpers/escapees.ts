@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { livePidsWhere } from './daemon';
 
 /*
  * Small C programs that try to outrun a kill, compiled once per test file
@@ -76,19 +77,7 @@ export function escapees(): Record<EscapeeKind, string> {
 
 /** Live (non-zombie) processes whose command line holds `token` as an argument. */
 export function livePidsWithToken(token: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state === 'Z' || state === 'X') continue;
-      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').includes(token)) pids.push(Number(name));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
+  return livePidsWhere((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(token));
 }
 
 /** A hopper's heartbeat file (written by each generation) and its stop switch. */
