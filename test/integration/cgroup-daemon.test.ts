@@ -1,9 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemonIdentity, livePidsWithEnv, startDaemonWithPrefix, waitFor, type TestDaemon } from '../helpers/daemon';
+import { removeCgroupTree } from '../helpers/cgroup';
 
 /*
  * The whole daemon in cgroup mode: as root, a cgroup v2 subtree is delegated
@@ -28,27 +29,9 @@ const skip = !IS_ROOT ? 'needs root to delegate a cgroup' : root === null ? 'no 
 let dir = '';
 let daemon: TestDaemon | null = null;
 
-function removeTree(d: string): void {
-  if (!existsSync(d)) return;
-  for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(d, e.name));
-  try {
-    writeFileSync(join(d, 'cgroup.kill'), '1');
-  } catch {
-    /* no cgroup.kill */
-  }
-  for (let i = 0; i < 50; i++) {
-    try {
-      rmdirSync(d);
-      return;
-    } catch {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-  }
-}
-
 after(async () => {
   await daemon?.dispose();
-  if (dir) removeTree(dir);
+  if (dir) await removeCgroupTree(dir);
 });
 
 test('in a delegated cgroup, a timeout kills an escapee that double-forked and cleared its environment', { skip }, async () => {

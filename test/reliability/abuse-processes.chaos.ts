@@ -8,10 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TestDaemon, daemonIdentity, livePidsWithEnv, runDaemonToExit, sleep, startDaemonWithPrefix } from '../helpers/daemon';
+import { removeCgroupTree } from '../helpers/cgroup';
 import { escapees, hopperAlive, hopperFiles, killToken, livePidsWithToken, stopHopper } from '../helpers/escapees';
 import { Wire, createSession, figure, latencyFigure, nextId, pingSeries } from './lib';
 
@@ -174,25 +175,6 @@ test('escapees: a hopper and a non-dumpable double-forking setsid daemon against
   // Without cgroups the non-dumpable double-forked daemon cannot be found (docs/containment.md): reported, not asserted.
 });
 
-/** Kills and removes a cgroup tree bottom-up (cgroupfs files cannot be unlinked, only empty directories removed). */
-async function removeCgroup(d: string): Promise<void> {
-  if (!existsSync(d)) return;
-  for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) await removeCgroup(join(d, e.name));
-  try {
-    writeFileSync(join(d, 'cgroup.kill'), '1');
-  } catch {
-    /* no cgroup.kill */
-  }
-  for (let i = 0; i < 50; i++) {
-    try {
-      rmdirSync(d);
-      return;
-    } catch {
-      await sleep(20);
-    }
-  }
-}
-
 function cgroup2Root(): string | null {
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [pre, post] = line.split(' - ');
@@ -225,7 +207,7 @@ test('escapees in cgroup mode: the non-dumpable double-forking daemon and the ho
     stopHopper(hop);
     for (const how of ['timeout', 'cancel', 'destroy']) killToken(`${hid}-${how}`);
     await d.dispose();
-    await removeCgroup(dir);
+    await removeCgroupTree(dir);
   }
   figure(t, 'escapees (cgroup mode)', results);
 });
