@@ -42,9 +42,15 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   if (signal !== 'SIGKILL') {
     const targets = await findMembers(scopeOf(tree));
     if (targets.size === 0 && !tree.cgroup) emptyRounds = 1;
-    for (const pgid of tree.pgids) signalGroup(pgid, signal);
-    signalProcesses(targets, signal);
-    tree.cgroup?.signal(signal);
+    // Frozen while the signal lands: a shell cannot see its child die first and print "Terminated" on the user's stderr.
+    const sendAll = (s: NodeJS.Signals): void => {
+      for (const pgid of tree.pgids) signalGroup(pgid, s);
+      signalProcesses(targets, s);
+      tree.cgroup?.signal(s);
+    };
+    sendAll('SIGSTOP');
+    sendAll(signal);
+    sendAll('SIGCONT');
     const deadline = Date.now() + graceMs;
     // Zombies stay in the group until reaped by their parent, so only live members count here.
     while (Date.now() < deadline && (anyAlive(targets) || tree.cgroup?.populated())) {
