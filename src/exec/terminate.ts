@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findMembers, stopThenKill, type KillReport, type KillScope } from '../system/kill';
-import { anyAlive, findCommandProcesses, readStartTime, signalGroup, signalProcesses } from '../system/proc';
+import { anyAlive, findCommandProcesses, readProcStat, readStartTime, signalGroup, signalProcesses } from '../system/proc';
 
 /** One command's processes as the terminator sees them. */
 export interface ProcessTree {
@@ -67,10 +67,13 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
 }
 
 /**
- * One signal, delivered once to each process of the tree — the group's
- * members, descendants, marked processes and the cgroup's — with no
- * escalation (exec.cancel with an explicit signal). Not a group signal plus
- * individual ones: a program must see one SIGINT, not two.
+ * One signal, delivered once to each process of the tree, with no escalation
+ * (exec.cancel with an explicit signal). The command's group gets it in one
+ * kill, as a terminal's Ctrl-C does: a child the shell forks this instant is
+ * in it too, whereas a shell sent SIGINT waits for a running child that never
+ * got it. Then each process outside the group — descendants that left it,
+ * marked processes, the cgroup's — gets it once (not twice: a program must
+ * see one SIGINT).
  */
 export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
   const targets = snapshot(tree);
@@ -79,6 +82,11 @@ export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
     const start = readStartTime(pid);
     if (start !== null) targets.set(pid, start);
   }
+  for (const pid of targets.keys()) {
+    const pgrp = readProcStat(pid)?.pgrp;
+    if (pgrp !== undefined && tree.pgids.includes(pgrp)) targets.delete(pid);
+  }
+  for (const pgid of tree.pgids) signalGroup(pgid, signal);
   signalProcesses(targets, signal);
 }
 

@@ -96,6 +96,8 @@ test('cancel with an explicit signal sends that signal only: SIGINT ends a comma
   const s = await client.stream({ session_id: await session(), command: `echo started; sleep 300`, env: m.env });
   const it = s.events[Symbol.asyncIterator]();
   await readUntil(it, (_e, text) => text.includes('started'));
+  // sh, sent SIGINT between two commands, still starts the next one and waits for it (as on a terminal): cancel once sleep runs.
+  assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length >= 2), 'sleep started');
   const c = await client.cancel(s.execId, 'INT');
   assert.equal(c.signal, 'SIGINT');
   assert.equal(c.escalates, false);
@@ -105,6 +107,22 @@ test('cancel with an explicit signal sends that signal only: SIGINT ends a comma
   assert.equal(rest.exit?.signal, 'SIGINT');
   assert.equal(rest.exit?.exit_code, 130);
   assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length === 0));
+});
+
+test('an explicit SIGINT reaches every child forked up to the moment it is sent, as Ctrl-C on a terminal would', async () => {
+  const m = marker();
+  // A parent that forks a long-lived child every millisecond (perl: SIGINT left at its default, so it kills on arrival, even mid-fork):
+  // children born while the tree is being read must get the signal too.
+  const forker = `while (1) { if (!fork) { sleep 300; exit } select(undef, undef, undef, 0.001) }`;
+  const s = await client.stream({ session_id: await session(), command: `echo started; exec perl -e '${forker}'`, env: m.env, timeout_s: 20 });
+  const it = s.events[Symbol.asyncIterator]();
+  await readUntil(it, (_e, text) => text.includes('started'));
+  assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length >= 20), 'the forker got going');
+  await client.cancel(s.execId, 'INT');
+  const rest = await collectStream({ [Symbol.asyncIterator]: () => it });
+  assert.equal(rest.exit?.cancel_signal, 'SIGINT');
+  assert.equal(rest.exit?.timed_out, false, 'a child that never got SIGINT kept the command alive until its timeout');
+  assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length === 0), 'every child died of the SIGINT');
 });
 
 test('an explicit signal the command survives does not escalate; a later SIGKILL ends it and the result names SIGKILL', async () => {
