@@ -29,3 +29,8 @@ export class TrlError extends Error {
     this.name = 'TrlError';
   }
 }
+
+/** The `ok: false` envelope: every failure a client reads, whichever door it came through. */
+export function errorEnvelope(id: string | number, code: string, message: string) {
+  return { id, ok: false, error: { code, message } };
+}

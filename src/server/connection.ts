@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import type { EventSink } from '../exec/event-sink';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
-import { failure, type RequestContext, type Router } from './router';
+import type { RequestContext, Router } from './router';
 import { parseRequestLine } from './request-line';
 
 export { idOf } from './request-line';
@@ -249,7 +249,7 @@ export class Connection implements EventSink {
 
   private handleOverflow(): void {
     this.reply(
-      failure('unknown', ErrorCode.INVALID_PARAMS, `request line longer than ${this.limits.maxRequestBytes} bytes (TRL_MAX_REQUEST_BYTES); connection closed`),
+      errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `request line longer than ${this.limits.maxRequestBytes} bytes (TRL_MAX_REQUEST_BYTES); connection closed`),
     );
     this.inputEnded = true;
     // Keep reading (and dropping) so the client's EOF arrives and the socket closes; a client that

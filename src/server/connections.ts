@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import { Connection, type ConnectionLimits } from './connection';
@@ -31,11 +31,7 @@ export class ConnectionSet {
     if (this.open.size >= this.limits.maxConnections) {
       socket.on('error', () => {});
       socket.end(
-        encodeLine({
-          id: 'unknown',
-          ok: false,
-          error: { code: ErrorCode.RESOURCE_PRESSURE, message: `too many connections (${this.limits.maxConnections}, TRL_MAX_CONNECTIONS); retry later` },
-        }),
+        encodeLine(errorEnvelope('unknown', ErrorCode.RESOURCE_PRESSURE, `too many connections (${this.limits.maxConnections}, TRL_MAX_CONNECTIONS); retry later`)),
       );
       this.log.warn({ max: this.limits.maxConnections }, 'connection refused: limit reached');
       return;

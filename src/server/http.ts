@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { validateHttpConfig, isLoopback } from '../config/http';
 import type { Config } from '../config/schema';
 import type { EventSink } from '../exec/event-sink';
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
 import { encodeLine } from '../protocol/ndjson';
 import { isSmall } from '../protocol/encode';
@@ -16,7 +16,7 @@ import { idOf } from './connection';
 import { HttpSlots } from './http-slots';
 import { ListenError, type Listener } from './listener';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
-import { failure, type RequestContext, type Router } from './router';
+import type { RequestContext, Router } from './router';
 
 /** The one endpoint: `POST /` with a JSON envelope. */
 const ENDPOINT = '/';
@@ -54,7 +54,7 @@ export async function listenHttp(opts: { config: Config; router: Router; log: Lo
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res, deps).catch((err: unknown) => {
       log.error({ err, transport: 'http' }, 'HTTP request failed unexpectedly');
-      if (!res.headersSent) reply(res, 500, failure('unknown', ErrorCode.INTERNAL_ERROR, 'internal error; the daemon logged the details'));
+      if (!res.headersSent) reply(res, 500, errorEnvelope('unknown', ErrorCode.INTERNAL_ERROR, 'internal error; the daemon logged the details'));
       else res.destroy();
     });
   };
@@ -137,7 +137,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
     if (wait > 0) {
       log.debug({ remote, transport: 'http' }, 'HTTP request refused: too many failed authentications');
       res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
-      reply(res, 429, failure('unknown', 'RATE_LIMITED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
+      reply(res, 429, errorEnvelope('unknown', 'RATE_LIMITED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
       req.resume();
       return;
     }
@@ -153,7 +153,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
         : auth === 'malformed'
           ? 'malformed Authorization header: expected "Bearer <token>"'
           : 'wrong bearer token: send the daemon\'s TRL_AUTH_TOKEN';
-    reply(res, 401, failure(id, ErrorCode.AUTH_FAILED, message));
+    reply(res, 401, errorEnvelope(id, ErrorCode.AUTH_FAILED, message));
     return;
   }
 
@@ -163,19 +163,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   const path = (req.url ?? '').split('?')[0];
   if (path !== ENDPOINT) {
     req.resume();
-    reply(res, 404, failure('unknown', ErrorCode.INVALID_PARAMS, `no such endpoint ${JSON.stringify(path)}: send POST ${ENDPOINT} with a JSON request`));
+    reply(res, 404, errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `no such endpoint ${JSON.stringify(path)}: send POST ${ENDPOINT} with a JSON request`));
     return;
   }
   if (req.method !== 'POST') {
     req.resume();
     res.setHeader('Allow', 'POST');
-    reply(res, 405, failure('unknown', ErrorCode.INVALID_PARAMS, `method ${req.method} not allowed: send POST ${ENDPOINT} with a JSON request`));
+    reply(res, 405, errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `method ${req.method} not allowed: send POST ${ENDPOINT} with a JSON request`));
     return;
   }
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
     req.resume();
-    reply(res, 415, failure('unknown', ErrorCode.INVALID_PARAMS, `Content-Type ${JSON.stringify(type || '(none)')} not supported: send Content-Type: application/json`));
+    reply(res, 415, errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `Content-Type ${JSON.stringify(type || '(none)')} not supported: send Content-Type: application/json`));
     return;
   }
   const declared = Number(req.headers['content-length']);
@@ -196,13 +196,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   try {
     message = JSON.parse(body.text);
   } catch (err) {
-    reply(res, 400, failure('unknown', ErrorCode.INVALID_PARAMS, `request body is not valid JSON (${(err as Error).message}); send one JSON object`));
+    reply(res, 400, errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `request body is not valid JSON (${(err as Error).message}); send one JSON object`));
     return;
   }
   const envelope = RequestEnvelope.safeParse(message);
   if (!envelope.success) {
     const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
-    reply(res, 400, failure(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
+    reply(res, 400, errorEnvelope(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
     return;
   }
 
@@ -236,7 +236,7 @@ function replyAnswer(res: ServerResponse, response: object, log: Logger): Promis
       body = encodeLine(response);
     } catch (err) {
       log.error({ err, transport: 'http' }, 'an answer could not be encoded');
-      reply(res, 500, failure(idOf(response), ErrorCode.INTERNAL_ERROR, 'internal error: the answer could not be encoded; the daemon logged the details'));
+      reply(res, 500, errorEnvelope(idOf(response), ErrorCode.INTERNAL_ERROR, 'internal error: the answer could not be encoded; the daemon logged the details'));
       return Promise.resolve();
     }
     return new Promise((resolve) => {
@@ -326,7 +326,7 @@ function idOfText(text: string): Id {
 }
 
 function tooLarge(max: number): object {
-  return failure('unknown', ErrorCode.INVALID_PARAMS, `request body larger than ${max} bytes (TRL_MAX_REQUEST_BYTES); send a smaller request`);
+  return errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `request body larger than ${max} bytes (TRL_MAX_REQUEST_BYTES); send a smaller request`);
 }
 
 function reply(res: ServerResponse, status: number, message: object): void {

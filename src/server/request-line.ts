@@ -1,6 +1,5 @@
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
-import { failure } from './router';
 
 type Id = string | number;
 
@@ -10,7 +9,7 @@ export function parseRequestLine(line: string): { ok: true; id: Id; method: stri
   try {
     message = JSON.parse(line);
   } catch (err) {
-    return { ok: false, response: failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`) };
+    return { ok: false, response: errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`) };
   }
   // The common case, checked by hand: zod is there for the message when something is off.
   if (isPlainEnvelope(message)) return { ok: true, id: message.id, method: message.method, params: message.params };
@@ -19,7 +18,7 @@ export function parseRequestLine(line: string): { ok: true; id: Id; method: stri
     const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
     return {
       ok: false,
-      response: failure(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`),
+      response: errorEnvelope(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`),
     };
   }
   return { ok: true, id: envelope.data.id, method: envelope.data.method, params: envelope.data.params };

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ErrorCode, TrlError } from '../protocol/errors';
+import { ErrorCode, TrlError, errorEnvelope } from '../protocol/errors';
 import type { Logger } from '../system/logger';
 import { describeIssues } from '../protocol/messages';
 import type { EventSink } from '../exec/event-sink';
@@ -50,10 +50,10 @@ export class Router {
     try {
       return { response: { id, ok: true, data: await this.dispatch(method, params, ctx) } };
     } catch (err) {
-      if (err instanceof TrlError) return { response: failure(id, err.code, err.message), code: err.code };
+      if (err instanceof TrlError) return { response: errorEnvelope(id, err.code, err.message), code: err.code };
       log.error({ err, method }, 'request failed unexpectedly');
       return {
-        response: failure(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`),
+        response: errorEnvelope(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`),
         code: ErrorCode.INTERNAL_ERROR,
       };
     }
@@ -70,9 +70,4 @@ export class Router {
     if (!parsed.success) throw new TrlError(ErrorCode.INVALID_PARAMS, describeIssues(parsed.error, 'params'));
     return route.handle(parsed.data, ctx);
   }
-}
-
-/** An `ok: false` envelope. */
-export function failure(id: string | number, code: string, message: string) {
-  return { id, ok: false, error: { code, message } };
 }
