@@ -5,9 +5,7 @@ import type { Logger } from '../system/logger';
 import type { EventSink } from '../exec/event-sink';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
 import type { RequestContext, Router } from './router';
-import { parseRequestLine } from './request-line';
-
-export { idOf } from './request-line';
+import { LINE_WORDING, parseEnvelope } from './envelope';
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
@@ -222,7 +220,7 @@ export class Connection implements EventSink {
   }
 
   private handleLine(line: string): void {
-    const request = parseRequestLine(line);
+    const request = parseEnvelope(line, LINE_WORDING);
     if (request.ok) this.dispatch(request.id, request.method, request.params);
     else this.reply(request.response);
   }

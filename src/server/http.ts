@@ -8,11 +8,10 @@ import { validateHttpConfig, isLoopback } from '../config/http';
 import type { Config } from '../config/schema';
 import type { EventSink } from '../exec/event-sink';
 import { ErrorCode, errorEnvelope } from '../protocol/errors';
-import { RequestEnvelope } from '../protocol/messages';
 import { encodeLine } from '../protocol/ndjson';
 import { isSmall } from '../protocol/encode';
 import type { Logger } from '../system/logger';
-import { idOf } from './connection';
+import { idOf, parseEnvelope, type EnvelopeWording } from './envelope';
 import { HttpSlots } from './http-slots';
 import { ListenError, type Listener } from './listener';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
@@ -34,6 +33,8 @@ const TIMEOUT_CHECK_MS = 1000;
 const REQUEST_TIMEOUT_MS = 120_000;
 
 type Id = string | number;
+
+const BODY_WORDING: EnvelopeWording = { noun: 'request body', hint: 'send one JSON object' };
 
 /**
  * The HTTP transport (issue 6): the socket's envelope over `POST /`, behind a
@@ -192,22 +193,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
     reply(res, 413, tooLarge(deps.maxRequestBytes));
     return;
   }
-  let message: unknown;
-  try {
-    message = JSON.parse(body.text);
-  } catch (err) {
-    reply(res, 400, errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `request body is not valid JSON (${(err as Error).message}); send one JSON object`));
-    return;
-  }
-  const envelope = RequestEnvelope.safeParse(message);
-  if (!envelope.success) {
-    const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
-    reply(res, 400, errorEnvelope(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`));
+  const envelope = parseEnvelope(body.text, BODY_WORDING);
+  if (!envelope.ok) {
+    reply(res, 400, envelope.response);
     return;
   }
 
   // 5. The shared router.
-  const { id, method, params } = envelope.data;
+  const { id, method, params } = envelope;
   const sink = new ResponseSink(res);
   let after: (() => void) | null = null;
   const ctx: RequestContext = { sink, afterResponse: (fn) => (after = fn) };

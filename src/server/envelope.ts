@@ -3,13 +3,28 @@ import { RequestEnvelope } from '../protocol/messages';
 
 type Id = string | number;
 
-/** One request line, parsed: the envelope's parts, or the error answer to send instead. */
-export function parseRequestLine(line: string): { ok: true; id: Id; method: string; params: unknown } | { ok: false; response: object } {
+export type ParsedEnvelope = { ok: true; id: Id; method: string; params: unknown } | { ok: false; response: object };
+
+/** How a door names one request in its error answers: a socket line or an HTTP body. */
+export interface EnvelopeWording {
+  /** `request` or `request body`. */
+  noun: string;
+  /** What to send instead of something that is not JSON. */
+  hint: string;
+}
+
+export const LINE_WORDING: EnvelopeWording = { noun: 'request', hint: 'send one JSON object per line' };
+
+/** One request's text, parsed: the envelope's parts, or the error answer to send instead. Every door parses through here. */
+export function parseEnvelope(text: string, wording: EnvelopeWording): ParsedEnvelope {
   let message: unknown;
   try {
-    message = JSON.parse(line);
+    message = JSON.parse(text);
   } catch (err) {
-    return { ok: false, response: errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`) };
+    return {
+      ok: false,
+      response: errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `${wording.noun} is not valid JSON (${(err as Error).message}); ${wording.hint}`),
+    };
   }
   // The common case, checked by hand: zod is there for the message when something is off.
   if (isPlainEnvelope(message)) return { ok: true, id: message.id, method: message.method, params: message.params };
