@@ -1,18 +1,16 @@
-import { performance } from 'node:perf_hooks';
 import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import type { EventSink } from '../exec/event-sink';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
-import type { RequestContext, Router } from './router';
+import type { Router } from './router';
+import { exchange, type Request } from './exchange';
 import { LINE_WORDING, parseEnvelope } from './envelope';
 
 export interface ConnectionLimits {
   maxRequestBytes: number;
   maxInflight: number;
 }
-
-type Id = string | number;
 
 /**
  * What a Connection needs of its transport: a net.Socket satisfies it; stdio
@@ -221,26 +219,21 @@ export class Connection implements EventSink {
 
   private handleLine(line: string): void {
     const request = parseEnvelope(line, LINE_WORDING);
-    if (request.ok) this.dispatch(request.id, request.method, request.params);
+    if (request.ok) this.dispatch(request);
     else this.reply(request.response);
   }
 
-  private dispatch(id: Id, method: string, params: unknown): void {
+  private dispatch(request: Request): void {
     this.inflight++;
-    const t0 = performance.now();
-    let after: (() => void) | null = null;
-    const ctx: RequestContext = { sink: this, connection: this, afterResponse: (fn) => (after = fn) };
-    this.router
-      .answer(id, method, params, ctx, this.log)
-      .then(({ response, code }) => {
+    exchange(request, { router: this.router, log: this.log, sink: this, connection: this })
+      .then(({ response, events }) => {
         this.inflight--;
-        this.log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100 }, 'request');
-        this.reply(response, after !== null && code === undefined ? after : undefined);
+        this.reply(response, events ?? undefined);
         this.processLines();
         this.endIfDone();
       })
       .catch((err: unknown) => {
-        this.log.error({ err, method }, 'answering a request failed');
+        this.log.error({ err, method: request.method }, 'answering a request failed');
         this.socket.destroy();
       });
   }

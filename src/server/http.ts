@@ -3,7 +3,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { performance } from 'node:perf_hooks';
 import { validateHttpConfig, isLoopback } from '../config/http';
 import type { Config } from '../config/schema';
 import type { EventSink } from '../exec/event-sink';
@@ -15,7 +14,8 @@ import { idOf, parseEnvelope, type EnvelopeWording } from './envelope';
 import { HttpSlots } from './http-slots';
 import { ListenError, type Listener } from './listener';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
-import type { RequestContext, Router } from './router';
+import type { Router } from './router';
+import { exchange } from './exchange';
 
 /** The one endpoint: `POST /` with a JSON envelope. */
 const ENDPOINT = '/';
@@ -200,16 +200,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HandlerDe
   }
 
   // 5. The shared router.
-  const { id, method, params } = envelope;
   const sink = new ResponseSink(res);
-  let after: (() => void) | null = null;
-  const ctx: RequestContext = { sink, afterResponse: (fn) => (after = fn) };
-  const t0 = performance.now();
-  const { response, code } = await deps.router.answer(id, method, params, ctx, log);
-  log.info({ method, id, ok: code === undefined, code, ms: Math.round((performance.now() - t0) * 100) / 100, transport: 'http', remote }, 'request');
-  if (after !== null && code === undefined) {
+  const { response, events } = await exchange(envelope, { router: deps.router, log, sink, logFields: { transport: 'http', remote } });
+  if (events !== null) {
     sink.begin(response);
-    (after as () => void)();
+    events();
     sink.release();
   } else {
     await replyAnswer(res, response, log);
