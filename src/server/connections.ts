@@ -2,18 +2,18 @@ import type { Socket } from 'node:net';
 import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
-import { Connection, type ConnectionLimits } from './connection';
+import { Conversation, type ConversationLimits } from './conversation';
 import type { Router } from './router';
 
-/** Every open client connection, bounded in number. */
+/** The socket's open connections, one conversation each: bounded in number, a silent one evicted for a new one at the limit, all closed at shutdown. */
 export class ConnectionSet {
-  private readonly open = new Set<Connection>();
+  private readonly open = new Set<Conversation>();
   /** Called when the number of connections changes (idle exit). */
   onChange: () => void = () => {};
 
   constructor(
     private readonly router: Router,
-    private readonly limits: ConnectionLimits & {
+    private readonly limits: ConversationLimits & {
       maxConnections: number;
       /** At the limit, a connection silent (no complete request) for this long gives its slot to a new one; 0 = never. */
       firstRequestMs: number;
@@ -36,11 +36,17 @@ export class ConnectionSet {
       this.log.warn({ max: this.limits.maxConnections }, 'connection refused: limit reached');
       return;
     }
-    const connection: Connection = new Connection(socket, this.router, this.limits, this.log, () => {
-      this.open.delete(connection);
-      this.onChange();
+    const conversation: Conversation = new Conversation({
+      transport: socket,
+      router: this.router,
+      limits: this.limits,
+      log: this.log,
+      onClose: () => {
+        this.open.delete(conversation);
+        this.onChange();
+      },
     });
-    this.open.add(connection);
+    this.open.add(conversation);
     this.onChange();
   };
 
@@ -52,7 +58,7 @@ export class ConnectionSet {
    */
   private evictSilent(): void {
     if (this.limits.firstRequestMs <= 0) return;
-    let victim: Connection | null = null;
+    let victim: Conversation | null = null;
     let longest = this.limits.firstRequestMs;
     for (const c of this.open) {
       const silent = c.silentForMs;
