@@ -1,7 +1,7 @@
 import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import type { Logger } from '../system/logger';
-import { LINE_WORDING, parseEnvelope } from './envelope';
-import { exchange, type Request } from './exchange';
+import { LINE_WORDING, parseEnvelope, type Envelope } from './envelope';
+import { exchange } from './exchange';
 import { Inbox } from './inbox';
 import { PeerOutput } from './peer-output';
 import type { Router } from './router';
@@ -95,7 +95,7 @@ export class Conversation {
     this.updateFlow();
   }
 
-  private dispatch(request: Request): void {
+  private dispatch(request: Envelope): void {
     this.inflight++;
     exchange(request, { router: this.router, log: this.log, sink: this.output, connection: this.output })
       .then(({ response, events }) => {

@@ -3,7 +3,14 @@ import { RequestEnvelope } from '../protocol/messages';
 
 type Id = string | number;
 
-export type ParsedEnvelope = { ok: true; id: Id; method: string; params: unknown } | { ok: false; response: object };
+/** A request's parts, as every door hands them to the router. */
+export interface Envelope {
+  id: Id;
+  method: string;
+  params: unknown;
+}
+
+export type ParsedEnvelope = ({ ok: true } & Envelope) | { ok: false; response: object };
 
 /** How a door names one request in its error answers: a socket line or an HTTP body. */
 export interface EnvelopeWording {

@@ -1,13 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { EventSink } from '../exec/event-sink';
 import type { Logger } from '../system/logger';
+import type { Envelope } from './envelope';
 import type { RequestContext, Router } from './router';
-
-export interface Request {
-  id: string | number;
-  method: string;
-  params: unknown;
-}
 
 export interface Exchange {
   response: object;
@@ -21,14 +16,14 @@ export interface Exchange {
  * back until the door has written the answer. A failed request never streams.
  */
 export async function exchange(
-  request: Request,
+  request: Envelope,
   door: { router: Router; log: Logger; sink: EventSink; connection?: RequestContext['connection']; logFields?: object },
 ): Promise<Exchange> {
   const { id, method } = request;
   let events: (() => void) | null = null;
   const ctx: RequestContext = { sink: door.sink, connection: door.connection, afterResponse: (fn) => (events = fn) };
   const t0 = performance.now();
-  const { response, code } = await door.router.answer(id, method, request.params, ctx, door.log);
+  const { response, code } = await door.router.answer(request, ctx, door.log);
   const ms = Math.round((performance.now() - t0) * 100) / 100;
   door.log.info({ method, id, ok: code === undefined, code, ms, ...door.logFields }, 'request');
   return { response, events: code === undefined ? events : null };
