@@ -31,12 +31,11 @@ export class PeerOutput implements EventSink {
   private readonly outbox: Outbox;
   private readonly keepalive: Keepalive;
 
-  private readonly transport: Transport;
-  private readonly hooks: OutputHooks;
-
-  constructor(transport: Transport, log: Logger, hooks: OutputHooks) {
-    this.transport = transport;
-    this.hooks = hooks;
+  constructor(
+    private readonly transport: Transport,
+    log: Logger,
+    private readonly hooks: OutputHooks,
+  ) {
     this.outbox = new Outbox(
       {
         write: (data) => transport.write(data),
