@@ -1,4 +1,4 @@
-/** Error codes on the wire. The first block is v1's (clients already know them); the rest are ours. */
+/** Error codes on the wire: v1's, which clients already know, then trl's own from METHOD_NOT_FOUND on. */
 export const ErrorCode = {
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
   SESSION_BUSY: 'SESSION_BUSY',

@@ -32,7 +32,7 @@ export async function refuseUnauthenticated(
   if (wait > 0) {
     log.debug({ remote, transport: 'http' }, 'HTTP request refused: too many failed authentications');
     res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
-    reply(res, 429, errorEnvelope('unknown', 'RATE_LIMITED', `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
+    reply(res, 429, errorEnvelope('unknown', ErrorCode.RATE_LIMITED, `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
     req.resume();
     return;
   }
