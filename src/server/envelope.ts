@@ -21,6 +21,7 @@ export interface EnvelopeWording {
 }
 
 export const LINE_WORDING: EnvelopeWording = { noun: 'request', hint: 'send one JSON object per line' };
+export const BODY_WORDING: EnvelopeWording = { noun: 'request body', hint: 'send one JSON object' };
 
 /** One request's text, parsed: the envelope's parts, or the error answer to send instead. Every door parses through here. */
 export function parseEnvelope(text: string, wording: EnvelopeWording): ParsedEnvelope {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, errorEnvelope } from '../../protocol/errors';
 import type { Logger } from '../../system/logger';
-import { parseEnvelope, type EnvelopeWording } from '../envelope';
+import { BODY_WORDING, parseEnvelope } from '../envelope';
 import { exchange } from '../exchange';
 import type { Router } from '../router';
 import { checkAuth, type FailureLimiter } from './auth';
@@ -13,8 +13,6 @@ import { ResponseSink } from './stream';
 
 /** The one endpoint: `POST /` with a JSON envelope. */
 const ENDPOINT = '/';
-
-const BODY_WORDING: EnvelopeWording = { noun: 'request body', hint: 'send one JSON object' };
 
 export interface HttpDoor {
   router: Router;
