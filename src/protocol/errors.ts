@@ -1,4 +1,4 @@
-/** Error codes on the wire. The first block is v1's (clients already know them); the rest are ours. */
+/** Error codes on the wire: v1's, which clients already know, then trl's own from METHOD_NOT_FOUND on. */
 export const ErrorCode = {
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
   SESSION_BUSY: 'SESSION_BUSY',
@@ -28,4 +28,9 @@ export class TrlError extends Error {
     super(message);
     this.name = 'TrlError';
   }
+}
+
+/** The `ok: false` envelope: every failure a client reads, whichever door it came through. */
+export function errorEnvelope(id: string | number, code: string, message: string) {
+  return { id, ok: false, error: { code, message } };
 }

@@ -1,19 +1,19 @@
 import type { Socket } from 'node:net';
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
-import { Connection, type ConnectionLimits } from './connection';
+import { Conversation, type ConversationLimits } from './conversation';
 import type { Router } from './router';
 
-/** Every open client connection, bounded in number. */
+/** The socket's open connections, one conversation each: bounded in number, a silent one evicted for a new one at the limit, all closed at shutdown. */
 export class ConnectionSet {
-  private readonly open = new Set<Connection>();
+  private readonly open = new Set<Conversation>();
   /** Called when the number of connections changes (idle exit). */
   onChange: () => void = () => {};
 
   constructor(
     private readonly router: Router,
-    private readonly limits: ConnectionLimits & {
+    private readonly limits: ConversationLimits & {
       maxConnections: number;
       /** At the limit, a connection silent (no complete request) for this long gives its slot to a new one; 0 = never. */
       firstRequestMs: number;
@@ -31,20 +31,22 @@ export class ConnectionSet {
     if (this.open.size >= this.limits.maxConnections) {
       socket.on('error', () => {});
       socket.end(
-        encodeLine({
-          id: 'unknown',
-          ok: false,
-          error: { code: ErrorCode.RESOURCE_PRESSURE, message: `too many connections (${this.limits.maxConnections}, TRL_MAX_CONNECTIONS); retry later` },
-        }),
+        encodeLine(errorEnvelope('unknown', ErrorCode.RESOURCE_PRESSURE, `too many connections (${this.limits.maxConnections}, TRL_MAX_CONNECTIONS); retry later`)),
       );
       this.log.warn({ max: this.limits.maxConnections }, 'connection refused: limit reached');
       return;
     }
-    const connection: Connection = new Connection(socket, this.router, this.limits, this.log, () => {
-      this.open.delete(connection);
-      this.onChange();
+    const conversation: Conversation = new Conversation({
+      transport: socket,
+      router: this.router,
+      limits: this.limits,
+      log: this.log,
+      onClose: () => {
+        this.open.delete(conversation);
+        this.onChange();
+      },
     });
-    this.open.add(connection);
+    this.open.add(conversation);
     this.onChange();
   };
 
@@ -56,7 +58,7 @@ export class ConnectionSet {
    */
   private evictSilent(): void {
     if (this.limits.firstRequestMs <= 0) return;
-    let victim: Connection | null = null;
+    let victim: Conversation | null = null;
     let longest = this.limits.firstRequestMs;
     for (const c of this.open) {
       const silent = c.silentForMs;

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { encodeLinePieces } from '../protocol/encode';
 
 /** Bytes a transport may hold unsent before answers and events wait for 'drain'. */
@@ -100,9 +100,9 @@ export class Outbox {
 
 function internalError(message: object): object {
   const id = (message as { id?: unknown }).id;
-  return {
-    id: typeof id === 'string' || typeof id === 'number' ? id : 'unknown',
-    ok: false,
-    error: { code: ErrorCode.INTERNAL_ERROR, message: 'internal error: the answer could not be encoded (too large?); the daemon logged the details' },
-  };
+  return errorEnvelope(
+    typeof id === 'string' || typeof id === 'number' ? id : 'unknown',
+    ErrorCode.INTERNAL_ERROR,
+    'internal error: the answer could not be encoded (too large?); the daemon logged the details',
+  );
 }

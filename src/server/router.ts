@@ -1,8 +1,9 @@
 import type { z } from 'zod';
-import { ErrorCode, TrlError } from '../protocol/errors';
+import { ErrorCode, TrlError, errorEnvelope } from '../protocol/errors';
 import type { Logger } from '../system/logger';
 import { describeIssues } from '../protocol/messages';
 import type { EventSink } from '../exec/event-sink';
+import type { Envelope } from './envelope';
 
 /** What a handler knows of the request's transport. */
 export interface RequestContext {
@@ -21,7 +22,7 @@ interface Route {
   handle: (params: unknown, ctx: RequestContext) => Promise<unknown> | unknown;
 }
 
-/** Method name → params schema + handler. Transports (socket, later HTTP and stdio) share one router. */
+/** Method name → params schema + handler; every door answers through the one router (src/server/exchange.ts). */
 export class Router {
   private readonly routes = new Map<string, Route>();
   private refusing: string | null = null;
@@ -36,43 +37,35 @@ export class Router {
     this.refusing = message;
   }
 
-  get methods(): string[] {
-    return [...this.routes.keys()];
-  }
-
   /**
    * One request, answered: the response envelope, and the error code when it
    * failed. Every transport calls this, so a method behaves the same over the
    * socket, HTTP and stdio; anything but a TrlError is a bug, logged in full
    * and answered INTERNAL_ERROR without details.
    */
-  async answer(id: string | number, method: string, params: unknown, ctx: RequestContext, log: Logger): Promise<{ response: object; code?: string }> {
+  async answer(request: Envelope, ctx: RequestContext, log: Logger): Promise<{ response: object; code?: string }> {
+    const { id, method, params } = request;
     try {
       return { response: { id, ok: true, data: await this.dispatch(method, params, ctx) } };
     } catch (err) {
-      if (err instanceof TrlError) return { response: failure(id, err.code, err.message), code: err.code };
+      if (err instanceof TrlError) return { response: errorEnvelope(id, err.code, err.message), code: err.code };
       log.error({ err, method }, 'request failed unexpectedly');
       return {
-        response: failure(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`),
+        response: errorEnvelope(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`),
         code: ErrorCode.INTERNAL_ERROR,
       };
     }
   }
 
   /** Validates `params` against the method's schema and runs it. Throws TrlError for anything the client did wrong. */
-  async dispatch(method: string, params: unknown, ctx: RequestContext): Promise<unknown> {
+  private async dispatch(method: string, params: unknown, ctx: RequestContext): Promise<unknown> {
     const route = this.routes.get(method);
     if (!route) {
-      throw new TrlError(ErrorCode.METHOD_NOT_FOUND, `unknown method ${JSON.stringify(method)}; known methods: ${this.methods.join(', ')}`);
+      throw new TrlError(ErrorCode.METHOD_NOT_FOUND, `unknown method ${JSON.stringify(method)}; known methods: ${[...this.routes.keys()].join(', ')}`);
     }
     if (this.refusing !== null) throw new TrlError(ErrorCode.SHUTTING_DOWN, this.refusing);
     const parsed = route.schema.safeParse(params ?? {});
     if (!parsed.success) throw new TrlError(ErrorCode.INVALID_PARAMS, describeIssues(parsed.error, 'params'));
     return route.handle(parsed.data, ctx);
   }
-}
-
-/** An `ok: false` envelope. */
-export function failure(id: string | number, code: string, message: string) {
-  return { id, ok: false, error: { code, message } };
 }

@@ -1,15 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../system/logger';
-import { Connection, type ConnectionTransport } from './connection';
+import { Conversation } from './conversation';
+import type { Transport } from './transport';
 import type { Router } from './router';
 
 /** How long, after end of input, running commands may take before trld stops waiting (main then destroys the sessions). */
 export const STDIO_END_TIMEOUT_MS = 300_000;
 
 /**
- * One-shot mode (issue 6): NDJSON requests on stdin, responses and stream
- * events on stdout — one Connection, exactly as on the socket (same
+ * One-shot mode: NDJSON requests on stdin, responses and stream events on
+ * stdout — one Conversation, exactly as on the socket (same
  * validation, limits, ordering). Resolves at end of input once every request
  * is answered and every stream has sent its `exit` (or after `endTimeoutMs`),
  * or when stdout goes away. The caller then destroys the sessions, killing
@@ -35,11 +36,17 @@ export async function serveStdio(opts: {
       clearTimeout(endTimer);
       resolve();
     };
-    const connection = new Connection(transport, opts.router, { maxRequestBytes: opts.maxRequestBytes, maxInflight: opts.maxInflight }, log, finish);
+    const conversation = new Conversation({
+      transport,
+      router: opts.router,
+      limits: { maxRequestBytes: opts.maxRequestBytes, maxInflight: opts.maxInflight },
+      log,
+      onClose: finish,
+    });
     transport.on('end', () => {
       endTimer = setTimeout(() => {
         log.warn({ waited_ms: endTimeoutMs }, 'stdio mode: end of input, but commands are still running; stopping them');
-        connection.destroy();
+        conversation.destroy();
       }, endTimeoutMs);
       endTimer.unref();
     });
@@ -47,11 +54,11 @@ export async function serveStdio(opts: {
 }
 
 /**
- * stdin and stdout as one duplex for Connection. `end()` flushes stdout and
+ * stdin and stdout as one Transport. `end()` flushes stdout and
  * reports 'close' (stdout itself is left open: it is the process's fd 1);
  * stdout failing (the reader went away) is a close too.
  */
-class StdioTransport extends EventEmitter implements ConnectionTransport {
+class StdioTransport extends EventEmitter implements Transport {
   private gone = false;
 
   constructor(

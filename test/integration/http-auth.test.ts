@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TestDaemon, httpRequest, httpUrlOf, makePrivateDir, waitFor } from '../helpers/daemon';
-import { AUTH_FAILURE_BURST } from '../../src/server/http';
+import { AUTH_FAILURE_BURST } from '../../src/server/http/auth';
 
 const TOKEN = randomBytes(24).toString('hex'); // 48 characters
 let daemon: TestDaemon;

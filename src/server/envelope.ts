@@ -1,16 +1,38 @@
-import { ErrorCode } from '../protocol/errors';
+import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
-import { failure } from './router';
 
 type Id = string | number;
 
-/** One request line, parsed: the envelope's parts, or the error answer to send instead. */
-export function parseRequestLine(line: string): { ok: true; id: Id; method: string; params: unknown } | { ok: false; response: object } {
+/** A request's parts, as every door hands them to the router. */
+export interface Envelope {
+  id: Id;
+  method: string;
+  params: unknown;
+}
+
+export type ParsedEnvelope = ({ ok: true } & Envelope) | { ok: false; response: object };
+
+/** How a door names one request in its error answers: a socket line or an HTTP body. */
+export interface EnvelopeWording {
+  /** `request` or `request body`. */
+  noun: string;
+  /** What to send instead of something that is not JSON. */
+  hint: string;
+}
+
+export const LINE_WORDING: EnvelopeWording = { noun: 'request', hint: 'send one JSON object per line' };
+export const BODY_WORDING: EnvelopeWording = { noun: 'request body', hint: 'send one JSON object' };
+
+/** One request's text, parsed: the envelope's parts, or the error answer to send instead. Every door parses through here. */
+export function parseEnvelope(text: string, wording: EnvelopeWording): ParsedEnvelope {
   let message: unknown;
   try {
-    message = JSON.parse(line);
+    message = JSON.parse(text);
   } catch (err) {
-    return { ok: false, response: failure('unknown', ErrorCode.INVALID_PARAMS, `request is not valid JSON (${(err as Error).message}); send one JSON object per line`) };
+    return {
+      ok: false,
+      response: errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `${wording.noun} is not valid JSON (${(err as Error).message}); ${wording.hint}`),
+    };
   }
   // The common case, checked by hand: zod is there for the message when something is off.
   if (isPlainEnvelope(message)) return { ok: true, id: message.id, method: message.method, params: message.params };
@@ -19,7 +41,7 @@ export function parseRequestLine(line: string): { ok: true; id: Id; method: stri
     const what = envelope.error.issues.map((i) => (i.path.length ? i.path.join('.') : 'request')).join(', ');
     return {
       ok: false,
-      response: failure(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`),
+      response: errorEnvelope(idOf(message), ErrorCode.INVALID_PARAMS, `malformed request: ${what} missing or of the wrong type; expected {"id": string, "method": string, "params": object}`),
     };
   }
   return { ok: true, id: envelope.data.id, method: envelope.data.method, params: envelope.data.params };

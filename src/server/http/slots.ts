@@ -15,10 +15,6 @@ export class HttpSlots {
 
   constructor(private readonly max: number) {}
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Takes a new TCP connection; evicts an unproven one, or refuses this one, when all slots are taken. */
   admit(socket: Socket): void {
     const key = keyOf(socket);

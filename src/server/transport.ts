@@ -1,0 +1,19 @@
+/**
+ * A door's byte stream, as a conversation reads and writes it: a net.Socket
+ * satisfies it; stdio joins stdin and stdout into one (src/server/stdio.ts).
+ * A new stream-shaped door (a pipe, a vsock) only has to provide this.
+ */
+export interface Transport {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeAllListeners(event: 'data'): unknown;
+  write(data: string): boolean;
+  end(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+  readonly writableLength: number;
+  readonly writable: boolean;
+  readonly destroyed: boolean;
+}
