@@ -23,8 +23,8 @@ import { createLogger } from './system/logger';
 import { createNotifier } from './system/notify';
 import { PressureGauge } from './system/pressure';
 import { runtimeDir, UnsafePathError } from './system/runtime-dir';
-import { supervise } from './system/lifecycle';
 import { VERSION } from './system/version';
+import { supervise } from './supervisor';
 
 /**
  * trld: config → logger → orphan sweep → listen (activated fd or bind) →
@@ -52,32 +52,32 @@ async function main(): Promise<void> {
   const activated = takeActivatedSockets();
   validateHttpConfig(config, { activated: activated.some((s) => s.name === 'http') });
 
-  const log = createLogger(config.log_level, config.stdio ? 2 : 1);
-  onSigusr1(() => log.warn('SIGUSR1 ignored: the daemon never opens the Node inspector'));
-  if (loaded.unknownKeys.length) log.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
-  if (uid === 0) log.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
-  const notifier = createNotifier(log);
+  const logger = createLogger(config.log_level, config.stdio ? 2 : 1);
+  onSigusr1(() => logger.warn('SIGUSR1 ignored: the daemon never opens the Node inspector'));
+  if (loaded.unknownKeys.length) logger.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
+  if (uid === 0) logger.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
+  const notifier = createNotifier(logger);
   let spawn: ReturnType<typeof selectSpawner>;
   try {
-    spawn = selectSpawner(config, uid, hardening, log);
+    spawn = selectSpawner(config, uid, hardening, logger);
   } catch (err) {
     if (err instanceof CommandUserError) fail(`trld: ${err.message}`, 2);
     throw err;
   }
 
   // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
-  const cgroup = CgroupContainment.detect(log);
+  const cgroup = CgroupContainment.detect(logger);
   const containment = cgroup.containment ? `cgroup (${cgroup.containment.controllers.join(', ') || 'no controllers'})` : 'process-group';
-  log.info({ containment, reason: cgroup.reason }, cgroup.containment ? 'containment: cgroup per session' : 'containment: process groups (no usable cgroup)');
+  logger.info({ containment, reason: cgroup.reason }, cgroup.containment ? 'containment: cgroup per session' : 'containment: process groups (no usable cgroup)');
 
-  const ledger = OrphanLedger.open(runtimeDir(config.runtime_dir, process.env, uid), log);
+  const ledger = OrphanLedger.open(runtimeDir(config.runtime_dir, process.env, uid), logger);
   const swept = await ledger.sweep(config.kill_grace_ms);
-  if (swept.recorded > 0 || swept.strays > 0) log.info(swept, 'orphan sweep done');
+  if (swept.recorded > 0 || swept.strays > 0) logger.info(swept, 'orphan sweep done');
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
-  const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
-  const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, log) : null;
-  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, log, ledger, pressure, cgroups);
+  const pressure = new PressureGauge(config.max_rss_bytes, 0.9, logger);
+  const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, logger) : null;
+  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, logger, ledger, pressure, cgroups);
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,
@@ -86,25 +86,25 @@ async function main(): Promise<void> {
   );
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
   // A bug must never pass silently: tests fail on these lines (test/helpers/daemon.ts).
-  process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection'));
-  process.on('uncaughtExceptionMonitor', (err) => log.fatal({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => logger.fatal({ err }, 'unhandled rejection'));
+  process.on('uncaughtExceptionMonitor', (err) => logger.fatal({ err }, 'uncaught exception'));
 
   if (config.stdio) {
     process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
     const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
     process.on('SIGTERM', stop).on('SIGINT', stop);
-    await serveStdio({ router, log, ...limits });
+    await serveStdio({ router, log: logger, ...limits });
     await pool.destroyAll('end of input');
     process.exit(0);
   }
 
-  connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, log);
+  connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, logger);
   const listeners: Listener[] = [];
   try {
     const httpFd = activated.find((s) => s.name === 'http');
     for (const s of activated) if (s !== httpFd) listeners.push(await listenOnFd(s.fd, s.name, connections.accept));
     if (activated.length === 0) listeners.push(await listenOnPath(config.socket_path, connections.accept));
-    const http = await listenHttp({ config, router, log, ...(httpFd ? { fd: httpFd.fd } : {}) });
+    const http = await listenHttp({ config, router, log: logger, ...(httpFd ? { fd: httpFd.fd } : {}) });
     if (http) listeners.push(http);
   } catch (err) {
     if (err instanceof ListenError) fail(`trld: ${err.message}`, 1);
@@ -112,10 +112,10 @@ async function main(): Promise<void> {
   }
 
   // A failed accept (EMFILE when the daemon is out of descriptors) is reported on the server; it keeps listening.
-  for (const l of listeners) l.server.on('error', (err) => log.warn({ err: err.message, listen: l.where }, 'accepting a connection failed'));
+  for (const l of listeners) l.server.on('error', (err) => logger.warn({ err: err.message, listen: l.where }, 'accepting a connection failed'));
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
-  supervise({ pool, connections, listeners, router, notifier, log, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
-  log.info(
+  supervise({ pool, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
+  logger.info(
     { listen: listeners.map((l) => l.where), spawner: spawn.name, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
