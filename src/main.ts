@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   if (swept.recorded > 0 || swept.strays > 0) logger.info(swept, 'orphan sweep done');
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
-  const pressure = new PressureGauge(config.max_rss_bytes, 0.9, logger);
+  const pressure = new PressureGauge(config.max_rss_bytes, logger);
   const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, logger) : null;
   const pool = new SessionPool(config, runtimeEnv, spawn.spawner, logger, ledger, pressure, cgroups);
   let connections: ConnectionSet | null = null;

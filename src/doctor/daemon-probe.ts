@@ -30,7 +30,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
  * /proc/net/unix, then every process holding it open (pid 1, systemd, which
  * holds an activated socket too, excluded). Needs root to see other users' fds.
  */
-export function daemonPids(socketPath: string): { pid: number; uid: number }[] {
+function daemonPids(socketPath: string): { pid: number; uid: number }[] {
   let inodes: Set<string>;
   try {
     inodes = new Set(

@@ -17,7 +17,7 @@ interface SessionInfo {
 const NAME_RE = /^mcp:(\d+):[0-9a-f]+(:bg)?$/;
 
 /** True for a session left by a `trl mcp` process that no longer exists. */
-export function isOrphanName(name: string | null): boolean {
+function isOrphanName(name: string | null): boolean {
   const m = name ? NAME_RE.exec(name) : null;
   if (!m) return false;
   const pid = Number(m[1]);

@@ -10,7 +10,7 @@ const Pid = z.number().int().min(2).max(2 ** 22);
 const Id = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
 
 /** One process group the daemon started. Never env values or command text. */
-export const LedgerEntrySchema = z.strictObject({
+const LedgerEntrySchema = z.strictObject({
   pgid: Pid,
   pid: Pid,
   /** Field 22 of /proc/<pid>/stat: with the pid it names one process for good. */
