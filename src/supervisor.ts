@@ -3,7 +3,7 @@ import type { Listener } from './server/listener';
 import type { Router } from './server/router';
 import type { SessionPool } from './sessions/pool';
 import type { Logger } from './system/logger';
-import type { Notifier } from './system/notify';
+import type { Notifier } from './system/systemd-notify';
 
 export interface Running {
   pool: SessionPool;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { Logger } from './logger';
-import { openFdCount, residentBytes } from './stats';
+import { openFdCount, residentBytes } from './self-usage';
 
 /** Past this share of its descriptor limit the daemon refuses new work: the rest is kept for what is already running. */
 const FD_FRACTION = 0.9;
