@@ -4,7 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { anyAlive, findMarkedProcesses, listPids, readProcStat, readStartTime, signalGroup, signalProcesses } from './proc';
 import { stopThenKill } from './kill';
 import { ensurePrivateDir } from './runtime-dir';
-import { readLedgerFile, writeLedgerFile, type LedgerEntry, type LedgerFile, type LedgerLog } from './ledger-file';
+import { readLedgerFile, writeLedgerFile, type LedgerEntry, type LedgerFile } from './ledger-file';
+import type { ReportLogger } from './logger';
 
 export type { LedgerEntry } from './ledger-file';
 
@@ -60,7 +61,7 @@ export class OrphanLedger {
 
   private constructor(
     private readonly path: string | null,
-    private readonly log: LedgerLog,
+    private readonly logger: ReportLogger,
     private readonly bootId: string,
     private readonly self: { pid: number; startTime: string },
   ) {}
@@ -70,21 +71,21 @@ export class OrphanLedger {
    * file `orphans.json` inside it. Throws UnsafePathError when the directory
    * or the file is not the daemon user's alone.
    */
-  static open(dir: string, log: LedgerLog, uid = process.getuid?.() ?? 0): OrphanLedger {
+  static open(dir: string, logger: ReportLogger, uid = process.getuid?.() ?? 0): OrphanLedger {
     const bootId = readBootId();
     const self = { pid: process.pid, startTime: readStartTime(process.pid) ?? '' };
     const path = join(ensurePrivateDir(dir, uid), FILE);
-    const found = readLedgerFile(path, uid, log);
+    const found = readLedgerFile(path, uid, logger);
     if (found && found.owner.pid !== self.pid && found.owner.startTime !== '' && readStartTime(found.owner.pid) === found.owner.startTime) {
-      log.warn({ path, owner_pid: found.owner.pid }, 'orphan ledger belongs to a running daemon: orphan ledger off');
-      return new OrphanLedger(null, log, bootId, self);
+      logger.warn({ path, owner_pid: found.owner.pid }, 'orphan ledger belongs to a running daemon: orphan ledger off');
+      return new OrphanLedger(null, logger, bootId, self);
     }
-    const ledger = new OrphanLedger(path, log, bootId, self);
+    const ledger = new OrphanLedger(path, logger, bootId, self);
     if (found && found.bootId === bootId) {
       ledger.previous = found.entries;
       ledger.previousSessions = found.sessions;
     } else if (found && found.entries.length + found.sessions.length > 0) {
-      log.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
+      logger.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
     }
     return ledger;
   }
@@ -210,10 +211,10 @@ export class OrphanLedger {
     };
     try {
       writeLedgerFile(this.path, data);
-      if (this.failing) this.log.info({ path: this.path }, 'orphan ledger writable again');
+      if (this.failing) this.logger.info({ path: this.path }, 'orphan ledger writable again');
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.log.warn({ path: this.path, err: String(err) }, 'orphan ledger not written');
+      if (!this.failing) this.logger.warn({ path: this.path, err: String(err) }, 'orphan ledger not written');
       this.failing = true;
     }
   }
