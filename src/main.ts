@@ -7,24 +7,17 @@ const hardening = hardenSelf();
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';
-import { CommandUserError, selectSpawner } from './exec/spawner-select';
+import { CommandUserError } from './exec/spawner-select';
 import { ConnectionSet } from './server/connections';
-import { createRouter } from './server/handlers';
-import { listenHttp } from './server/http';
-import { ListenError, listenOnFd, listenOnPath, type Listener } from './server/listener';
-import { serveStdio } from './server/stdio';
-import { SessionCgroups } from './sessions/cgroups';
-import { SessionPool } from './sessions/pool';
-import { CgroupContainment } from './system/cgroup';
-import { takeActivatedSockets } from './system/socket-activation';
-import { buildRuntimeEnv } from './system/runtime-env';
-import { OrphanLedger } from './system/ledger';
+import { ListenError } from './server/listener';
 import { createLogger } from './system/logger';
 import { createNotifier } from './system/systemd-notify';
-import { PressureGauge } from './system/pressure';
-import { runtimeDir, UnsafePathError } from './system/runtime-dir';
+import { UnsafePathError } from './system/runtime-dir';
+import { takeActivatedSockets } from './system/socket-activation';
 import { VERSION } from './system/version';
-import { supervise } from './supervisor';
+import { openListeners } from './listen';
+import { assemble } from './startup';
+import { serveStdioUntilEnd, supervise } from './supervisor';
 
 /**
  * trld: config → logger → orphan sweep → listen (activated fd or bind) →
@@ -57,33 +50,7 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) logger.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) logger.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(logger);
-  let spawn: ReturnType<typeof selectSpawner>;
-  try {
-    spawn = selectSpawner(config, uid, hardening, logger);
-  } catch (err) {
-    if (err instanceof CommandUserError) fail(`trld: ${err.message}`, 2);
-    throw err;
-  }
-
-  // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
-  const cgroup = CgroupContainment.detect(logger);
-  const containment = cgroup.containment ? `cgroup (${cgroup.containment.controllers.join(', ') || 'no controllers'})` : 'process-group';
-  logger.info({ containment, reason: cgroup.reason }, cgroup.containment ? 'containment: cgroup per session' : 'containment: process groups (no usable cgroup)');
-
-  const ledger = OrphanLedger.open(runtimeDir(config.runtime_dir, process.env, uid), logger);
-  const swept = await ledger.sweep(config.kill_grace_ms);
-  if (swept.recorded > 0 || swept.strays > 0) logger.info(swept, 'orphan sweep done');
-
-  const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
-  const pressure = new PressureGauge(config.max_rss_bytes, logger);
-  const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, logger) : null;
-  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, logger, ledger, pressure, cgroups);
-  let connections: ConnectionSet | null = null;
-  const router = createRouter(
-    pool,
-    { startedAt, connections: () => connections?.size ?? 0, containment, spawner: spawn.name, pressure: () => pressure.underPressure },
-    { maxStdinBytes: config.max_stdin_bytes },
-  );
+  const { pool, router, spawnerName, connections: current } = await assemble(loaded, { uid, hardening, startedAt, logger });
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
   // A bug must never pass silently: tests fail on these lines (test/helpers/daemon.ts).
   process.on('unhandledRejection', (err) => logger.fatal({ err }, 'unhandled rejection'));
@@ -91,32 +58,16 @@ async function main(): Promise<void> {
 
   if (config.stdio) {
     process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
-    const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
-    process.on('SIGTERM', stop).on('SIGINT', stop);
-    await serveStdio({ router, log: logger, ...limits });
-    await pool.destroyAll('end of input');
-    process.exit(0);
+    return serveStdioUntilEnd({ pool, router, logger, limits });
   }
 
-  connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, logger);
-  const listeners: Listener[] = [];
-  try {
-    const httpFd = activated.find((s) => s.name === 'http');
-    for (const s of activated) if (s !== httpFd) listeners.push(await listenOnFd(s.fd, s.name, connections.accept));
-    if (activated.length === 0) listeners.push(await listenOnPath(config.socket_path, connections.accept));
-    const http = await listenHttp({ config, router, log: logger, ...(httpFd ? { fd: httpFd.fd } : {}) });
-    if (http) listeners.push(http);
-  } catch (err) {
-    if (err instanceof ListenError) fail(`trld: ${err.message}`, 1);
-    throw err;
-  }
-
-  // A failed accept (EMFILE when the daemon is out of descriptors) is reported on the server; it keeps listening.
-  for (const l of listeners) l.server.on('error', (err) => logger.warn({ err: err.message, listen: l.where }, 'accepting a connection failed'));
+  const connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, logger);
+  current.current = connections;
+  const listeners = await openListeners({ config, activated, connections, router, logger });
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ pool, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   logger.info(
-    { listen: listeners.map((l) => l.where), spawner: spawn.name, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
+    { listen: listeners.map((l) => l.where), spawner: spawnerName, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',
   );
 }
@@ -128,7 +79,8 @@ function fail(message: string, code: number): never {
 
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) fail(`trld: ${err.message}`, 2);
-  if (err instanceof UnsafePathError) fail(`trld: ${err.message}`, 1);
+  if (err instanceof CommandUserError) fail(`trld: ${err.message}`, 2);
+  if (err instanceof UnsafePathError || err instanceof ListenError) fail(`trld: ${err.message}`, 1);
   process.stderr.write(`trld: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(70);
 });

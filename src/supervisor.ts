@@ -1,5 +1,6 @@
 import type { ConnectionSet } from './server/connections';
 import type { Listener } from './server/listener';
+import { serveStdio } from './server/stdio';
 import type { Router } from './server/router';
 import type { SessionPool } from './sessions/pool';
 import type { Logger } from './system/logger';
@@ -68,4 +69,19 @@ export function supervise(r: Running): void {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => logger.info('SIGHUP ignored: restart the daemon to change settings'));
+}
+
+/** --stdio: requests on stdin until its end, then every command is stopped and the daemon exits 0; so on SIGTERM or SIGINT. */
+export async function serveStdioUntilEnd(opts: {
+  pool: SessionPool;
+  router: Router;
+  logger: Logger;
+  limits: { maxRequestBytes: number; maxInflight: number };
+}): Promise<void> {
+  const { pool } = opts;
+  const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+  await serveStdio({ router: opts.router, log: opts.logger, ...opts.limits });
+  await pool.destroyAll('end of input');
+  process.exit(0);
 }
