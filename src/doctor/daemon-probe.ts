@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { TrlClient } from '../client/client';
+import { listPids, readEnviron } from '../system/proc';
 import type { DoctorContext } from './context';
 import type { UnitFile } from './unit';
 
@@ -46,17 +47,17 @@ function daemonPids(socketPath: string): { pid: number; uid: number }[] {
   }
   const found: { pid: number; uid: number }[] = [];
   if (inodes.size === 0) return found;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || name === '1') continue;
+  for (const pid of listPids()) {
+    if (pid === 1) continue;
     let fds: string[];
     try {
-      fds = readdirSync(`/proc/${name}/fd`);
+      fds = readdirSync(`/proc/${pid}/fd`);
     } catch {
       continue;
     }
     const holds = fds.some((fd) => {
       try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${name}/fd/${fd}`));
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
         return m !== null && inodes.has(m[1]!);
       } catch {
         return false;
@@ -64,10 +65,10 @@ function daemonPids(socketPath: string): { pid: number; uid: number }[] {
     });
     if (!holds) continue;
     try {
-      const status = readFileSync(`/proc/${name}/status`, 'utf8');
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       if (/^Name:\s*systemd/m.test(status)) continue;
       const uid = Number(/^Uid:\s*(\d+)/m.exec(status)![1]);
-      found.push({ pid: Number(name), uid });
+      found.push({ pid, uid });
     } catch {
       /* gone */
     }
@@ -91,16 +92,15 @@ export function collectDaemonEnv(unit: UnitFile | null, daemon: DoctorContext['d
   }
   if (daemon?.ok) {
     for (const { pid } of daemon.pids) {
-      try {
-        const env: Record<string, string> = {};
-        for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
-          const eq = kv.indexOf('=');
-          if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-        }
-        out.push({ source: `the running daemon (pid ${pid})`, env });
-      } catch {
-        /* not ours to read */
+      // Readable by root or the daemon's user only; for anyone else there is nothing to check.
+      const environ = readEnviron(pid);
+      if (environ === null) continue;
+      const env: Record<string, string> = {};
+      for (const kv of environ.toString('utf8').split('\0')) {
+        const eq = kv.indexOf('=');
+        if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
+      out.push({ source: `the running daemon (pid ${pid})`, env });
     }
   }
   return out;
