@@ -1,4 +1,5 @@
 import { MIN_TOKEN_LENGTH, tokenProblem } from '../config/http';
+import { booleanWord } from '../config/schema';
 import type { DoctorContext } from './context';
 import { fail, mode, na, pass, type Check } from './result';
 import { isHttpSocketUnit } from './unit';
@@ -18,7 +19,7 @@ export const nonRoot: Check<DoctorContext> = (ctx) => {
     }
   }
   const allow = ctx.settingsRaw.TRL_ALLOW_ROOT;
-  if (allow && ['1', 'true', 'yes', 'on'].includes(allow.toLowerCase())) {
+  if (allow && booleanWord(allow) === true) {
     return fail(id, title, 'TRL_ALLOW_ROOT is set: trld would accept running as root', 'remove TRL_ALLOW_ROOT from the env file and the unit');
   }
   const u = ctx.runtimeUser;
