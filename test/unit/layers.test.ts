@@ -8,13 +8,6 @@ const LAYERS = ['protocol', 'native', 'config', 'system', 'exec', 'sessions', 's
 /** The files directly in src/ (the daemon's entry and its supervisor) sit above every folder. */
 const TOP = LAYERS.length;
 
-/**
- * Edges that the concurrent exec/sessions restructure removes; they are allowed until it is merged,
- * and an entry that no longer occurs fails the test, so the list cannot go stale.
- * Each entry: `<importing file> -> <imported file>`, both relative to src/.
- */
-const PENDING: string[] = [];
-
 const SRC = resolve(__dirname, '../../../src');
 
 function sourceFiles(dir: string): string[] {
@@ -43,25 +36,21 @@ function layerOf(fromSrc: string): number {
 }
 
 function upwardImports(): string[] {
-  const bad: string[] = [];
+  const bad = new Set<string>();
   for (const file of sourceFiles(SRC)) {
     const from = relative(SRC, file);
     for (const spec of relativeImports(readFileSync(file, 'utf8'))) {
       const to = relative(SRC, resolve(dirname(file), spec));
       if (to.startsWith('..')) continue;
-      if (layerOf(to) > layerOf(from)) bad.push(`src/${from} -> src/${to} (import '${spec}')`);
+      if (layerOf(to) > layerOf(from)) bad.add(`src/${from} -> src/${to} (import '${spec}')`);
     }
   }
-  return bad;
+  return [...bad];
 }
 
 test('no file under src/ imports a folder above its own', () => {
   const bad = upwardImports();
-  const pending = (edge: string) => PENDING.some((p) => edge.startsWith(`src/${p.replace(' -> ', ' -> src/')} `));
-  const unexpected = bad.filter((e) => !pending(e));
-  assert.deepEqual(unexpected, [], `imports that run up the layers (${LAYERS.join(' < ')} < src/*.ts):\n${unexpected.join('\n')}`);
-  const stale = PENDING.filter((p) => !bad.some((e) => e.startsWith(`src/${p.replace(' -> ', ' -> src/')} `)));
-  assert.deepEqual(stale, [], 'known upward imports that no longer occur: remove them from PENDING');
+  assert.deepEqual(bad, [], `imports that run up the layers (${LAYERS.join(' < ')} < src/*.ts):\n${bad.join('\n')}`);
 });
 
 test('the scanner finds the imports it must judge', () => {
