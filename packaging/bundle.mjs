@@ -51,7 +51,7 @@ const inlineVersion = {
 
 const entries = [
   { name: 'trld.js', entry: 'dist/src/main.js' },
-  { name: 'trl.js', entry: 'dist/src/client/cli.js' },
+  { name: 'trl.js', entry: 'dist/src/cli/main.js' },
 ];
 
 const packages = new Set();

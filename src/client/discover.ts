@@ -2,8 +2,6 @@ import { existsSync } from 'node:fs';
 import { TrlClient } from './client';
 import { SYSTEM_SOCKET, START_USER_INSTANCE, socketCandidates, type DiscoverOptions, type SocketCandidate } from './socket-path';
 
-export { SYSTEM_SOCKET, START_USER_INSTANCE, socketCandidates, type DiscoverOptions, type SocketCandidate } from './socket-path';
-
 /** No socket answered: `tried` says, for each place, what happened there. */
 export class DaemonNotFoundError extends Error {
   constructor(

@@ -50,7 +50,7 @@ export function isLoopback(host: string): boolean {
  * host is 127.0.0.1). A non-loopback host must be written out; there is no
  * "all interfaces" default.
  */
-export function parseHttpListen(value: string): { host: string; port: number } {
+function parseHttpListen(value: string): { host: string; port: number } {
   const bad = (why: string) =>
     new ConfigError(`TRL_HTTP_LISTEN (--http-listen) ${JSON.stringify(value)}: ${why}; expected HOST:PORT such as 127.0.0.1:8787, [::1]:8787, or a bare port (loopback)`);
   let host: string;

@@ -9,11 +9,9 @@ const seconds = (max: number, why = '') => z.coerce.number().min(0).max(max, `at
 const timerSeconds = (max: number) => seconds(Math.min(max, MAX_TIMER_S), max > MAX_TIMER_S ? ` (about 24.8 days): the longest a timer can wait is 2^31-1 ms` : '');
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
-const bool = z.preprocess((v) => {
-  if (typeof v !== 'string') return v;
-  const s = v.toLowerCase();
-  return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
-}, z.boolean());
+/** A boolean setting's word (1/true/yes/on, 0/false/no/off, any case) as a boolean; any other word stays as it is, for the schema to refuse. */
+export const booleanWord = (v: string): boolean | string => (TRUE.has(v.toLowerCase()) ? true : FALSE.has(v.toLowerCase()) ? false : v);
+const bool = z.preprocess((v) => (typeof v === 'string' ? booleanWord(v) : v), z.boolean());
 
 /**
  * Every setting of the daemon. Each key K is read from the env file and the

@@ -129,3 +129,8 @@ export function findInstalledUnit(name: string): string | null {
   }
   return null;
 }
+
+/** A socket unit for the HTTP listener (FileDescriptorName=http), not the agents' Unix socket. */
+export function isHttpSocketUnit(u: UnitFile): boolean {
+  return (u.get('Socket.FileDescriptorName') ?? '').split(':').includes('http');
+}

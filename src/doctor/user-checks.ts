@@ -1,15 +1,12 @@
 import { lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { daemon, defaultTimeout, envFile, httpToken, logging, maxSessions, runtimeFiles, unitNotifyAccess, unitUmask, type CheckResult } from './checks';
-import type { UserDoctorContext } from './user-context';
+import { fail, mode, na, pass, type Check } from './result';
+import { daemon } from './unit-checks';
+import type { UserDoctorContext } from './user-instance';
 
-type UserCheck = (ctx: UserDoctorContext) => CheckResult;
+type UserCheck = Check<UserDoctorContext>;
 
 const ENABLE = 'systemctl --user enable --now trl.socket';
-const pass = (id: string, title: string, detail: string): CheckResult => ({ id, title, status: 'pass', detail });
-const fail = (id: string, title: string, detail: string, fix: string): CheckResult => ({ id, title, status: 'fail', detail, fix });
-const na = (id: string, title: string, detail: string, fix?: string): CheckResult => ({ id, title, status: 'n/a', detail, ...(fix ? { fix } : {}) });
-const mode = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
 
 /** A user instance is the user's own: never root (root's commands would run as root). */
 export const userNotRoot: UserCheck = (ctx) => {
@@ -88,24 +85,7 @@ export const userUnitHardening: UserCheck = (ctx) => {
 };
 
 /** The shared daemon check, its fixes addressed to the user manager. */
-const userDaemon: UserCheck = (ctx) => {
+export const userDaemon: UserCheck = (ctx) => {
   const r = daemon(ctx);
   return r.fix ? { ...r, fix: r.fix.replace(/systemctl (?!--user)/g, 'systemctl --user ').replace(/journalctl -u/g, 'journalctl --user -u').replace(/run trl doctor as root or as the runtime user/, 'run trl doctor --user as the user who owns the instance') } : r;
 };
-
-/** `trl doctor --user`, in report order: the shared checks where they apply as they are, the user instance's own otherwise. */
-export const USER_CHECKS: UserCheck[] = [
-  userNotRoot,
-  userUnit,
-  envFile,
-  userSocket,
-  httpToken,
-  logging,
-  maxSessions,
-  defaultTimeout,
-  runtimeFiles,
-  unitNotifyAccess,
-  unitUmask,
-  userUnitHardening,
-  userDaemon,
-];

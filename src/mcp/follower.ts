@@ -16,7 +16,7 @@ export interface StreamSince {
  * `PENDING_BYTES` per stream are kept (its first and last halves); the rest
  * is counted, so a command printing gigabytes costs this server nothing more.
  */
-export const PENDING_BYTES = 1024 * 1024;
+const PENDING_BYTES = 1024 * 1024;
 
 /**
  * Follows one exec's events (from exec.stream or exec.attach) for the whole

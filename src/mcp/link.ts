@@ -13,7 +13,6 @@ export class DaemonLink {
   private current: Promise<TrlClient> | null = null;
   /** Bumped whenever a connection is lost: sessions made on an older one are gone with a restarted daemon. */
   generation = 0;
-  private readonly lostListeners: (() => void)[] = [];
 
   /** `socket`: `--socket`, when given; else the client library's discovery order. */
   constructor(private readonly socket: string | undefined) {}
@@ -25,11 +24,6 @@ export class DaemonLink {
       throw err;
     });
     return this.current;
-  }
-
-  /** Called once each time an established connection closes. */
-  onLost(fn: () => void): void {
-    this.lostListeners.push(fn);
   }
 
   /** Runs `fn` with the client; daemon refusals and lost connections become ToolErrors naming `what`. */
@@ -58,7 +52,6 @@ export class DaemonLink {
     // A closed connection fails its pending calls itself; forgetting it makes the next call reconnect.
     void watchClose(c).then(() => {
       if (this.generation === gen) this.current = null;
-      for (const fn of this.lostListeners) fn();
     });
     return c;
   }

@@ -3,7 +3,7 @@ import { excerpt, renderStream } from './excerpt';
 import type { Follower } from './follower';
 
 /** Bytes of each stream a tool result shows at most (half from the start, half from the end). */
-export const SHOWN_BYTES = 32 * 1024;
+const SHOWN_BYTES = 32 * 1024;
 
 /** run_command's answer: status lines, then each stream. */
 export function renderResult(r: ExecResult, note: string | null): string {

@@ -1,33 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { TrlRequestError, type ExecResult, type ExecSummary, type TrlClient } from '../client/client';
 import { Follower } from './follower';
 import type { DaemonLink } from './link';
+import { connectionSessionName, isOrphanName } from './session-names';
 
 interface SessionInfo {
   session_id: string;
   name: string | null;
   working_dir: string;
-}
-
-/**
- * Sessions of `trl mcp` are named `mcp:<pid>:<nonce>` (the connection's
- * session) and `mcp:<pid>:<nonce>:bg` (one per start_command). A new server
- * recognises what a crashed one left: an `mcp:` session whose pid is gone.
- */
-const NAME_RE = /^mcp:(\d+):[0-9a-f]+(:bg)?$/;
-
-/** True for a session left by a `trl mcp` process that no longer exists. */
-export function isOrphanName(name: string | null): boolean {
-  const m = name ? NAME_RE.exec(name) : null;
-  if (!m) return false;
-  const pid = Number(m[1]);
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 export interface StartArgs {
@@ -42,7 +21,7 @@ export interface StartArgs {
  * its started commands, and the followers of the execs it read.
  */
 export class McpSession {
-  readonly name = `mcp:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly name = connectionSessionName();
   private main: { id: string; generation: number } | null = null;
   private creating: Promise<string> | null = null;
   private stopping: Promise<void> | null = null;

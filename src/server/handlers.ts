@@ -13,7 +13,7 @@ import {
   SessionRefParams,
 } from '../protocol/messages';
 import type { SessionPool } from '../sessions/pool';
-import { heapFigures, openFdCount, residentBytes } from '../system/stats';
+import { heapFigures, openFdCount, residentBytes } from '../system/self-usage';
 import { VERSION } from '../system/version';
 import { LazyList } from '../protocol/encode';
 import { Router } from './router';

@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlink
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import type { ReportLogger } from './logger';
 import { UnsafePathError } from './runtime-dir';
 
 /** Start times are clock ticks since boot: decimal digits, as /proc prints them. */
@@ -10,7 +11,7 @@ const Pid = z.number().int().min(2).max(2 ** 22);
 const Id = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
 
 /** One process group the daemon started. Never env values or command text. */
-export const LedgerEntrySchema = z.strictObject({
+const LedgerEntrySchema = z.strictObject({
   pgid: Pid,
   pid: Pid,
   /** Field 22 of /proc/<pid>/stat: with the pid it names one process for good. */
@@ -30,11 +31,6 @@ export interface LedgerFile {
   sessions: string[];
 }
 
-export interface LedgerLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
-
 /** A ledger larger than this is not one we wrote (a million entries is ~80 MiB). */
 const MAX_BYTES = 64 * 1024 * 1024;
 /** Malformed entries are logged one by one up to this many, then counted. */
@@ -47,7 +43,7 @@ const LOGGED_BAD = 5;
  * there is no file or it is not JSON. Every field is checked as strictly as
  * a request; a malformed entry is skipped and logged by its keys only.
  */
-export function readLedgerFile(path: string, uid: number, log: LedgerLog): LedgerFile | null {
+export function readLedgerFile(path: string, uid: number, logger: ReportLogger): LedgerFile | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -64,7 +60,7 @@ export function readLedgerFile(path: string, uid: number, log: LedgerLog): Ledge
     if (st.uid !== uid) throw new UnsafePathError(`orphan ledger ${path} is owned by uid ${st.uid}, not by the daemon's user (uid ${uid}): it was planted; remove it`);
     if ((st.mode & 0o022) !== 0) throw new UnsafePathError(`orphan ledger ${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); remove it`);
     if (st.size > MAX_BYTES) {
-      log.warn({ path, bytes: st.size }, 'orphan ledger too large to be ours: ignored');
+      logger.warn({ path, bytes: st.size }, 'orphan ledger too large to be ours: ignored');
       return null;
     }
     const buf = Buffer.alloc(st.size);
@@ -82,15 +78,15 @@ export function readLedgerFile(path: string, uid: number, log: LedgerLog): Ledge
   try {
     data = JSON.parse(text);
   } catch (err) {
-    log.warn({ path, err: String(err) }, 'orphan ledger unreadable: ignored');
+    logger.warn({ path, err: String(err) }, 'orphan ledger unreadable: ignored');
     return null;
   }
-  return validate(data, path, log);
+  return validate(data, path, logger);
 }
 
-function validate(data: unknown, path: string, log: LedgerLog): LedgerFile | null {
+function validate(data: unknown, path: string, logger: ReportLogger): LedgerFile | null {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    log.warn({ path }, 'orphan ledger is not an object: ignored');
+    logger.warn({ path }, 'orphan ledger is not an object: ignored');
     return null;
   }
   const r = data as Record<string, unknown>;
@@ -103,7 +99,7 @@ function validate(data: unknown, path: string, log: LedgerLog): LedgerFile | nul
     if (parsed.success) entries.push(parsed.data);
     else if (++bad <= LOGGED_BAD) {
       const keys = typeof e === 'object' && e !== null ? Object.keys(e).slice(0, 10) : [typeof e];
-      log.warn({ path, index, keys, problem: parsed.error.issues[0]?.path.join('.') }, 'orphan ledger entry malformed: skipped');
+      logger.warn({ path, index, keys, problem: parsed.error.issues[0]?.path.join('.') }, 'orphan ledger entry malformed: skipped');
     }
   }
   const sessions: string[] = [];
@@ -111,8 +107,8 @@ function validate(data: unknown, path: string, log: LedgerLog): LedgerFile | nul
     if (Id.safeParse(s).success) sessions.push(s as string);
     else bad++;
   }
-  if (bad > 0) log.warn({ path, skipped: bad, kept: entries.length + sessions.length }, 'orphan ledger: malformed entries skipped');
-  if (!owner.success || !bootId.success) log.warn({ path, keys: Object.keys(r).slice(0, 10) }, 'orphan ledger header malformed: owner or boot id unknown');
+  if (bad > 0) logger.warn({ path, skipped: bad, kept: entries.length + sessions.length }, 'orphan ledger: malformed entries skipped');
+  if (!owner.success || !bootId.success) logger.warn({ path, keys: Object.keys(r).slice(0, 10) }, 'orphan ledger header malformed: owner or boot id unknown');
   return {
     v: 1,
     bootId: bootId.success ? bootId.data : '',

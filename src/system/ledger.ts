@@ -1,12 +1,10 @@
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { readFileSync, statSync } from 'node:fs';
-import { anyAlive, findMarkedProcesses, listPids, readProcStat, readStartTime, signalGroup, signalProcesses } from './proc';
-import { stopThenKill } from './kill';
+import { readFileSync } from 'node:fs';
+import { readStartTime } from './proc';
+import { sweepOrphans, type SweepResult } from './orphan-sweep';
 import { ensurePrivateDir } from './runtime-dir';
-import { readLedgerFile, writeLedgerFile, type LedgerEntry, type LedgerFile, type LedgerLog } from './ledger-file';
-
-export type { LedgerEntry } from './ledger-file';
+import { readLedgerFile, writeLedgerFile, type LedgerEntry, type LedgerFile } from './ledger-file';
+import type { ReportLogger } from './logger';
 
 const FILE = 'orphans.json';
 
@@ -17,6 +15,9 @@ function readBootId(): string {
     return '';
   }
 }
+
+/** How long a change waits before the ledger is written. */
+export const WRITE_DELAY_MS = 50;
 
 /**
  * The orphan ledger (ARCHITECTURE.md decision 3): the process groups this
@@ -42,9 +43,6 @@ function readBootId(): string {
  * swept. Two daemons must not share one: a ledger whose writer is still
  * alive is left alone.
  */
-/** How long a change waits before the ledger is written. */
-export const WRITE_DELAY_MS = 50;
-
 export class OrphanLedger {
   private readonly live = new Map<number, LedgerEntry>();
   private readonly sessions = new Set<string>();
@@ -60,7 +58,7 @@ export class OrphanLedger {
 
   private constructor(
     private readonly path: string | null,
-    private readonly log: LedgerLog,
+    private readonly logger: ReportLogger,
     private readonly bootId: string,
     private readonly self: { pid: number; startTime: string },
   ) {}
@@ -70,21 +68,21 @@ export class OrphanLedger {
    * file `orphans.json` inside it. Throws UnsafePathError when the directory
    * or the file is not the daemon user's alone.
    */
-  static open(dir: string, log: LedgerLog, uid = process.getuid?.() ?? 0): OrphanLedger {
+  static open(dir: string, logger: ReportLogger, uid = process.getuid?.() ?? 0): OrphanLedger {
     const bootId = readBootId();
     const self = { pid: process.pid, startTime: readStartTime(process.pid) ?? '' };
     const path = join(ensurePrivateDir(dir, uid), FILE);
-    const found = readLedgerFile(path, uid, log);
+    const found = readLedgerFile(path, uid, logger);
     if (found && found.owner.pid !== self.pid && found.owner.startTime !== '' && readStartTime(found.owner.pid) === found.owner.startTime) {
-      log.warn({ path, owner_pid: found.owner.pid }, 'orphan ledger belongs to a running daemon: orphan ledger off');
-      return new OrphanLedger(null, log, bootId, self);
+      logger.warn({ path, owner_pid: found.owner.pid }, 'orphan ledger belongs to a running daemon: orphan ledger off');
+      return new OrphanLedger(null, logger, bootId, self);
     }
-    const ledger = new OrphanLedger(path, log, bootId, self);
+    const ledger = new OrphanLedger(path, logger, bootId, self);
     if (found && found.bootId === bootId) {
       ledger.previous = found.entries;
       ledger.previousSessions = found.sessions;
     } else if (found && found.entries.length + found.sessions.length > 0) {
-      log.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
+      logger.info({ path, recorded: found.entries.length }, 'orphan ledger from an earlier boot: nothing to sweep');
     }
     return ledger;
   }
@@ -118,69 +116,16 @@ export class OrphanLedger {
   }
 
   /**
-   * Start-up sweep, before READY: every group of the previous run that is
-   * still alive is sent SIGTERM (to -pgid), then after `graceMs` SIGKILL.
-   * A group counts as still alive when its leader has the recorded start
-   * time, or, with the leader gone, when processes of our uid that started no
-   * earlier than it are still in that pgid (the kernel keeps a pid number
-   * allocated while it names a live group, so those members are the original
-   * group's). A pid held by a process with another start time was reused: it
-   * is never touched. Processes outside the groups that carry the marker of
-   * a recorded session (setsid children, daemons of finished commands) get
-   * the same TERM, grace, then a stop-then-kill. Clears the previous run's
-   * entries. `killed`: recorded groups ended; `strays`: processes outside them.
+   * Start-up sweep, before READY (orphan-sweep.ts): what the previous run
+   * left is stopped, then its entries leave the file.
    */
-  async sweep(graceMs: number): Promise<{ recorded: number; killed: number; strays: number; ms: number }> {
-    const started = Date.now();
-    const recorded = this.previous.length;
-    const targets = this.previous.filter((e) => this.stillOurs(e));
-    const sessionIds = new Set([...this.previousSessions, ...this.previous.map((e) => e.sessionId)]);
-    const markers = [...sessionIds].map((sid) => Buffer.from(`TRL_SESSION_ID=${sid}`));
-    const strays = findMarkedProcesses(markers);
-    const groups = new Set(targets.map((e) => e.pgid));
-    for (const pid of strays.keys()) if (groups.has(readProcStat(pid)?.pgrp ?? -1)) strays.delete(pid);
-    for (const e of targets) signalGroup(e.pgid, 'SIGTERM');
-    signalProcesses(strays, 'SIGTERM');
-    const deadline = Date.now() + Math.max(0, graceMs);
-    let remaining = targets;
-    while ((remaining.length > 0 || anyAlive(strays)) && Date.now() < deadline) {
-      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
-      remaining = remaining.filter((e) => this.stillOurs(e));
-    }
-    const pgids = remaining.filter((e) => this.stillOurs(e)).map((e) => e.pgid);
-    if (pgids.length > 0 || markers.length > 0) await stopThenKill({ pgids, markers });
+  async sweep(graceMs: number): Promise<SweepResult> {
+    const result = await sweepOrphans({ entries: this.previous, sessions: this.previousSessions }, this.self.pid, graceMs);
     this.previous = [];
     this.previousSessions = [];
     this.dirty = true;
     this.flush();
-    return { recorded, killed: targets.length, strays: strays.size, ms: Date.now() - started };
-  }
-
-  /** True when the group recorded in `e` still exists and is the one we started. */
-  private stillOurs(e: LedgerEntry): boolean {
-    if (e.pgid === this.self.pid || e.pid === this.self.pid) return false;
-    const leader = readProcStat(e.pid);
-    // A live process under the recorded pid with another start time means the
-    // pid was reused, which the kernel allows only once the old group is gone.
-    if (leader) return leader.startTime === e.startTime && (leader.pgrp === e.pgid || this.hasMembers(e));
-    return this.hasMembers(e);
-  }
-
-  /** Processes still in the recorded pgid, of our uid, started no earlier than the recorded leader. */
-  private hasMembers(e: LedgerEntry): boolean {
-    const uid = process.getuid?.() ?? -1;
-    const since = BigInt(e.startTime);
-    for (const pid of listPids()) {
-      if (pid === this.self.pid) continue;
-      const st = readProcStat(pid);
-      if (!st || st.pgrp !== e.pgid || BigInt(st.startTime || '0') < since) continue;
-      try {
-        if (statSync(`/proc/${pid}`).uid === uid) return true;
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return false;
+    return result;
   }
 
   private schedule(): void {
@@ -210,10 +155,10 @@ export class OrphanLedger {
     };
     try {
       writeLedgerFile(this.path, data);
-      if (this.failing) this.log.info({ path: this.path }, 'orphan ledger writable again');
+      if (this.failing) this.logger.info({ path: this.path }, 'orphan ledger writable again');
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.log.warn({ path: this.path, err: String(err) }, 'orphan ledger not written');
+      if (!this.failing) this.logger.warn({ path: this.path, err: String(err) }, 'orphan ledger not written');
       this.failing = true;
     }
   }

@@ -2,6 +2,12 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+/** What a part that only reports needs of a logger: pino's Logger fits, and a test can pass a collector. */
+export interface ReportLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
 /**
  * JSON lines on stdout. Records carry ids, keys, codes and timings only: the
  * callers never pass env values, stdin or output, and `redact` is a second

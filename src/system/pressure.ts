@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { Logger } from './logger';
-import { openFdCount, residentBytes } from './stats';
+import { openFdCount, residentBytes } from './self-usage';
+
+/** Past this share of its descriptor limit the daemon refuses new work: the rest is kept for what is already running. */
+const FD_FRACTION = 0.9;
 
 /** The soft RLIMIT_NOFILE of this process, from /proc/self/limits. */
 function fdLimit(): number {
@@ -30,10 +33,9 @@ export class PressureGauge {
 
   constructor(
     private readonly maxRssBytes: number,
-    fdFraction: number,
-    private readonly log: Logger,
+    private readonly logger: Logger,
   ) {
-    this.maxFds = Math.floor(fdLimit() * fdFraction);
+    this.maxFds = Math.floor(fdLimit() * FD_FRACTION);
     this.timer = setInterval(() => this.sample(), 500);
     this.timer.unref();
   }
@@ -51,7 +53,7 @@ export class PressureGauge {
     clearInterval(this.timer);
   }
 
-  sample(): void {
+  private sample(): void {
     const rss = residentBytes();
     const fds = openFdCount();
     let reason: string | null = null;
@@ -64,8 +66,8 @@ export class PressureGauge {
       reason = 'the daemon cannot open /proc/self (out of file descriptors)';
     }
     if (reason !== this.reason) {
-      if (reason) this.log.warn({ rss, fds }, 'under resource pressure: refusing new sessions and commands');
-      else this.log.info({ rss, fds }, 'resource pressure over');
+      if (reason) this.logger.warn({ rss, fds }, 'under resource pressure: refusing new sessions and commands');
+      else this.logger.info({ rss, fds }, 'resource pressure over');
     }
     this.reason = reason;
   }

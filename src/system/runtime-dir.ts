@@ -44,7 +44,7 @@ export function ensurePrivateDir(dir: string, uid: number): string {
 }
 
 /** The directory itself: a real directory of ours that no one else may write. */
-export function checkOwn(path: string, st: Stats, uid: number): void {
+function checkOwn(path: string, st: Stats, uid: number): void {
   if (st.isSymbolicLink()) throw new UnsafePathError(`runtime directory ${path} is a symbolic link (owner uid ${st.uid}); refusing to follow it: ${FIX}`);
   if (!st.isDirectory()) throw new UnsafePathError(`runtime directory ${path} is not a directory; ${FIX}`);
   if (st.uid !== uid) {

@@ -12,7 +12,7 @@ import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/daemon'
 // LISTEN_FDNAMES. It has no --now and creates the socket 0644 root-owned, so
 // the tests chmod it to the 0600 that trl.socket sets.
 const ACTIVATE = '/usr/bin/systemd-socket-activate';
-const activationModule = resolve(__dirname, '../../src/system/activation.js');
+const activationModule = resolve(__dirname, '../../src/system/socket-activation.js');
 const noActivate = !existsSync(ACTIVATE) && 'systemd-socket-activate not installed';
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {

@@ -75,7 +75,7 @@ class NotifyListener {
   }
 }
 
-const notifyModule = resolve(__dirname, '../../src/system/notify.js');
+const notifyModule = resolve(__dirname, '../../src/system/systemd-notify.js');
 
 /** The sd-notify addon builds only where libsystemd-dev is installed (make test installs it as root). */
 const NO_ADDON = (() => {

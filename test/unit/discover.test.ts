@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DaemonNotFoundError, connectToDaemon, socketCandidates } from '../../src/client/discover';
+import { DaemonNotFoundError, connectToDaemon } from '../../src/client/discover';
+import { socketCandidates } from '../../src/client/socket-path';
 import { defaultSocketPath } from '../../src/client/client';
 
 const dir = mkdtempSync(join(tmpdir(), 'trl-discover-'));

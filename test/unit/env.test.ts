@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRuntimeEnv } from '../../src/system/env';
+import { buildRuntimeEnv } from '../../src/system/runtime-env';
 
 const PRIVATE = {
   TRL_AUTH_TOKEN: 'tok',

@@ -1,9 +1,10 @@
-import type { ConnectionSet } from '../server/connections';
-import type { Listener } from '../server/listener';
-import type { Router } from '../server/router';
-import type { SessionPool } from '../sessions/pool';
-import type { Logger } from './logger';
-import type { Notifier } from './notify';
+import type { ConnectionSet } from './server/connections';
+import type { Listener } from './server/listener';
+import { serveStdio } from './server/stdio';
+import type { Router } from './server/router';
+import type { SessionPool } from './sessions/pool';
+import type { Logger } from './system/logger';
+import type { Notifier } from './system/systemd-notify';
 
 export interface Running {
   pool: SessionPool;
@@ -11,7 +12,7 @@ export interface Running {
   listeners: Listener[];
   router: Router;
   notifier: Notifier;
-  log: Logger;
+  logger: Logger;
   /** Exit after this long with no sessions and no connections; 0 = never. Only when socket-activated. */
   idleExitS: number;
 }
@@ -23,7 +24,7 @@ export interface Running {
  * once answered, remove the socket file we created, exit 0.
  */
 export function supervise(r: Running): void {
-  const { pool, connections, notifier, log } = r;
+  const { pool, connections, notifier, logger } = r;
   const status = () => `${pool.activeSessions} sessions, ${pool.runningCommands} running, ${connections.size} connections`;
   notifier.ready(status());
 
@@ -40,13 +41,13 @@ export function supervise(r: Running): void {
     if (stopping) return;
     stopping = true;
     notifier.stopping();
-    log.info({ reason, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
+    logger.info({ reason, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
     for (const l of r.listeners) l.close();
     r.router.refuseAll('the daemon is shutting down; reconnect when it is back');
     await pool.destroyAll('shutdown');
     await connections.closeAll(1000);
     notifier.close();
-    log.info('stopped');
+    logger.info('stopped');
     process.exit(0);
   };
 
@@ -67,5 +68,20 @@ export function supervise(r: Running): void {
 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGHUP', () => log.info('SIGHUP ignored: restart the daemon to change settings'));
+  process.on('SIGHUP', () => logger.info('SIGHUP ignored: restart the daemon to change settings'));
+}
+
+/** --stdio: requests on stdin until its end, then every command is stopped and the daemon exits 0; so on SIGTERM or SIGINT. */
+export async function serveStdioUntilEnd(opts: {
+  pool: SessionPool;
+  router: Router;
+  logger: Logger;
+  limits: { maxRequestBytes: number; maxInflight: number };
+}): Promise<void> {
+  const { pool } = opts;
+  const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+  await serveStdio({ router: opts.router, log: opts.logger, ...opts.limits });
+  await pool.destroyAll('end of input');
+  process.exit(0);
 }

@@ -1,4 +1,5 @@
 import type * as SdNotify from 'sd-notify';
+import type { ReportLogger } from './logger';
 
 /** The daemon's side of the systemd notification protocol (sd_notify(3)). */
 export interface Notifier {
@@ -12,11 +13,6 @@ export interface Notifier {
   close(): void;
   /** The watchdog interval systemd asked for (WATCHDOG_USEC), 0 when off. */
   readonly watchdogUsec: number;
-}
-
-interface NotifyLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
 }
 
 const NOOP: Notifier = { ready() {}, status() {}, stopping() {}, close() {}, watchdogUsec: 0 };
@@ -45,20 +41,20 @@ function watchdogUsecFor(env: NodeJS.ProcessEnv): number {
  * a timer on the event loop: if the loop wedges, the pings stop and systemd
  * restarts the daemon. The timer is unref'd so it never keeps the process up.
  */
-export function createNotifier(log: NotifyLog): Notifier {
+export function createNotifier(logger: ReportLogger): Notifier {
   if (!process.env.NOTIFY_SOCKET) return NOOP;
   let addon: typeof SdNotify;
   try {
     addon = require('sd-notify') as typeof SdNotify;
   } catch (err) {
-    log.warn({ err: String(err) }, 'sd-notify addon not loadable: systemd will not see READY');
+    logger.warn({ err: String(err) }, 'sd-notify addon not loadable: systemd will not see READY');
     return NOOP;
   }
   const send = (state: string): void => {
     try {
       addon.sendState(state);
     } catch (err) {
-      log.warn({ err: String(err) }, 'sd_notify failed');
+      logger.warn({ err: String(err) }, 'sd_notify failed');
     }
   };
 
@@ -68,7 +64,7 @@ export function createNotifier(log: NotifyLog): Notifier {
     const everyMs = Math.max(1, Math.floor(watchdogUsec / 2000));
     timer = setInterval(() => send('WATCHDOG=1'), everyMs);
     timer.unref();
-    log.info({ watchdog_usec: watchdogUsec, every_ms: everyMs }, 'watchdog pings on');
+    logger.info({ watchdog_usec: watchdogUsec, every_ms: everyMs }, 'watchdog pings on');
   }
 
   return {

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { collectDaemonEnv, defaultRuntimePaths, parseSettings, queryDaemon, readEnvFile, statFile, type DoctorContext, type DoctorOptions } from './context';
+import { gatherContext, statFile, type DoctorContext, type DoctorOptions } from './context';
+import { readEnvFile } from './env-file';
 import { UnitFile } from './unit';
 
 /** What `trl doctor --user` learns beyond the shared context: the user manager's view of the units. */
@@ -55,32 +56,22 @@ export async function gatherUser(opts: DoctorOptions): Promise<UserDoctorContext
   const unit = unitPath ? UnitFile.load(unitPath, { dropInDirs: dirs, specifiers }) : null;
   const socketUnitPath = opts.socketUnits[0] ?? findUserUnit('trl.socket', dirs);
   const socketUnit = socketUnitPath ? UnitFile.load(socketUnitPath, { dropInDirs: dirs, specifiers }) : null;
-  const socketUnits = socketUnit ? [socketUnit] : [];
 
   // --trl-env, else the unit's TRL_ENV_FILE, else where the shipped unit looks.
   const fallback = opts.envFile === null && !unit?.environment().TRL_ENV_FILE;
   const read = readEnvFile({ ...opts, envFile: fallback ? `-${specifiers.E}/trl/trl.env` : opts.envFile }, unit);
   const envFile = read && fallback ? { ...read, source: 'the user default, $XDG_CONFIG_HOME/trl/trl.env' } : read;
-  const settingsRaw: Record<string, string> = {};
-  for (const src of [envFile?.vars ?? {}, unit?.environment() ?? {}]) for (const [k, v] of Object.entries(src)) if (k.startsWith('TRL_') && v !== '') settingsRaw[k] = v;
 
   const listen = socketUnit?.all('Socket.ListenStream').find((v) => v.startsWith('/'));
   const socketPath = opts.socket ?? listen ?? (runtimeDir ? join(runtimeDir, 'trl/trl.sock') : null);
   const socket = socketPath && socketPath !== 'none' ? { ...statFile(socketPath), source: opts.socket ? '--socket' : listen ? `ListenStream= of ${socketUnit!.path}` : '$XDG_RUNTIME_DIR/trl/trl.sock' } : null;
-  const daemon = socket ? await queryDaemon(socket.path) : null;
-  const systemdEnv = runtimeDir ? { ...env, XDG_RUNTIME_DIR: runtimeDir } : env;
-  return {
-    opts,
+  const ctx = await gatherContext(opts, {
     unit,
-    socketUnits,
+    socketUnits: socketUnit ? [socketUnit] : [],
     envFile,
-    settingsRaw,
-    settings: parseSettings(settingsRaw),
-    runtimeUser: { name: me.username, uid: me.uid, source: 'the user instance runs as the user who owns it' },
-    socket,
-    daemon,
-    daemonEnv: collectDaemonEnv(unit, daemon),
-    runtimePaths: opts.runtimePaths.length ? opts.runtimePaths : defaultRuntimePaths(unit),
-    user: { uid: me.uid, name: me.username, runtimeDir, socketUnitState: askSystemd(systemdEnv) },
-  };
+    socket: () => socket,
+    runtimeUser: () => ({ name: me.username, uid: me.uid, source: 'the user instance runs as the user who owns it' }),
+  });
+  const systemdEnv = runtimeDir ? { ...env, XDG_RUNTIME_DIR: runtimeDir } : env;
+  return { ...ctx, user: { uid: me.uid, name: me.username, runtimeDir, socketUnitState: askSystemd(systemdEnv) } };
 }
