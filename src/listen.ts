@@ -1,3 +1,4 @@
+import type { HttpSettings } from './config/http';
 import type { Config } from './config/schema';
 import type { ConnectionSet } from './server/connections';
 import { listenHttp } from './server/http';
@@ -13,6 +14,8 @@ import type { ActivatedSocket } from './system/socket-activation';
  */
 export async function openListeners(opts: {
   config: Config;
+  /** The HTTP settings main.ts validated; null when HTTP is off. */
+  http: HttpSettings | null;
   activated: ActivatedSocket[];
   connections: ConnectionSet;
   router: Router;
@@ -23,7 +26,7 @@ export async function openListeners(opts: {
   const httpFd = activated.find((s) => s.name === 'http');
   for (const s of activated) if (s !== httpFd) listeners.push(await listenOnFd(s.fd, s.name, connections.accept));
   if (activated.length === 0) listeners.push(await listenOnPath(config.socket_path, connections.accept));
-  const http = await listenHttp({ config, router: opts.router, log: opts.logger, ...(httpFd ? { fd: httpFd.fd } : {}) });
+  const http = opts.http && (await listenHttp({ config, settings: opts.http, router: opts.router, log: opts.logger, ...(httpFd ? { fd: httpFd.fd } : {}) }));
   if (http) listeners.push(http);
   // A failed accept (EMFILE when the daemon is out of descriptors) is reported on the server; it keeps listening.
   for (const l of listeners) l.server.on('error', (err) => opts.logger.warn({ err: err.message, listen: l.where }, 'accepting a connection failed'));

@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   const exitEarly = () => process.exit(0);
   process.on('SIGTERM', exitEarly).on('SIGINT', exitEarly);
   const activated = takeActivatedSockets();
-  validateHttpConfig(config, { activated: activated.some((s) => s.name === 'http') });
+  // Checked (and its PEM files read) once, before anything binds: a bad setting must stop start-up.
+  const http = validateHttpConfig(config, { activated: activated.some((s) => s.name === 'http') });
 
   const logger = createLogger(config.log_level, config.stdio ? 2 : 1);
   onSigusr1(() => logger.warn('SIGUSR1 ignored: the daemon never opens the Node inspector'));
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
 
   const connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, logger);
   current.current = connections;
-  const listeners = await openListeners({ config, activated, connections, router, logger });
+  const listeners = await openListeners({ config, http, activated, connections, router, logger });
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ pool, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   logger.info(

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { validateHttpConfig, isLoopback } from '../config/http';
+import { isLoopback, type HttpSettings } from '../config/http';
 import type { Config } from '../config/schema';
 import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import type { Logger } from '../system/logger';
@@ -20,14 +20,12 @@ const REQUEST_TIMEOUT_MS = 120_000;
 
 /**
  * The HTTP door: the socket's envelope over `POST /`, behind a bearer token,
- * through the same exchange (src/server/http/request.ts). Returns null when
- * HTTP is off. Streaming methods answer with chunked NDJSON: the response
- * envelope, then the exec's events, ending after `exit`.
+ * through the same exchange (src/server/http/request.ts), with the settings
+ * main.ts validated. Streaming methods answer with chunked NDJSON: the
+ * response envelope, then the exec's events, ending after `exit`.
  */
-export async function listenHttp(opts: { config: Config; router: Router; log: Logger; fd?: number }): Promise<Listener | null> {
-  const { config, log } = opts;
-  const settings = validateHttpConfig(config, { activated: opts.fd !== undefined });
-  if (settings === null) return null;
+export async function listenHttp(opts: { config: Config; settings: HttpSettings; router: Router; log: Logger; fd?: number }): Promise<Listener> {
+  const { config, settings, log } = opts;
 
   const headersTimeoutMs = Math.max(1, Math.round(config.http_headers_timeout_s * 1000));
   const door: HttpDoor = {
