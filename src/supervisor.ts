@@ -81,7 +81,7 @@ export async function serveStdioUntilEnd(opts: {
   const { pool } = opts;
   const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
   process.on('SIGTERM', stop).on('SIGINT', stop);
-  await serveStdio({ router: opts.router, log: opts.logger, ...opts.limits });
+  await serveStdio({ router: opts.router, logger: opts.logger, ...opts.limits });
   await pool.destroyAll('end of input');
   process.exit(0);
 }

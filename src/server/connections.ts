@@ -18,7 +18,7 @@ export class ConnectionSet {
       /** At the limit, a connection silent (no complete request) for this long gives its slot to a new one; 0 = never. */
       firstRequestMs: number;
     },
-    private readonly log: Logger,
+    private readonly logger: Logger,
   ) {}
 
   get size(): number {
@@ -33,14 +33,14 @@ export class ConnectionSet {
       socket.end(
         encodeLine(errorEnvelope('unknown', ErrorCode.RESOURCE_PRESSURE, `too many connections (${this.limits.maxConnections}, TRL_MAX_CONNECTIONS); retry later`)),
       );
-      this.log.warn({ max: this.limits.maxConnections }, 'connection refused: limit reached');
+      this.logger.warn({ max: this.limits.maxConnections }, 'connection refused: limit reached');
       return;
     }
     const conversation: Conversation = new Conversation({
       transport: socket,
       router: this.router,
       limits: this.limits,
-      log: this.log,
+      logger: this.logger,
       onClose: () => {
         this.open.delete(conversation);
         this.onChange();
@@ -69,7 +69,7 @@ export class ConnectionSet {
     }
     if (victim === null) return;
     this.open.delete(victim);
-    this.log.info({ silent_ms: longest }, 'connection closed to make room: it sent no request (TRL_FIRST_REQUEST_TIMEOUT_S)');
+    this.logger.info({ silent_ms: longest }, 'connection closed to make room: it sent no request (TRL_FIRST_REQUEST_TIMEOUT_S)');
     victim.destroy();
   }
 

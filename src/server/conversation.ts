@@ -32,18 +32,18 @@ export class Conversation {
   private readonly transport: Transport;
   private readonly router: Router;
   private readonly limits: ConversationLimits;
-  private readonly log: Logger;
+  private readonly logger: Logger;
   private readonly inbox: Inbox;
   /** The EventSink of every stream started here. */
   private readonly output: PeerOutput;
 
-  constructor(opts: { transport: Transport; router: Router; limits: ConversationLimits; log: Logger; onClose: () => void }) {
-    const { transport, log } = opts;
+  constructor(opts: { transport: Transport; router: Router; limits: ConversationLimits; logger: Logger; onClose: () => void }) {
+    const { transport, logger } = opts;
     this.transport = transport;
     this.router = opts.router;
     this.limits = opts.limits;
-    this.log = log;
-    this.output = new PeerOutput(transport, log, { drained: () => this.dispatchAndEnd(), released: () => this.endIfDone() });
+    this.logger = logger;
+    this.output = new PeerOutput(transport, logger, { drained: () => this.dispatchAndEnd(), released: () => this.endIfDone() });
     this.inbox = new Inbox(opts.limits.maxRequestBytes, () => this.handleOverflow());
     transport.on('data', (chunk: Buffer) => {
       if (!this.inbox.push(chunk)) transport.removeAllListeners('data');
@@ -55,7 +55,7 @@ export class Conversation {
       this.output.endOfInput();
       this.endIfDone();
     });
-    transport.on('error', (err) => log.debug({ err: err.message }, 'connection error'));
+    transport.on('error', (err) => logger.debug({ err: err.message }, 'connection error'));
     transport.on('close', () => {
       this.output.onClosed();
       opts.onClose();
@@ -97,14 +97,14 @@ export class Conversation {
 
   private dispatch(request: Envelope): void {
     this.inflight++;
-    exchange(request, { router: this.router, log: this.log, sink: this.output, connection: this.output })
+    exchange(request, { router: this.router, logger: this.logger, sink: this.output, connection: this.output })
       .then(({ response, events }) => {
         this.inflight--;
         this.output.answer(response, events ?? undefined);
         this.dispatchAndEnd();
       })
       .catch((err: unknown) => {
-        this.log.error({ err, method: request.method }, 'answering a request failed');
+        this.logger.error({ err, method: request.method }, 'answering a request failed');
         this.transport.destroy();
       });
   }

@@ -17,14 +17,14 @@ export interface Exchange {
  */
 export async function exchange(
   request: Envelope,
-  door: { router: Router; log: Logger; sink: EventSink; connection?: RequestContext['connection']; logFields?: object },
+  door: { router: Router; logger: Logger; sink: EventSink; connection?: RequestContext['connection']; logFields?: object },
 ): Promise<Exchange> {
   const { id, method } = request;
   let events: (() => void) | null = null;
   const ctx: RequestContext = { sink: door.sink, connection: door.connection, afterResponse: (fn) => (events = fn) };
   const t0 = performance.now();
-  const { response, code } = await door.router.answer(request, ctx, door.log);
+  const { response, code } = await door.router.answer(request, ctx, door.logger);
   const ms = Math.round((performance.now() - t0) * 100) / 100;
-  door.log.info({ method, id, ok: code === undefined, code, ms, ...door.logFields }, 'request');
+  door.logger.info({ method, id, ok: code === undefined, code, ms, ...door.logFields }, 'request');
   return { response, events: code === undefined ? events : null };
 }

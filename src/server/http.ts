@@ -24,13 +24,13 @@ const REQUEST_TIMEOUT_MS = 120_000;
  * main.ts validated. Streaming methods answer with chunked NDJSON: the
  * response envelope, then the exec's events, ending after `exit`.
  */
-export async function listenHttp(opts: { config: Config; settings: HttpSettings; router: Router; log: Logger; fd?: number }): Promise<Listener> {
-  const { config, settings, log } = opts;
+export async function listenHttp(opts: { config: Config; settings: HttpSettings; router: Router; logger: Logger; fd?: number }): Promise<Listener> {
+  const { config, settings, logger } = opts;
 
   const headersTimeoutMs = Math.max(1, Math.round(config.http_headers_timeout_s * 1000));
   const door: HttpDoor = {
     router: opts.router,
-    log,
+    logger,
     expected: digest(settings.token),
     limiter: new FailureLimiter(AUTH_FAILURE_BURST, AUTH_FAILURE_REFILL_MS),
     slots: new HttpSlots(config.max_connections),
@@ -39,7 +39,7 @@ export async function listenHttp(opts: { config: Config; settings: HttpSettings;
   };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     void handleHttp(req, res, door).catch((err: unknown) => {
-      log.error({ err, transport: 'http' }, 'HTTP request failed unexpectedly');
+      logger.error({ err, transport: 'http' }, 'HTTP request failed unexpectedly');
       if (!res.headersSent) reply(res, 500, errorEnvelope('unknown', ErrorCode.INTERNAL_ERROR, 'internal error; the daemon logged the details'));
       else res.destroy();
     });
@@ -77,7 +77,7 @@ export async function listenHttp(opts: { config: Config; settings: HttpSettings;
   const where = opts.fd !== undefined ? `${settings.where} (fd ${opts.fd})` : typeof address === 'object' && address ? urlOf(address, settings.tls !== null) : settings.where;
   const loopback = typeof address === 'object' && address ? isLoopback(address.address) : settings.loopback;
   if (loopback === false && settings.tls === null) {
-    log.warn(
+    logger.warn(
       { listen: where },
       'HTTP is listening on a non-loopback address without TLS: the bearer token and all traffic travel in clear text; ' +
         'set TRL_HTTP_TLS_CERT and TRL_HTTP_TLS_KEY, or put a TLS-terminating proxy in front and bind loopback',

@@ -33,7 +33,7 @@ export class PeerOutput implements EventSink {
 
   constructor(
     private readonly transport: Transport,
-    log: Logger,
+    logger: Logger,
     private readonly hooks: OutputHooks,
   ) {
     this.outbox = new Outbox(
@@ -48,7 +48,7 @@ export class PeerOutput implements EventSink {
         drained: () => new Promise<void>((resolve) => (this.shut ? resolve() : this.drained.add(resolve))),
         abort: () => transport.destroy(),
       },
-      (err) => log.error({ err }, 'an answer could not be written'),
+      (err) => logger.error({ err }, 'an answer could not be written'),
       () => this.onDrained(),
     );
     this.keepalive = new Keepalive(() => {

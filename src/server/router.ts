@@ -43,13 +43,13 @@ export class Router {
    * socket, HTTP and stdio; anything but a TrlError is a bug, logged in full
    * and answered INTERNAL_ERROR without details.
    */
-  async answer(request: Envelope, ctx: RequestContext, log: Logger): Promise<{ response: object; code?: string }> {
+  async answer(request: Envelope, ctx: RequestContext, logger: Logger): Promise<{ response: object; code?: string }> {
     const { id, method, params } = request;
     try {
       return { response: { id, ok: true, data: await this.dispatch(method, params, ctx) } };
     } catch (err) {
       if (err instanceof TrlError) return { response: errorEnvelope(id, err.code, err.message), code: err.code };
-      log.error({ err, method }, 'request failed unexpectedly');
+      logger.error({ err, method }, 'request failed unexpectedly');
       return {
         response: errorEnvelope(id, ErrorCode.INTERNAL_ERROR, `internal error while handling ${method}; the daemon logged the details`),
         code: ErrorCode.INTERNAL_ERROR,

@@ -19,17 +19,17 @@ export const STDIO_END_TIMEOUT_MS = 300_000;
  */
 export async function serveStdio(opts: {
   router: Router;
-  log: Logger;
+  logger: Logger;
   maxRequestBytes: number;
   maxInflight: number;
   endTimeoutMs?: number;
   input?: Readable;
   output?: Writable;
 }): Promise<void> {
-  const { log } = opts;
+  const { logger } = opts;
   const endTimeoutMs = opts.endTimeoutMs ?? STDIO_END_TIMEOUT_MS;
   const transport = new StdioTransport(opts.input ?? process.stdin, opts.output ?? process.stdout);
-  log.info({ transport: 'stdio' }, 'trld ready');
+  logger.info({ transport: 'stdio' }, 'trld ready');
   await new Promise<void>((resolve) => {
     let endTimer: NodeJS.Timeout | undefined;
     const finish = () => {
@@ -40,12 +40,12 @@ export async function serveStdio(opts: {
       transport,
       router: opts.router,
       limits: { maxRequestBytes: opts.maxRequestBytes, maxInflight: opts.maxInflight },
-      log,
+      logger,
       onClose: finish,
     });
     transport.on('end', () => {
       endTimer = setTimeout(() => {
-        log.warn({ waited_ms: endTimeoutMs }, 'stdio mode: end of input, but commands are still running; stopping them');
+        logger.warn({ waited_ms: endTimeoutMs }, 'stdio mode: end of input, but commands are still running; stopping them');
         conversation.destroy();
       }, endTimeoutMs);
       endTimer.unref();

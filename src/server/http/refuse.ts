@@ -23,22 +23,22 @@ export async function refuseUnauthenticated(
   req: IncomingMessage,
   res: ServerResponse,
   auth: Exclude<AuthOutcome, 'ok'>,
-  deps: { log: Logger; limiter: FailureLimiter; maxRequestBytes: number; headersTimeoutMs: number },
+  deps: { logger: Logger; limiter: FailureLimiter; maxRequestBytes: number; headersTimeoutMs: number },
 ): Promise<void> {
-  const { log, limiter } = deps;
+  const { logger, limiter } = deps;
   const remote = req.socket.remoteAddress ?? 'unknown';
   res.setHeader('Connection', 'close');
   const wait = limiter.blockedFor(remote);
   if (wait > 0) {
-    log.debug({ remote, transport: 'http' }, 'HTTP request refused: too many failed authentications');
+    logger.debug({ remote, transport: 'http' }, 'HTTP request refused: too many failed authentications');
     res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
     reply(res, 429, errorEnvelope('unknown', ErrorCode.RATE_LIMITED, `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s with the right token`));
     req.resume();
     return;
   }
   const left = limiter.fail(remote);
-  log.warn({ remote, reason: auth, attempts_left: left, transport: 'http' }, 'HTTP authentication failed');
-  if (left === 0) log.warn({ remote, transport: 'http', retry_after_s: Math.ceil(limiter.blockedFor(remote) / 1000) }, 'HTTP address rate-limited after repeated authentication failures');
+  logger.warn({ remote, reason: auth, attempts_left: left, transport: 'http' }, 'HTTP authentication failed');
+  if (left === 0) logger.warn({ remote, transport: 'http', retry_after_s: Math.ceil(limiter.blockedFor(remote) / 1000) }, 'HTTP address rate-limited after repeated authentication failures');
   const body = await readBody(req, Math.min(UNAUTHENTICATED_BODY_BYTES, deps.maxRequestBytes), deps.headersTimeoutMs);
   res.setHeader('WWW-Authenticate', 'Bearer realm="trl"');
   reply(res, 401, errorEnvelope(idOfBody(body), ErrorCode.AUTH_FAILED, WHY[auth]));

@@ -20,7 +20,7 @@ export function reply(res: ServerResponse, status: number, message: object): voi
  * 'drain' (src/server/outbox.ts). One that cannot be encoded is a 500 with an
  * INTERNAL_ERROR envelope.
  */
-export function replyAnswer(res: ServerResponse, response: object, log: Logger): Promise<void> {
+export function replyAnswer(res: ServerResponse, response: object, logger: Logger): Promise<void> {
   if (res.headersSent || res.destroyed) return Promise.resolve();
   const done = new Promise<void>((resolve) => {
     res.once('close', resolve);
@@ -31,7 +31,7 @@ export function replyAnswer(res: ServerResponse, response: object, log: Logger):
     try {
       body = encodeLine(response);
     } catch (err) {
-      log.error({ err, transport: 'http' }, 'an answer could not be encoded');
+      logger.error({ err, transport: 'http' }, 'an answer could not be encoded');
       reply(res, 500, errorEnvelope(idOf(response), ErrorCode.INTERNAL_ERROR, 'internal error: the answer could not be encoded; the daemon logged the details'));
       return Promise.resolve();
     }
@@ -56,7 +56,7 @@ export function replyAnswer(res: ServerResponse, response: object, log: Logger):
         }),
       abort: () => res.destroy(),
     },
-    (err) => log.error({ err, transport: 'http' }, 'an answer could not be written'),
+    (err) => logger.error({ err, transport: 'http' }, 'an answer could not be written'),
     () => {},
   );
   outbox.push(response, () => res.end());

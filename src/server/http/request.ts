@@ -16,7 +16,7 @@ const ENDPOINT = '/';
 
 export interface HttpDoor {
   router: Router;
-  log: Logger;
+  logger: Logger;
   /** The SHA-256 digest of TRL_AUTH_TOKEN. */
   expected: Buffer;
   limiter: FailureLimiter;
@@ -57,9 +57,9 @@ export async function handleHttp(req: IncomingMessage, res: ServerResponse, door
 
   const sink = new ResponseSink(res);
   const remote = req.socket.remoteAddress ?? 'unknown';
-  const { response, events } = await exchange(envelope, { router: door.router, log: door.log, sink, logFields: { transport: 'http', remote } });
+  const { response, events } = await exchange(envelope, { router: door.router, logger: door.logger, sink, logFields: { transport: 'http', remote } });
   if (events !== null) sink.answer(response, events);
-  else await replyAnswer(res, response, door.log);
+  else await replyAnswer(res, response, door.logger);
 }
 
 interface Refusal {
