@@ -28,7 +28,8 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { TrlClient } from '../src/client/client';
-import { procCpuTicks, procRss, startDaemon, type BenchDaemon } from './daemon';
+import { readMemory } from '../src/system/proc';
+import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';
 import { Floor } from './floor';
 
 const REPO = resolve(__dirname, '../..');
@@ -329,7 +330,7 @@ class RssSampler {
     private readonly client: TrlClient,
   ) {}
   async once(): Promise<RssSample> {
-    const vm = procRss(this.pid);
+    const vm = readMemory(this.pid);
     const st = await this.client.request<{ memory_rss_bytes: number }>('system.stats');
     return { t_ms: Math.round(performance.now() - this.t0), vmrss: vm?.rss ?? null, stats_rss: st.memory_rss_bytes };
   }
@@ -338,7 +339,7 @@ class RssSampler {
     this.timer = setInterval(() => {
       if (this.pending) {
         // The stats answer is still queued (the daemon is busy): keep the /proc sample at least.
-        this.samples.push({ t_ms: Math.round(performance.now() - this.t0), vmrss: procRss(this.pid)?.rss ?? null, stats_rss: null });
+        this.samples.push({ t_ms: Math.round(performance.now() - this.t0), vmrss: readMemory(this.pid)?.rss ?? null, stats_rss: null });
         return;
       }
       this.pending = true;
@@ -400,7 +401,7 @@ async function flood(d: BenchDaemon): Promise<FloodFigures> {
   );
   const pingFlood = await pinger.end();
   sampler.stop();
-  const hwm = procRss(d.pid)?.hwm ?? NaN;
+  const hwm = readMemory(d.pid)?.hwm ?? NaN;
   // What stays after the flood: retained results/windows of finished commands, heap not yet collected.
   await new Promise((r) => setTimeout(r, 1500));
   const after = await sampler.once();
@@ -459,7 +460,7 @@ async function main(): Promise<void> {
   const daemons: Daemons = [];
   for (const spawner of SPAWNERS) daemons.push({ label: spawner, d: await startDaemon('warn', { TRL_SPAWNER: spawner, ...DAEMON_ENV }) });
   const d = daemons[0]!.d;
-  const rssFresh = procRss(d.pid)?.rss ?? NaN;
+  const rssFresh = readMemory(d.pid)?.rss ?? NaN;
   let lat: LatencyFigures | null = null;
   let tput: ThroughputFigures | null = null;
   let fl: FloodFigures | null = null;

@@ -10,6 +10,8 @@ export interface ProcStat {
   session: number;
   /** Clock ticks since boot at which the process started; with the pid it names one process for good. */
   startTime: string;
+  /** CPU time used so far (utime + stime), in clock ticks. */
+  cpuTicks: number;
 }
 
 /**
@@ -37,7 +39,20 @@ export function readProcStat(pid: number): ProcStat | null {
     pgrp: Number(rest[2]),
     session: Number(rest[3]),
     startTime: rest[19] ?? '',
+    cpuTicks: Number(rest[11]) + Number(rest[12]),
   };
+}
+
+/** Resident memory of a process in bytes, now (VmRSS) and at its peak (VmHWM); null when it is gone or unreadable. */
+export function readMemory(pid: number): { rss: number; hwm: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
 /** The start time of a live process, or null if it no longer exists (or is a zombie). */

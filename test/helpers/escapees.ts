@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { livePidsWhere } from './daemon';
+import { livePidsWithToken } from './proc';
 
 /*
  * Small C programs that try to outrun a kill, compiled once per test file
@@ -73,11 +73,6 @@ export function escapees(): Record<EscapeeKind, string> {
     out[name] = join(dir, name);
   }
   return (built = out) as Record<EscapeeKind, string>;
-}
-
-/** Live (non-zombie) processes whose command line holds `token` as an argument. */
-export function livePidsWithToken(token: string): number[] {
-  return livePidsWhere((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(token));
 }
 
 /** A hopper's heartbeat file (written by each generation) and its stop switch. */

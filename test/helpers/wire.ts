@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { TrlRequestError, type TrlClient } from '../../src/client/client';
-import { livePidsWithEnv } from './daemon';
+import { livePidsWithEnv } from './proc';
 
 /** Asserts that `p` fails with the daemon error `code` (and a message matching `message`); returns the error. */
 export async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<TrlRequestError> {

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/launch';
 
 // systemd-socket-activate (systemd 252 here) binds the socket, waits for the
 // first connection, then execs the program with LISTEN_FDS=1, LISTEN_PID and

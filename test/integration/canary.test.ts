@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chownSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
 import { newSession, run } from '../helpers/wire';
 
 // One unique secret per channel, so a hit says which path leaked.

@@ -4,7 +4,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DAEMON_ROOT, daemonIdentity, livePidsWithEnv, sleep, waitFor, type Identity } from '../helpers/daemon';
+import { sleep, waitFor } from '../helpers/daemon';
+import { DAEMON_ROOT, daemonIdentity, type Identity } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
 import {
   isSafeCgroupName,
   parseCgroup2Mounts,

@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DAEMON_ENTRY, daemonIdentity, isAlive, waitFor } from '../helpers/daemon';
+import { waitFor } from '../helpers/daemon';
+import { DAEMON_ENTRY, daemonIdentity } from '../helpers/launch';
+import { isAlive } from '../helpers/proc';
 
 const asRoot = process.getuid?.() === 0;
 

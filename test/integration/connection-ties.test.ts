@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createConnection, type Socket } from 'node:net';
-import { TestDaemon, livePidsWithEnv, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { livePidsWithEnv } from '../helpers/proc';
 import { expectError } from '../helpers/wire';
 import type { TrlClient } from '../../src/client/client';
 

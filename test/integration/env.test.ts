@@ -2,7 +2,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
 import { newSession, run } from '../helpers/wire';
 import type { TrlClient } from '../../src/client/client';
 

@@ -2,7 +2,9 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, makePrivateDir, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
 import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
 import type { TrlClient } from '../../src/client/client';
 

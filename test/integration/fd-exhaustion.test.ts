@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
-import { TestDaemon, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
 import { expectError, newSession, run } from '../helpers/wire';
 
 /**
@@ -13,7 +13,7 @@ import { expectError, newSession, run } from '../helpers/wire';
 
 let daemon: TestDaemon;
 test.before(async () => {
-  daemon = await startDaemonWithPrefix(['prlimit', '--nofile=128:128'], { env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
+  daemon = await TestDaemon.start({ prefix: ['prlimit', '--nofile=128:128'], env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
 });
 test.after(() => daemon.dispose());
 

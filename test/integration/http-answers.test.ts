@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { TestDaemon, httpRequest, httpUrlOf, sleep } from '../helpers/daemon';
+import { TestDaemon, sleep } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 
 /** Answers over HTTP follow the same flow-control rule as on the socket: large ones chunked and written as read. */
 

@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { TestDaemon, livePidsWithEnv, makePrivateDir, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
 import type { TrlClient } from '../../src/client/client';
 
 /**

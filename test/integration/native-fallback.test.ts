@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DAEMON_ROOT, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { DAEMON_ROOT, daemonIdentity, makePrivateDir } from '../helpers/launch';
 
 /**
  * A build whose native addon is absent (a copy of dist/ without native/

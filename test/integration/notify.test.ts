@@ -6,7 +6,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/launch';
 
 // A real NOTIFY_SOCKET: an AF_UNIX datagram socket, as systemd's manager has.
 // Node has no unix datagram sockets, so a few lines of Python hold it. It

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
 import { expectError, newSession, run } from '../helpers/wire';
 import type { TrlClient } from '../../src/client/client';
 

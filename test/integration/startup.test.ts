@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { chownSync, existsSync, lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, makePrivateDir, runDaemonToExit, waitFor } from '../helpers/daemon';
+import { TestDaemon, runDaemonToExit, waitFor } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
 import { RawConnection, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
 
 const dirs: string[] = [];

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { TestDaemon, livePidsWithEnv, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { livePidsWithEnv } from '../helpers/proc';
 import { collectStream, type ExitEvent, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /**

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
-import { TestDaemon, httpRequest, httpUrlOf, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 import { assertDaemonHealthy, figure, mib, round, rssOf, rssSampler } from './lib';
 
 const MiB = 1024 * 1024;
@@ -171,7 +172,7 @@ test('HTTP connections that open and never send a byte do not keep an authentica
 });
 
 test('fd exhaustion: 300 idle connections under RLIMIT_NOFILE 128; the daemon refuses work, survives, recovers', { timeout: 120_000 }, async (t) => {
-  const d = await startDaemonWithPrefix(['prlimit', '--nofile=128:128'], { env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
+  const d = await TestDaemon.start({ prefix: ['prlimit', '--nofile=128:128'], env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
   const held: Socket[] = [];
   try {
     const control = (await openSocket(d.socketPath))!;

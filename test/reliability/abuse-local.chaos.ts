@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { TestDaemon, httpRequest, httpUrlOf, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 import { listeningTcpPorts, tcpConnectionsOn } from '../helpers/proc-net';
 import { assertDaemonHealthy, createSession, figure, nextId, Wire } from './lib';
 

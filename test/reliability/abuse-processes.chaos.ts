@@ -11,9 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, runDaemonToExit, sleep, startDaemonWithPrefix } from '../helpers/daemon';
+import { TestDaemon, runDaemonToExit, sleep } from '../helpers/daemon';
+import { daemonIdentity } from '../helpers/launch';
+import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
 import { removeCgroupTree } from '../helpers/cgroup';
-import { escapees, hopperAlive, hopperFiles, killToken, livePidsWithToken, stopHopper } from '../helpers/escapees';
+import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../helpers/escapees';
 import { Wire, createSession, figure, latencyFigure, nextId, pingSeries } from './lib';
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -190,7 +192,7 @@ test('escapees in cgroup mode: the non-dumpable double-forking daemon and the ho
   const id = daemonIdentity();
   for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(dir, f), id.uid, id.gid);
   const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync)!;
-  const d = await startDaemonWithPrefix(['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${id.user ?? id.uid} -- "$@"`, 'sh'], { asSelf: true, env: { TRL_KILL_GRACE_MS: '500' } });
+  const d = await TestDaemon.start({ prefix: ['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${id.user ?? id.uid} -- "$@"`, 'sh'], asSelf: true, dirOwner: 'daemon', env: { TRL_KILL_GRACE_MS: '500' } });
   const hop = `tok-${randomUUID()}`;
   const hid = `tok-${randomUUID()}`;
   const results: Record<string, unknown> = {};

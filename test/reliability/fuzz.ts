@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { TestDaemon, isAlive, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { isAlive } from '../helpers/proc';
 import { Wire, createSession, mib, nextId, rssOf, rssSampler, stats } from './lib';
 
 /** A deterministic PRNG (mulberry32) so a failing run can be replayed with its seed. */

@@ -12,7 +12,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { TestDaemon, daemonIdentity, isAlive, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { daemonIdentity } from '../helpers/launch';
+import { isAlive } from '../helpers/proc';
 
 /** Prints one figure so it shows in the test output (spec and TAP reporters). */
 export function figure(t: { diagnostic(msg: string): void }, name: string, value: unknown): void {

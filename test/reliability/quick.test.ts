@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { TestDaemon, daemonIdentity, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { daemonIdentity } from '../helpers/launch';
 import { assertFuzz, fuzzScenario } from './fuzz';
 import {
   Wire,
@@ -42,7 +43,7 @@ test('fork bomb in one session: contained by the per-user process limit, the dae
   const uid = daemonIdentity().uid;
   const used = tasksOfUid(uid);
   const limit = used + 16 + 48;
-  const d = await startDaemonWithPrefix(['/usr/bin/prlimit', `--nproc=${limit}:${limit}`], { env: { TRL_KILL_GRACE_MS: '1000' } });
+  const d = await TestDaemon.start({ prefix: ['/usr/bin/prlimit', `--nproc=${limit}:${limit}`], env: { TRL_KILL_GRACE_MS: '1000' } });
   const mark = `bomb-${nonce()}`;
   try {
     const ctl = await Wire.open(d.socketPath);
