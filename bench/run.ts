@@ -22,7 +22,6 @@
  */
 import { runStreamBench } from './stream';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +30,7 @@ import { TrlClient } from '../src/client/client';
 import { readMemory } from '../src/system/proc';
 import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';
 import { Floor } from './floor';
+import { RawWire } from '../test/helpers/raw-wire';
 
 const REPO = resolve(__dirname, '../..');
 const num = (name: string, def: number) => {
@@ -88,25 +88,13 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 
 /** One request the way a one-shot client sends it: connect, one line out, one line back, close. */
-function oneShot(socketPath: string, line: string): Promise<number> {
+async function oneShot(socketPath: string, line: string): Promise<number> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const sock = createConnection({ path: socketPath });
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(line));
-    sock.on('data', (c: string) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const t = performance.now() - t0;
-      sock.destroy();
-      const msg = JSON.parse(buf.slice(0, nl));
-      if (!msg.ok || msg.data.exit_code !== 0) reject(new Error(`one-shot exec.run failed: ${buf.slice(0, 300)}`));
-      else resolve(t);
-    });
-    sock.on('error', reject);
-  });
+  const [reply] = await RawWire.exchange(socketPath, line, 1);
+  const t = performance.now() - t0;
+  const msg = JSON.parse(reply!);
+  if (!msg.ok || msg.data.exit_code !== 0) throw new Error(`one-shot exec.run failed: ${reply!.slice(0, 300)}`);
+  return t;
 }
 
 async function keptRun(client: TrlClient, sessionId: string): Promise<number> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { TrlClient } from '../../src/client/client';
 import { launch, type LaunchOptions } from './launch';
-import { createConnection } from 'node:net';
+import { RawWire } from './raw-wire';
 
 /**
  * A real trld for a test (see launch.ts for how it starts), ready to be
@@ -134,36 +134,7 @@ export class TestDaemon {
    * (or all lines until the daemon closes, if `lines` is 0).
    */
   exchange(data: string | Buffer, lines = 0, timeoutMs = 10_000): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection({ path: this.socketPath });
-      let buf = '';
-      const got: string[] = [];
-      const done = () => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(got);
-      };
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no answer within ${timeoutMs} ms; got ${JSON.stringify(got)}`));
-      }, timeoutMs);
-      socket.on('data', (c) => {
-        buf += c;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          got.push(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-          if (lines > 0 && got.length >= lines) return done();
-        }
-      });
-      socket.on('end', done);
-      socket.on('error', (err) => {
-        clearTimeout(timer);
-        if (got.length) resolve(got);
-        else reject(err);
-      });
-      socket.write(data);
-    });
+    return RawWire.exchange(this.socketPath, data, lines, timeoutMs);
   }
 
   /** Sends a signal (default SIGTERM) and waits for the exit. */

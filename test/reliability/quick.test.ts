@@ -10,21 +10,17 @@ import { performance } from 'node:perf_hooks';
 import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
 import { daemonIdentity } from '../helpers/launch';
 import { assertFuzz, fuzzScenario } from './fuzz';
+import { checkChurn, churnScenario } from './churn';
+import { checkCrash, crashScenario } from './crash';
+import { checkLoad, loadScenario } from './load';
 import {
-  Wire,
   assertDaemonHealthy,
-  checkChurn,
-  checkCrash,
-  checkLoad,
-  churnScenario,
-  crashScenario,
   createSession,
   figure,
   killAll,
   latencyFigure,
   liveByEnv,
   livePidsWithArg,
-  loadScenario,
   mib,
   nextId,
   pingSeries,
@@ -32,6 +28,7 @@ import {
   rssOf,
   tasksOfUid,
 } from './lib';
+import { RawWire } from '../helpers/raw-wire';
 
 const MARK = 'TRL_RELI_MARK';
 const nonce = () => String(randomBytes(4).readUInt32BE(0));
@@ -46,8 +43,8 @@ test('fork bomb in one session: contained by the per-user process limit, the dae
   const d = await TestDaemon.start({ prefix: ['/usr/bin/prlimit', `--nproc=${limit}:${limit}`], env: { TRL_KILL_GRACE_MS: '1000' } });
   const mark = `bomb-${nonce()}`;
   try {
-    const ctl = await Wire.open(d.socketPath);
-    const bombWire = await Wire.open(d.socketPath);
+    const ctl = await RawWire.open(d.socketPath);
+    const bombWire = await RawWire.open(d.socketPath);
     const baseline = await pingSeries(ctl, { count: 200 });
     // bash: a fork that fails is an error of that command only (dash would exit, and the bomb collapse by itself).
     const sid = await createSession(bombWire, { shell: '/bin/bash', env: { [MARK]: mark } });
@@ -69,7 +66,7 @@ test('fork bomb in one session: contained by the per-user process limit, the dae
     const during = pingSeries(ctl, { forMs: 3000 });
     const peakProcs: number[] = [];
     const counter = setInterval(() => peakProcs.push(liveByEnv(MARK).get(mark)?.length ?? 0), 250);
-    const ctl2 = await Wire.open(d.socketPath);
+    const ctl2 = await RawWire.open(d.socketPath);
     for (let i = 0; i < 5; i++) {
       const r = await ctl2.request(nextId('other'), 'exec.run', { session_id: other, command: 'echo ok' }, 30_000);
       const key = r.ok ? `ok:${r.data.stdout.trim() || r.data.exit_code}` : r.error.code;
@@ -125,7 +122,7 @@ test('memory hog under TRL_RLIMIT_AS_BYTES: the allocation fails with a clear re
   const limit = 256 * 1024 * 1024;
   const d = await TestDaemon.start({ env: { TRL_RLIMIT_AS_BYTES: String(limit) } });
   try {
-    const w = await Wire.open(d.socketPath);
+    const w = await RawWire.open(d.socketPath);
     const sid = await createSession(w);
     const v = await w.request(nextId('ulimit'), 'exec.run', { session_id: sid, command: 'ulimit -v' });
     assert.equal(v.data.stdout.trim(), String(limit / 1024), 'the command runs under RLIMIT_AS');
@@ -162,7 +159,7 @@ test('memory hog under TRL_RLIMIT_AS_BYTES: the allocation fails with a clear re
 test('CPU hog under TRL_RLIMIT_CPU_S=1: stopped by SIGXCPU, result says killed_by cpu_limit', async (t) => {
   const d = await TestDaemon.start({ env: { TRL_RLIMIT_CPU_S: '1' } });
   try {
-    const w = await Wire.open(d.socketPath);
+    const w = await RawWire.open(d.socketPath);
     const sid = await createSession(w);
     const cases: [string, string][] = [
       ['busy loop in the shell itself', 'while :; do :; done'],
@@ -221,8 +218,8 @@ test('setsid + double-fork escapees: killed by timeout, exec.cancel and session.
   const d = await TestDaemon.start({ env: { TRL_KILL_GRACE_MS: '500' } });
   const all: Record<string, string>[] = [];
   try {
-    const w = await Wire.open(d.socketPath);
-    const w2 = await Wire.open(d.socketPath);
+    const w = await RawWire.open(d.socketPath);
+    const w2 = await RawWire.open(d.socketPath);
     const stats = await w.request(nextId('s'), 'system.stats');
     const caught: Record<string, Record<string, boolean>> = {};
     const ms: Record<string, number> = {};
