@@ -23,7 +23,12 @@ export function livePidsWithEnv(marker: string): number[] {
   return livePidsWhere((pid) => readEnviron(pid)?.includes(needle) ?? false);
 }
 
+/** A process's arguments; throws when it is gone. Stays readable when the process is not dumpable. */
+export function argvOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+}
+
 /** Live processes whose command line holds `token` as one argument. */
 export function livePidsWithToken(token: string): number[] {
-  return livePidsWhere((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(token));
+  return livePidsWhere((pid) => argvOf(pid).includes(token));
 }

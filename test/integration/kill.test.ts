@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { withDaemonAndClient } from '../helpers/daemon';
 import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
-import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../helpers/escapees';
+import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../reliability/escapees';
 import type { TrlClient } from '../../src/client/client';
 
 /**

@@ -15,7 +15,7 @@ import { TestDaemon, runDaemonToExit, sleep } from '../helpers/daemon';
 import { daemonIdentity } from '../helpers/launch';
 import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
 import { removeCgroupTree } from '../helpers/cgroup';
-import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../helpers/escapees';
+import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from './escapees';
 import { createSession, figure, latencyFigure, nextId, pingSeries } from './lib';
 import { RawWire } from '../helpers/raw-wire';
 

@@ -9,10 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { RawWire } from '../helpers/raw-wire';
-import { isAlive, livePidsWhere } from '../helpers/proc';
+import { argvOf, isAlive, livePidsWhere } from '../helpers/proc';
 import { readEnviron, readMemory } from '../../src/system/proc';
 import type { TestDaemon } from '../helpers/daemon';
 
@@ -86,7 +86,7 @@ export function liveByEnv(name: string): Map<string, number[]> {
 
 /** Live processes (not this one) whose command line contains `text` (arguments joined by spaces). */
 export function livePidsWithArg(text: string): number[] {
-  return livePidsWhere((pid) => pid !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').includes(text));
+  return livePidsWhere((pid) => pid !== process.pid && argvOf(pid).join(' ').includes(text));
 }
 
 export function killAll(pids: number[]): void {
