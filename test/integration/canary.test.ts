@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 import { daemonIdentity, makePrivateDir } from '../helpers/launch';
-import { newSession, run } from '../helpers/wire';
+import { newSession, run } from '../helpers/requests';
 
 // One unique secret per channel, so a hit says which path leaked.
 const tag = randomUUID().replace(/-/g, '');

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { TestDaemon, waitFor } from '../helpers/daemon';
 import { RawWire } from '../helpers/raw-wire';
 import { livePidsWithEnv } from '../helpers/proc';
-import { expectError } from '../helpers/wire';
+import { expectError } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 /**

@@ -4,7 +4,7 @@ import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 import { daemonIdentity, makePrivateDir } from '../helpers/launch';
-import { newSession, run } from '../helpers/wire';
+import { newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { TestDaemon, waitFor } from '../helpers/daemon';
 import { daemonIdentity, makePrivateDir } from '../helpers/launch';
 import { livePidsWithEnv } from '../helpers/proc';
-import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
+import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
 import { RawWire } from '../helpers/raw-wire';
-import { expectError, newSession, run } from '../helpers/wire';
+import { expectError, newSession, run } from '../helpers/requests';
 
 /**
  * Out of file descriptors, trld refuses new work instead of dying: with

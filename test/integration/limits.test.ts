@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDaemon, waitFor } from '../helpers/daemon';
 import { livePidsWithEnv } from '../helpers/proc';
-import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
+import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/requests';
 
 let maxed: TestDaemon;
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { TestDaemon, waitFor } from '../helpers/daemon';
 import { RawWire } from '../helpers/raw-wire';
-import { expectError, newSession, run } from '../helpers/wire';
+import { expectError, newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 /**

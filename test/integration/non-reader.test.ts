@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TestDaemon, sleep } from '../helpers/daemon';
 import { RawWire } from '../helpers/raw-wire';
 import { readMemory } from '../../src/system/proc';
-import { newSession, run } from '../helpers/wire';
+import { newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 /**

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { TestDaemon, waitFor } from '../helpers/daemon';
-import { RFC3339_UTC_RE, UUID_RE, expectError, newSession, run } from '../helpers/wire';
+import { RFC3339_UTC_RE, UUID_RE, expectError, newSession, run } from '../helpers/requests';
 import { RawWire } from '../helpers/raw-wire';
 import type { TrlClient } from '../../src/client/client';
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 import { daemonIdentity, makePrivateDir } from '../helpers/launch';
-import { expectError, newSession, run } from '../helpers/wire';
+import { expectError, newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 import { listPids, readProcState } from '../../src/system/proc';
 

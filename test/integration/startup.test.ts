@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { TestDaemon, runDaemonToExit, waitFor } from '../helpers/daemon';
 import { daemonIdentity, makePrivateDir } from '../helpers/launch';
 import { livePidsWithEnv } from '../helpers/proc';
-import { killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
+import { killMarked, newSession, run, uniqueMarker } from '../helpers/requests';
 import { RawWire } from '../helpers/raw-wire';
 
 const dirs: string[] = [];

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { TrlRequestError, type TrlClient } from '../../src/client/client';
 import { livePidsWithEnv } from './proc';
 
+/** Requests through TrlClient as the tests make them, the errors they expect, and markers to find a command's processes. */
+
 /** Asserts that `p` fails with the daemon error `code` (and a message matching `message`); returns the error. */
 export async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<TrlRequestError> {
   let err: unknown;
