@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { chownSync, mkdtempSync } from 'node:fs';
-import { daemonIdentity } from '../test/helpers/daemon';
+import { daemonIdentity } from '../test/helpers/launch';
 import { performance } from 'node:perf_hooks';
 import { TrlClient } from '../src/client/client';
 import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';

@@ -22,14 +22,15 @@
  */
 import { runStreamBench } from './stream';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { TrlClient } from '../src/client/client';
-import { procCpuTicks, procRss, startDaemon, type BenchDaemon } from './daemon';
+import { readMemory } from '../src/system/proc';
+import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';
 import { Floor } from './floor';
+import { RawWire } from '../test/helpers/raw-wire';
 
 const REPO = resolve(__dirname, '../..');
 const num = (name: string, def: number) => {
@@ -87,25 +88,13 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 
 /** One request the way a one-shot client sends it: connect, one line out, one line back, close. */
-function oneShot(socketPath: string, line: string): Promise<number> {
+async function oneShot(socketPath: string, line: string): Promise<number> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const sock = createConnection({ path: socketPath });
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(line));
-    sock.on('data', (c: string) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const t = performance.now() - t0;
-      sock.destroy();
-      const msg = JSON.parse(buf.slice(0, nl));
-      if (!msg.ok || msg.data.exit_code !== 0) reject(new Error(`one-shot exec.run failed: ${buf.slice(0, 300)}`));
-      else resolve(t);
-    });
-    sock.on('error', reject);
-  });
+  const [reply] = await RawWire.exchange(socketPath, line, 1);
+  const t = performance.now() - t0;
+  const msg = JSON.parse(reply!);
+  if (!msg.ok || msg.data.exit_code !== 0) throw new Error(`one-shot exec.run failed: ${reply!.slice(0, 300)}`);
+  return t;
 }
 
 async function keptRun(client: TrlClient, sessionId: string): Promise<number> {
@@ -329,7 +318,7 @@ class RssSampler {
     private readonly client: TrlClient,
   ) {}
   async once(): Promise<RssSample> {
-    const vm = procRss(this.pid);
+    const vm = readMemory(this.pid);
     const st = await this.client.request<{ memory_rss_bytes: number }>('system.stats');
     return { t_ms: Math.round(performance.now() - this.t0), vmrss: vm?.rss ?? null, stats_rss: st.memory_rss_bytes };
   }
@@ -338,7 +327,7 @@ class RssSampler {
     this.timer = setInterval(() => {
       if (this.pending) {
         // The stats answer is still queued (the daemon is busy): keep the /proc sample at least.
-        this.samples.push({ t_ms: Math.round(performance.now() - this.t0), vmrss: procRss(this.pid)?.rss ?? null, stats_rss: null });
+        this.samples.push({ t_ms: Math.round(performance.now() - this.t0), vmrss: readMemory(this.pid)?.rss ?? null, stats_rss: null });
         return;
       }
       this.pending = true;
@@ -400,7 +389,7 @@ async function flood(d: BenchDaemon): Promise<FloodFigures> {
   );
   const pingFlood = await pinger.end();
   sampler.stop();
-  const hwm = procRss(d.pid)?.hwm ?? NaN;
+  const hwm = readMemory(d.pid)?.hwm ?? NaN;
   // What stays after the flood: retained results/windows of finished commands, heap not yet collected.
   await new Promise((r) => setTimeout(r, 1500));
   const after = await sampler.once();
@@ -459,7 +448,7 @@ async function main(): Promise<void> {
   const daemons: Daemons = [];
   for (const spawner of SPAWNERS) daemons.push({ label: spawner, d: await startDaemon('warn', { TRL_SPAWNER: spawner, ...DAEMON_ENV }) });
   const d = daemons[0]!.d;
-  const rssFresh = procRss(d.pid)?.rss ?? NaN;
+  const rssFresh = readMemory(d.pid)?.rss ?? NaN;
   let lat: LatencyFigures | null = null;
   let tput: ThroughputFigures | null = null;
   let fl: FloodFigures | null = null;

@@ -23,7 +23,8 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { TrlClient, outputBytes } from '../src/client/client';
-import { procCpuTicks, procRss, startDaemon, type BenchDaemon } from './daemon';
+import { readMemory } from '../src/system/proc';
+import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';
 
 const env = (name: string, def: string) => process.env[name] || def;
 function num(name: string, def: number): number {
@@ -104,7 +105,7 @@ async function throughput(d: BenchDaemon, client: TrlClient, sessionId: string, 
   const str: Transfer[] = [];
   const cpu0 = procCpuTicks(d.pid);
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, procRss(d.pid)?.rss ?? 0)), 50);
+  const sampler = setInterval(() => (peak = Math.max(peak, readMemory(d.pid)?.rss ?? 0)), 50);
   try {
     for (let i = 0; i < Math.max(1, rounds); i++) {
       raw.push(await rawPipe(`${command} | cat`));

@@ -10,24 +10,15 @@ export interface ProcStat {
   session: number;
   /** Clock ticks since boot at which the process started; with the pid it names one process for good. */
   startTime: string;
+  /** CPU time used so far (utime + stime), in clock ticks. */
+  cpuTicks: number;
 }
 
-/**
- * Reads /proc/<pid>/stat. Returns null when the process is gone or unreadable.
- * The command name (field 2) may hold spaces and parentheses, so fields are
- * counted from the last ')'.
- */
+/** Reads /proc/<pid>/stat. Returns null when the process is gone, unreadable or a zombie. */
 export function readProcStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  const close = text.lastIndexOf(')');
-  if (close < 0) return null;
   // After ") ": state(3) ppid(4) pgrp(5) session(6) ... starttime(22)
-  const rest = text.slice(close + 2).split(' ');
+  const rest = statFields(pid);
+  if (!rest) return null;
   const state = rest[0];
   if (state === 'Z' || state === 'X') return null;
   return {
@@ -37,7 +28,42 @@ export function readProcStat(pid: number): ProcStat | null {
     pgrp: Number(rest[2]),
     session: Number(rest[3]),
     startTime: rest[19] ?? '',
+    cpuTicks: Number(rest[11]) + Number(rest[12]),
   };
+}
+
+/**
+ * The fields of /proc/<pid>/stat after the command name, state first, zombies
+ * included; null when gone or unreadable. The command name (field 2) may hold
+ * spaces and parentheses, so fields are counted from the last ')'.
+ */
+function statFields(pid: number): string[] | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const close = text.lastIndexOf(')');
+  return close < 0 ? null : text.slice(close + 2).split(' ');
+}
+
+/** The state letter (Z for a zombie) and parent of a process, zombies included: what finding unreaped children needs. */
+export function readProcState(pid: number): { state: string; ppid: number } | null {
+  const f = statFields(pid);
+  return f ? { state: f[0] ?? '', ppid: Number(f[1]) } : null;
+}
+
+/** Resident memory of a process in bytes, now (VmRSS) and at its peak (VmHWM); null when it is gone or unreadable. */
+export function readMemory(pid: number): { rss: number; hwm: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
 /** The start time of a live process, or null if it no longer exists (or is a zombie). */

@@ -1,66 +1,23 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { join, resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { TrlClient } from '../../src/client/client';
+import { launch, type LaunchOptions } from './launch';
+import { RawWire } from './raw-wire';
 
 /**
- * A real trld for a test: its own private directory and socket, running as the
- * unprivileged TRL_TEST_USER when the tests run as root (CI does), else as the
- * current user. Logs (stdout) are collected for assertions.
+ * A real trld for a test (see launch.ts for how it starts), ready to be
+ * talked to, with its logs (stdout) collected for assertions, and torn down
+ * whatever the outcome.
  */
 
-const REPO = resolve(__dirname, '../../..');
-export const DAEMON_ROOT = process.env.TRL_TEST_DAEMON_ROOT ?? REPO;
-export const DAEMON_ENTRY = join(DAEMON_ROOT, 'dist/src/main.js');
-const TEST_USER = process.getuid?.() === 0 ? (process.env.TRL_TEST_USER ?? 'trl-test') : null;
-
-export interface Identity {
-  user: string | null;
-  uid: number;
-  gid: number;
-}
-
-let identity: Identity | null = null;
-/** Who the daemon under test runs as. */
-export function daemonIdentity(): Identity {
-  if (identity) return identity;
-  if (!TEST_USER) return (identity = { user: null, uid: process.getuid!(), gid: process.getgid!() });
-  const uid = Number(spawnSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', TEST_USER], { encoding: 'utf8' }).stdout.trim());
-  if (!Number.isInteger(uid) || uid <= 0) throw new Error(`test user ${TEST_USER} does not exist: run the tests through \`make test\``);
-  return (identity = { user: TEST_USER, uid, gid });
-}
-
-export interface StartOptions {
-  /** Extra environment for the daemon (TRL_* settings, runtime-level variables). */
-  env?: Record<string, string>;
-  args?: string[];
-  /** Run as the test runner's own user even when that is root (the root-refusal test). */
-  asSelf?: boolean;
-}
-
-/** A private 0700 directory owned by the daemon's user. */
-export function makePrivateDir(prefix = 'trl-test-'): string {
-  const dir = mkdtempSync(join('/tmp', prefix));
-  const id = daemonIdentity();
-  chownSync(dir, id.uid, id.gid);
-  return dir;
-}
-
-function baseEnv(dir: string, extra: Record<string, string> | undefined): Record<string, string> {
-  return {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    LANG: 'C.UTF-8',
-    HOME: dir,
-    TRL_SOCKET_PATH: join(dir, 'trl.sock'),
-    TRL_RUNTIME_DIR: join(dir, 'run'),
-    TRL_KILL_GRACE_MS: '1000',
-    // `make test-fallback` runs the whole suite with the other spawner.
-    ...(process.env.TRL_SPAWNER ? { TRL_SPAWNER: process.env.TRL_SPAWNER } : {}),
-    ...extra,
-  };
+export interface StartOptions extends LaunchOptions {
+  /**
+   * When the daemon counts as ready: once it logs "trld ready" (the default),
+   * or once it answers a system.ping (below info level that line is not logged).
+   */
+  ready?: 'log' | 'ping';
 }
 
 export interface Exit {
@@ -71,9 +28,8 @@ export interface Exit {
 }
 
 /** Runs trld until it exits on its own (bad configuration, refusal to start). */
-export function runDaemonToExit(opts: StartOptions = {}, timeoutMs = 10_000): Promise<Exit> {
-  const dir = makePrivateDir();
-  const child = spawnDaemon(dir, opts);
+export function runDaemonToExit(opts: LaunchOptions = {}, timeoutMs = 10_000): Promise<Exit> {
+  const { child, dir } = launch(opts);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += c));
@@ -93,15 +49,10 @@ export function runDaemonToExit(opts: StartOptions = {}, timeoutMs = 10_000): Pr
   });
 }
 
-function spawnDaemon(dir: string, opts: StartOptions): ChildProcess {
-  const id = daemonIdentity();
-  const asUser = !opts.asSelf && id.user !== null;
-  return spawn(process.execPath, [DAEMON_ENTRY, ...(opts.args ?? [])], {
-    cwd: dir,
-    env: baseEnv(dir, opts.env),
-    stdio: ['pipe', 'pipe', 'pipe'],
-    ...(asUser ? { uid: id.uid, gid: id.gid } : {}),
-  });
+/** trld --stdio as the daemon's test user, in a private directory; stdin, stdout and stderr are pipes. */
+export function spawnStdioDaemon(opts: { env?: Record<string, string>; args?: string[] } = {}): { child: ChildProcess; dir: string } {
+  const { child, dir } = launch({ ...opts, args: ['--stdio', ...(opts.args ?? [])], dirPrefix: 'trl-stdio-' });
+  return { child, dir };
 }
 
 export class TestDaemon {
@@ -119,22 +70,31 @@ export class TestDaemon {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Starts trld and waits until it logs that it is ready. */
+  /** Starts trld and waits until it is ready (see StartOptions.ready). */
   static async start(opts: StartOptions = {}): Promise<TestDaemon> {
-    const dir = makePrivateDir();
-    // The daemon refuses a runtime directory under one that another user owns.
-    if (opts.asSelf) chownSync(dir, process.getuid!(), process.getgid!());
-    const env = baseEnv(dir, opts.env);
-    const d = new TestDaemon(dir, env.TRL_SOCKET_PATH!, spawnDaemon(dir, opts));
+    const { child, dir, socketPath } = launch(opts);
+    const d = new TestDaemon(dir, socketPath, child);
     const deadline = Date.now() + 10_000;
-    while (!d.stdoutText.includes('"trld ready"')) {
-      if (d.child.exitCode !== null || d.child.signalCode !== null || Date.now() > deadline) {
-        d.child.kill('SIGKILL');
+    while (!(await d.isReady(opts.ready ?? 'log'))) {
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
         throw new Error(`trld did not become ready; stderr: ${d.stderrText}; stdout: ${d.stdoutText}`);
       }
       await sleep(10);
     }
     return d;
+  }
+
+  private async isReady(how: 'log' | 'ping'): Promise<boolean> {
+    if (how === 'log') return this.stdoutText.includes('"trld ready"');
+    try {
+      const c = await TrlClient.connect(this.socketPath);
+      await c.request('system.ping');
+      c.close();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   get pid(): number {
@@ -174,36 +134,7 @@ export class TestDaemon {
    * (or all lines until the daemon closes, if `lines` is 0).
    */
   exchange(data: string | Buffer, lines = 0, timeoutMs = 10_000): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection({ path: this.socketPath });
-      let buf = '';
-      const got: string[] = [];
-      const done = () => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(got);
-      };
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no answer within ${timeoutMs} ms; got ${JSON.stringify(got)}`));
-      }, timeoutMs);
-      socket.on('data', (c) => {
-        buf += c;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          got.push(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-          if (lines > 0 && got.length >= lines) return done();
-        }
-      });
-      socket.on('end', done);
-      socket.on('error', (err) => {
-        clearTimeout(timer);
-        if (got.length) resolve(got);
-        else reject(err);
-      });
-      socket.write(data);
-    });
+    return RawWire.exchange(this.socketPath, data, lines, timeoutMs);
   }
 
   /** Sends a signal (default SIGTERM) and waits for the exit. */
@@ -243,37 +174,6 @@ export function assertNoFatal(logs: string): void {
   if (fatal.length > 0) throw new Error(`the daemon under test logged ${fatal.length} fatal error(s): ${fatal.slice(0, 3).join('\n')}`);
 }
 
-/** Live (non-zombie) processes for which `matches(pid)` holds; a process that vanishes or cannot be read does not match. */
-export function livePidsWhere(matches: (pid: string) => boolean): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (isAlive(Number(name)) && matches(name)) pids.push(Number(name));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return pids;
-}
-
-/** Live (non-zombie) processes whose environment carries `marker` (e.g. a unique variable a test set). */
-export function livePidsWithEnv(marker: string): number[] {
-  const needle = Buffer.from(marker);
-  return livePidsWhere((pid) => readFileSync(`/proc/${pid}/environ`).includes(needle));
-}
-
-/** True while the process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true or `ms` pass; returns its last value. */
@@ -284,104 +184,6 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000
     if (Date.now() > deadline) return false;
     await sleep(every);
   }
-}
-
-// ---- HTTP and stdio transports (issue 6) ----
-
-export interface HttpReply {
-  status: number;
-  headers: import('node:http').IncomingHttpHeaders;
-  text: string;
-}
-
-/**
- * One HTTP request to a daemon's HTTP listener. `body` is sent as given (a
- * string) or as JSON (an object); `chunked` sends it without Content-Length.
- */
-export function httpRequest(
-  url: string,
-  opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | object; chunked?: boolean; localAddress?: string } = {},
-  timeoutMs = 15_000,
-): Promise<HttpReply> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const http = require('node:http') as typeof import('node:http');
-  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  const u = new URL(opts.path ?? '/', url);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (body !== undefined && !opts.chunked) headers['Content-Length'] = String(Buffer.byteLength(body));
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'POST', headers, agent: false, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode!, headers: res.headers, text });
-      });
-      res.on('error', reject);
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`no HTTP answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
-/** The HTTP URL a running daemon logged in its "trld ready" record. */
-export function httpUrlOf(d: TestDaemon): string {
-  const ready = d.logRecords().find((r) => r.msg === 'trld ready') as { listen?: string[] } | undefined;
-  const url = ready?.listen?.find((w) => /^https?:\/\//.test(w));
-  if (!url) throw new Error(`the daemon logged no HTTP listener; logs: ${d.logs}`);
-  return url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');
-}
-
-/** trld --stdio as the daemon's test user, in a private directory; stdin, stdout and stderr are pipes. */
-export function spawnStdioDaemon(opts: { env?: Record<string, string>; args?: string[] } = {}): { child: ChildProcess; dir: string } {
-  const dir = makePrivateDir('trl-stdio-');
-  const id = daemonIdentity();
-  const child = spawn(process.execPath, [DAEMON_ENTRY, '--stdio', ...(opts.args ?? [])], {
-    cwd: dir,
-    env: { ...baseEnv(dir, opts.env) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-    ...(id.user !== null ? { uid: id.uid, gid: id.gid } : {}),
-  });
-  return { child, dir };
-}
-
-/**
- * Starts trld behind a command prefix that execs it, e.g.
- * `['/usr/bin/prlimit', '--nproc=200:200']`: the daemon then runs with that
- * limit from its first instruction (lowering a limit needs no privilege, so
- * this works as the unprivileged test user). Otherwise like TestDaemon.start.
- */
-export async function startDaemonWithPrefix(prefix: string[], opts: StartOptions = {}): Promise<TestDaemon> {
-  const dir = makePrivateDir();
-  const env = baseEnv(dir, opts.env);
-  const id = daemonIdentity();
-  const asUser = !opts.asSelf && id.user !== null;
-  const child = spawn(prefix[0]!, [...prefix.slice(1), process.execPath, DAEMON_ENTRY, ...(opts.args ?? [])], {
-    cwd: dir,
-    env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    ...(asUser ? { uid: id.uid, gid: id.gid } : {}),
-  });
-  const Ctor = TestDaemon as unknown as new (dir: string, socketPath: string, child: ChildProcess) => TestDaemon;
-  const d = new Ctor(dir, env.TRL_SOCKET_PATH!, child);
-  const deadline = Date.now() + 10_000;
-  while (!d.logs.includes('"trld ready"')) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`trld did not become ready; stderr: ${d.stderr}; stdout: ${d.logs}`);
-    }
-    await sleep(10);
-  }
-  return d;
 }
 
 /**

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { RawWire } from '../helpers/raw-wire';
 
 // systemd-socket-activate (systemd 252 here) binds the socket, waits for the
 // first connection, then execs the program with LISTEN_FDS=1, LISTEN_PID and
@@ -47,25 +47,9 @@ async function activate(sock: string, argv: string[], env: string[] = []): Promi
 }
 
 /** Sends one line and resolves with the first line of the answer (rejects after 10 s). */
-function ask(sock: string, line: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const c = createConnection(sock);
-    let buf = '';
-    c.setTimeout(10_000, () => {
-      c.destroy();
-      rej(new Error(`no answer on ${sock} within 10 s`));
-    });
-    c.on('error', rej);
-    c.on('data', (b) => {
-      buf += b.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        c.end();
-        res(buf.slice(0, nl));
-      }
-    });
-    c.write(`${line}\n`);
-  });
+async function ask(sock: string, line: string): Promise<string> {
+  const [first] = await RawWire.exchange(sock, `${line}\n`, 1);
+  return first!;
 }
 
 const FIXTURE = `

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { chownSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
-import { newSession, run } from '../helpers/wire';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { newSession, run } from '../helpers/requests';
 
 // One unique secret per channel, so a hit says which path leaked.
 const tag = randomUUID().replace(/-/g, '');

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonIdentity, livePidsWithEnv, startDaemonWithPrefix, waitFor, type TestDaemon } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { daemonIdentity } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
 import { removeCgroupTree } from '../helpers/cgroup';
 
 /*
@@ -42,8 +44,10 @@ test('in a delegated cgroup, a timeout kills an escapee that double-forked and c
   // Root puts the daemon's process into the cgroup, then drops to the test user.
   const user = id.user ?? String(id.uid);
   const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync)!;
-  daemon = await startDaemonWithPrefix(['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${user} -- "$@"`, 'sh'], {
+  daemon = await TestDaemon.start({
+    prefix: ['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${user} -- "$@"`, 'sh'],
     asSelf: true,
+    dirOwner: 'daemon',
     env: { TRL_KILL_GRACE_MS: '500' },
   });
   const client = await daemon.connect();

@@ -4,7 +4,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DAEMON_ROOT, daemonIdentity, livePidsWithEnv, sleep, waitFor, type Identity } from '../helpers/daemon';
+import { sleep, waitFor } from '../helpers/daemon';
+import { DAEMON_ROOT, daemonIdentity, type Identity } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
+import { readProcStat } from '../../src/system/proc';
 import {
   isSafeCgroupName,
   parseCgroup2Mounts,
@@ -209,8 +212,9 @@ const cgroupOf = (pid: number): string | null => {
   }
 };
 const sessionOf = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  const st = readProcStat(pid);
+  if (!st) throw new Error(`process ${pid} is gone`);
+  return st.session;
 };
 const newMarker = () => `TRL_TEST_MARK_${randomUUID().replace(/-/g, '')}`;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

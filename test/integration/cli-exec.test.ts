@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { TestDaemon, livePidsWithEnv, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { livePidsWithEnv } from '../helpers/proc';
 import { collectStream, type TrlClient } from '../../src/client/client';
 
 /** The `trl` command line: exec (live output, exit codes, -i, Ctrl-C), attach, cancel, execs. */

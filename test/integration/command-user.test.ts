@@ -1,30 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { DAEMON_ENTRY, daemonIdentity, isAlive, waitFor } from '../helpers/daemon';
+import { waitFor } from '../helpers/daemon';
+import { daemonIdentity, launch } from '../helpers/launch';
+import { isAlive } from '../helpers/proc';
 
 const asRoot = process.getuid?.() === 0;
 
 /** trld --stdio as root with TRL_COMMAND_USER; `ask` sends one request and reads its answer. */
 function rootDaemon(env: Record<string, string>) {
-  const dir = mkdtempSync('/tmp/trl-cmd-user-');
+  const { child, dir } = launch({ asSelf: true, args: ['--stdio'], dirPrefix: 'trl-cmd-user-', env: { TRL_ALLOW_ROOT: '1', ...env } });
+  // The command user works in this directory (before the first request, so before any command runs).
   chmodSync(dir, 0o755);
-  const child = spawn(process.execPath, [DAEMON_ENTRY, '--stdio'], {
-    cwd: dir,
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
-      LANG: 'C.UTF-8',
-      HOME: dir,
-      TRL_RUNTIME_DIR: join(dir, 'run'),
-      TRL_ALLOW_ROOT: '1',
-      ...(process.env.TRL_SPAWNER ? { TRL_SPAWNER: process.env.TRL_SPAWNER } : {}),
-      ...env,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { createConnection, type Socket } from 'node:net';
-import { TestDaemon, livePidsWithEnv, waitFor } from '../helpers/daemon';
-import { expectError } from '../helpers/wire';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { RawWire } from '../helpers/raw-wire';
+import { livePidsWithEnv } from '../helpers/proc';
+import { expectError } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 /**
@@ -60,18 +61,8 @@ test('params.temporary must be a boolean', async () => {
 });
 
 test('at the connection limit, connections that never sent a request give way to a new client', async () => {
-  const silent: Socket[] = [];
-  const closed: boolean[] = [];
   // client holds one slot; fill the other five, and one more that the limit refuses.
-  for (let i = 0; i < 6; i++) {
-    const s = createConnection({ path: daemon.socketPath });
-    const idx = i;
-    closed[idx] = false;
-    s.on('close', () => (closed[idx] = true));
-    s.on('error', () => {});
-    s.on('data', () => {});
-    silent.push(s);
-  }
+  const silent = await Promise.all(Array.from({ length: 6 }, () => RawWire.open(daemon.socketPath).catch(() => null)));
   let got: unknown = null;
   const ok = await waitFor(async () => {
     const fresh = await daemon.connect().catch(() => null);
@@ -87,21 +78,17 @@ test('at the connection limit, connections that never sent a request give way to
   }, 10_000, 200);
   assert.ok(ok, 'silent connections kept every other client out');
   assert.ok(got !== null);
-  assert.ok(closed.some(Boolean), 'no silent connection was closed');
-  for (const s of silent) s.destroy();
+  assert.ok(silent.some((s) => s === null || s.ended), 'no silent connection was closed');
+  for (const s of silent) s?.close();
   // The long-lived client that did send requests is untouched.
   await client.request('system.ping');
 });
 
 test('below the limit, a connection that waits before its first request is kept', async () => {
-  const s = createConnection({ path: daemon.socketPath });
-  let text = '';
-  s.setEncoding('utf8');
-  s.on('data', (c: string) => (text += c));
-  await new Promise((r) => s.once('connect', r));
+  const s = await RawWire.open(daemon.socketPath);
   await new Promise((r) => setTimeout(r, 2500)); // over TRL_FIRST_REQUEST_TIMEOUT_S
-  s.write(JSON.stringify({ id: 'late', method: 'system.ping' }) + '\n');
-  assert.ok(await waitFor(() => text.includes('"late"'), 5000), 'the late first request was not answered');
-  assert.match(text, /"ok":true/);
-  s.destroy();
+  s.send({ id: 'late', method: 'system.ping' });
+  assert.ok(await waitFor(() => s.lines.join('\n').includes('"late"'), 5000), 'the late first request was not answered');
+  assert.match(s.lines.join('\n'), /"ok":true/);
+  s.close();
 });

@@ -5,7 +5,8 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
 
 const REPO = resolve(__dirname, '../../..');
 const DOCTOR = join(REPO, 'dist/src/doctor/main.js');

@@ -2,8 +2,9 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
-import { newSession, run } from '../helpers/wire';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;

@@ -2,8 +2,10 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, makePrivateDir, waitFor } from '../helpers/daemon';
-import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
+import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConnection, type Socket } from 'node:net';
-import { TestDaemon, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
-import { expectError, newSession, run } from '../helpers/wire';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { RawWire } from '../helpers/raw-wire';
+import { expectError, newSession, run } from '../helpers/requests';
 
 /**
  * Out of file descriptors, trld refuses new work instead of dying: with
@@ -13,24 +13,16 @@ import { expectError, newSession, run } from '../helpers/wire';
 
 let daemon: TestDaemon;
 test.before(async () => {
-  daemon = await startDaemonWithPrefix(['prlimit', '--nofile=128:128'], { env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
+  daemon = await TestDaemon.start({ prefix: ['prlimit', '--nofile=128:128'], env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
 });
 test.after(() => daemon.dispose());
 
-function connect(path: string): Promise<Socket | null> {
-  return new Promise((resolve) => {
-    const s = createConnection({ path });
-    s.once('connect', () => resolve(s));
-    s.once('error', () => resolve(null));
-    s.on('error', () => {});
-    s.on('data', () => {});
-  });
-}
+const connect = (path: string): Promise<RawWire | null> => RawWire.open(path).catch(() => null);
 
 test('200 idle connections under RLIMIT_NOFILE 128: no crash, RESOURCE_PRESSURE, then recovery', async (t) => {
   const client = await daemon.connect();
   const sid = await newSession(client);
-  const idle: Socket[] = [];
+  const idle: RawWire[] = [];
   for (let i = 0; i < 200; i++) {
     const s = await connect(daemon.socketPath);
     if (s) idle.push(s);
@@ -41,7 +33,7 @@ test('200 idle connections under RLIMIT_NOFILE 128: no crash, RESOURCE_PRESSURE,
   t.diagnostic(`connections opened by the client: ${idle.length}; daemon open_fds ${stats.open_fds}; pressure: ${stats.resource_pressure}`);
   assert.ok(stats.resource_pressure, 'no resource pressure reported');
   await expectError(run(client, sid, 'echo hi'), 'RESOURCE_PRESSURE');
-  for (const s of idle) s.destroy();
+  for (const s of idle) s.close();
   assert.ok(await waitFor(async () => (await client.request<{ resource_pressure: string | null }>('system.stats')).resource_pressure === null, 10_000), 'pressure never passed');
   assert.equal((await run(client, sid, 'echo back')).stdout, 'back\n');
   // New connections are accepted again.

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type TestDaemon, withDaemonAndClient } from '../helpers/daemon';
-import { newSession, run } from '../helpers/wire';
+import { newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;

@@ -2,7 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { TestDaemon, httpRequest, httpUrlOf, sleep } from '../helpers/daemon';
+import { TestDaemon, sleep } from '../helpers/daemon';
+import { readMemory } from '../../src/system/proc';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 
 /** Answers over HTTP follow the same flow-control rule as on the socket: large ones chunked and written as read. */
 
@@ -37,7 +39,7 @@ test('a large exec.run answer is chunked and arrives whole', async () => {
 
 test('a large exec.run answer waits for a reader that stopped reading (the daemon does not build it whole)', async (t) => {
   const sid = (await call('session.create')).body.data.session_id;
-  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(require('node:fs').readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))![1]) * 1024;
+  const rss = () => readMemory(daemon.pid)!.rss;
   const base = rss();
   const body = JSON.stringify({ id: 'big', method: 'exec.run', params: { session_id: sid, command: "head -c 4194304 /dev/zero | tr '\\0' '\\1'; head -c 4194304 /dev/zero | tr '\\0' '\\2' >&2" } });
   const u = new URL(url);

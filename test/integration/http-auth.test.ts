@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { TestDaemon, httpRequest, httpUrlOf, makePrivateDir, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { makePrivateDir } from '../helpers/launch';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 import { AUTH_FAILURE_BURST } from '../../src/server/http/auth';
 
 const TOKEN = randomBytes(24).toString('hex'); // 48 characters

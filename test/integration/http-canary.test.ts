@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, httpRequest, httpUrlOf, livePidsWithEnv, makePrivateDir, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 
 // The token is a canary: it must reach no command, no log line (trace level), no response.
 const TOKEN = `canary-http-token-${randomUUID().replace(/-/g, '')}`;

@@ -2,7 +2,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { TestDaemon, httpRequest, httpUrlOf, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 import { tcpConnectionsOn } from '../helpers/proc-net';
 
 const TOKEN = randomBytes(24).toString('hex');

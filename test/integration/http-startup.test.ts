@@ -6,7 +6,9 @@ import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { DAEMON_ENTRY, TestDaemon, daemonIdentity, httpRequest, httpUrlOf, makePrivateDir, runDaemonToExit, waitFor } from '../helpers/daemon';
+import { TestDaemon, runDaemonToExit, waitFor } from '../helpers/daemon';
+import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 
 const TOKEN = randomBytes(24).toString('hex');
 const dirs: string[] = [];

@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { TestDaemon, httpRequest, httpUrlOf } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 
 const TOKEN = randomBytes(24).toString('base64url');
 let daemon: TestDaemon;

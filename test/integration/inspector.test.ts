@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDaemonToExit, TestDaemon } from '../helpers/daemon';
 import { listeningTcpPorts } from '../helpers/proc-net';
-import { newSession, run } from '../helpers/wire';
+import { newSession, run } from '../helpers/requests';
 
 let daemon: TestDaemon;
 before(async () => {

@@ -2,8 +2,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { livePidsWithEnv, withDaemonAndClient } from '../helpers/daemon';
-import { escapees, hopperAlive, hopperFiles, killToken, livePidsWithToken, stopHopper } from '../helpers/escapees';
+import { withDaemonAndClient } from '../helpers/daemon';
+import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
+import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../reliability/escapees';
 import type { TrlClient } from '../../src/client/client';
 
 /**

@@ -1,7 +1,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon, livePidsWithEnv, waitFor } from '../helpers/daemon';
-import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { livePidsWithEnv } from '../helpers/proc';
+import { expectError, killMarked, newSession, run, uniqueMarker } from '../helpers/requests';
 
 let maxed: TestDaemon;
 

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { createConnection, type Socket } from 'node:net';
 import { TestDaemon, waitFor } from '../helpers/daemon';
-import { expectError, newSession, run } from '../helpers/wire';
+import { RawWire } from '../helpers/raw-wire';
+import { expectError, newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 /**
@@ -27,16 +27,10 @@ test.after(async () => {
 });
 
 /** A connection that starts a lossless exec.stream and then never reads a byte. */
-function stalledReader(d: TestDaemon, params: object): Promise<Socket> {
-  return new Promise((res, rej) => {
-    const s = createConnection({ path: d.socketPath });
-    s.once('error', rej);
-    s.once('connect', () => {
-      s.pause();
-      s.write(JSON.stringify({ id: 'st', method: 'exec.stream', params: { lossless: true, ...params } }) + '\n');
-      res(s);
-    });
-  });
+async function stalledReader(d: TestDaemon, params: object): Promise<RawWire> {
+  const w = await RawWire.open(d.socketPath, { paused: true });
+  w.send({ id: 'st', method: 'exec.stream', params: { lossless: true, ...params } });
+  return w;
 }
 
 async function runningExec(c: TrlClient, sid: string): Promise<string> {
@@ -60,7 +54,7 @@ test('the wall timeout ends the exec of a lossless reader that stopped reading; 
   t.diagnostic(`timed_out: ${e!.timed_out}, stdout produced while held: ${e!.stdout_bytes} bytes`);
   assert.equal(e!.timed_out, true);
   assert.equal((await run(client, sid, 'echo free')).stdout, 'free\n');
-  reader.destroy();
+  reader.close();
 });
 
 test('exec.cancel and session.destroy end it too', async () => {
@@ -77,8 +71,8 @@ test('exec.cancel and session.destroy end it too', async () => {
   await new Promise((r) => setTimeout(r, 500));
   const destroyed = await client.request<{ state: string }>('session.destroy', { session_id: sid });
   assert.equal(destroyed.state, 'terminated');
-  reader.destroy();
-  reader2.destroy();
+  reader.close();
+  reader2.close();
 });
 
 test('a suspended trl exec does not outlive its timeout', async () => {
@@ -113,7 +107,7 @@ test('SIGTERM completes while a lossless reader holds an exec', async () => {
     await new Promise((r) => setTimeout(r, 500));
     const exit = await d.stop('SIGTERM', 20_000);
     assert.deepEqual(exit, { code: 0, signal: null });
-    reader.destroy();
+    reader.close();
     c.destroy();
   } finally {
     await d.dispose();

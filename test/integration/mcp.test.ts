@@ -1,11 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { TestDaemon, livePidsWithEnv, makePrivateDir, waitFor } from '../helpers/daemon';
+import { TestDaemon, waitFor } from '../helpers/daemon';
+import { makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
+import { readMemory } from '../../src/system/proc';
 import type { TrlClient } from '../../src/client/client';
 
 /**
@@ -165,7 +168,7 @@ test('cancel_command stops a command and its background grandchild: nothing is l
 
 test('50 MB of output: a bounded answer with head, tail and the exact count left out, in bounded memory', async () => {
   const a = await agent();
-  const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${a.transport.pid}/status`, 'utf8'))![1]) * 1024;
+  const peak = () => readMemory(a.transport.pid!)!.hwm;
   try {
     await a.call('run_command', { command: 'true' });
     const before = peak();

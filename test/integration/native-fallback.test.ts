@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DAEMON_ROOT, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { DAEMON_ROOT, launch, makePrivateDir } from '../helpers/launch';
 
 /**
  * A build whose native addon is absent (a copy of dist/ without native/
@@ -13,16 +12,13 @@ import { DAEMON_ROOT, daemonIdentity, makePrivateDir } from '../helpers/daemon';
  */
 test('without its native addon the daemon warns once, falls back to child_process and runs commands', async () => {
   const root = makePrivateDir('trl-no-native-');
+  const cleanup = [root];
   try {
     cpSync(join(DAEMON_ROOT, 'dist'), join(root, 'dist'), { recursive: true });
     symlinkSync(join(DAEMON_ROOT, 'node_modules'), join(root, 'node_modules'));
-    const id = daemonIdentity();
-    const child = spawn(process.execPath, [join(root, 'dist/src/main.js'), '--stdio'], {
-      cwd: root,
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', HOME: root, TRL_RUNTIME_DIR: join(root, 'run') },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(id.user !== null ? { uid: id.uid, gid: id.gid } : {}),
-    });
+    // The default spawner (native) is asked for even under `make test-fallback`: its loss is what is tested.
+    const { child, dir } = launch({ root, args: ['--stdio'], env: { TRL_SPAWNER: 'native' } });
+    cleanup.push(dir);
     let stderr = '';
     child.stderr!.on('data', (c) => (stderr += c));
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -44,6 +40,6 @@ test('without its native addon the daemon warns once, falls back to child_proces
     assert.match(warnings[0]!, /not hardened/);
     assert.match(warnings[0]!, /child_process/);
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   }
 });

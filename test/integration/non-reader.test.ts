@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { TestDaemon, sleep } from '../helpers/daemon';
-import { createConnection, type Socket } from 'node:net';
-import { newSession, run } from '../helpers/wire';
+import { RawWire } from '../helpers/raw-wire';
+import { readMemory } from '../../src/system/proc';
+import { newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
 /**
@@ -24,47 +24,7 @@ test.after(async () => {
 });
 
 const MiB = 1024 * 1024;
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-
-/** A plain connected socket (Buffers, not strings: answers here are tens of MiB). */
-function openSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection({ path });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-const line = (m: object) => JSON.stringify(m) + '\n';
-
-/** Reads whole lines from a raw socket without rescanning what arrived before (lines of tens of MiB). */
-function lineReader(socket: Socket): { lines: string[]; wait(n: number, ms: number): Promise<string[]> } {
-  const lines: string[] = [];
-  let parts: Buffer[] = [];
-  socket.removeAllListeners('data');
-  socket.on('data', (chunk: Buffer) => {
-    let start = 0;
-    let nl = chunk.indexOf(10);
-    while (nl >= 0) {
-      parts.push(chunk.subarray(start, nl));
-      lines.push(Buffer.concat(parts).toString('utf8'));
-      parts = [];
-      start = nl + 1;
-      nl = chunk.indexOf(10, start);
-    }
-    if (start < chunk.length) parts.push(chunk.subarray(start));
-  });
-  return {
-    lines,
-    async wait(n, ms) {
-      const end = Date.now() + ms;
-      while (lines.length < n) {
-        if (Date.now() > end) throw new Error(`only ${lines.length} of ${n} lines within ${ms} ms`);
-        await sleep(50);
-      }
-      return lines;
-    },
-  };
-}
+const rssOf = (pid: number) => readMemory(pid)!.rss;
 
 /** The daemon's RSS over `ms`, its highest value. */
 async function peakRss(ms: number): Promise<number> {
@@ -80,19 +40,17 @@ async function peakRss(ms: number): Promise<number> {
 test('exec.run answers of 4 MiB of control bytes per stream are not queued whole for a client that does not read', async (t) => {
   const sessions = await Promise.all(Array.from({ length: 6 }, () => newSession(client)));
   const base = rssOf(daemon.pid);
-  const conn = await openSocket(daemon.socketPath);
-  conn.pause(); // reads nothing
+  const conn = await RawWire.open(daemon.socketPath, { paused: true }); // reads nothing
   const command = "head -c 4194304 /dev/zero | tr '\\0' '\\1'; head -c 4194304 /dev/zero | tr '\\0' '\\2' >&2";
-  for (const [i, sid] of sessions.entries()) conn.write(line({ id: `r${i}`, method: 'exec.run', params: { session_id: sid, command } }));
+  for (const [i, sid] of sessions.entries()) conn.send({ id: `r${i}`, method: 'exec.run', params: { session_id: sid, command } });
   const peak = await peakRss(4000);
   const growth = peak - base;
   t.diagnostic(`6 × exec.run of 2 × 4 MiB control bytes (a 48 MiB line each once escaped) to a non-reader: RSS ${Math.round(base / MiB)} → peak ${Math.round(peak / MiB)} MiB (+${Math.round(growth / MiB)} MiB)`);
   // Whole lines would be 6 × 48 MiB; what may stay is the raw results (6 × 8 MiB) and one socket buffer.
   assert.ok(growth < 160 * MiB, `the daemon grew by ${Math.round(growth / MiB)} MiB`);
-  const reader = lineReader(conn);
   conn.resume();
-  const answers = (await reader.wait(6, 60_000)).map((l) => JSON.parse(l));
-  conn.destroy();
+  const answers = await conn.needLines(6, 60_000);
+  conn.close();
   for (const a of answers) {
     assert.equal(a.ok, true, JSON.stringify(a).slice(0, 300));
     assert.equal(a.data.stdout.length, 4 * MiB);
@@ -107,8 +65,7 @@ test('exec.attach requests from a client that does not read do not each queue an
   await run(client, sid, "head -c 262144 /dev/zero | tr '\\0' '\\1'; head -c 262144 /dev/zero | tr '\\0' '\\1' >&2");
   const [exec] = (await client.execs(sid)).slice(-1);
   const base = rssOf(daemon.pid);
-  const conn = await openSocket(daemon.socketPath);
-  conn.pause();
+  const conn = await RawWire.open(daemon.socketPath, { paused: true });
   const n = 500;
   conn.write(Array.from({ length: n }, (_, i) => JSON.stringify({ id: `a${i}`, method: 'exec.attach', params: { exec_id: exec!.exec_id } }) + '\n').join(''));
   const peak = await peakRss(4000);
@@ -116,12 +73,11 @@ test('exec.attach requests from a client that does not read do not each queue an
   t.diagnostic(`${n} pipelined exec.attach of an exec with 2 × 256 KiB control bytes retained, client not reading: RSS +${Math.round(growth / MiB)} MiB`);
   assert.ok(growth < 64 * MiB, `the daemon grew by ${Math.round(growth / MiB)} MiB`);
   // Reading again: the attaches are answered in turn, each followed by its events and exit.
-  const reader = lineReader(conn);
   conn.resume();
-  const first = JSON.parse((await reader.wait(1, 30_000))[0]!);
+  const first = (await conn.needLines(1, 30_000))[0];
   assert.equal(first.id, 'a0');
   assert.equal(first.ok, true);
-  conn.destroy();
+  conn.close();
   await client.request('system.ping');
 });
 
@@ -155,8 +111,9 @@ test('exec.list beyond the longest string V8 can make is still answered (streame
     await Promise.all(sessions.map(async (sid) => {
       for (let i = 0; i < n / sessions.length; i++) await run(c, sid, text);
     }));
-    const conn = await openSocket(other.socketPath);
-    conn.write(line({ id: 'list', method: 'exec.list', params: {} }));
+    // This client cuts no lines: it scans the bytes itself.
+    const conn = await RawWire.open(other.socketPath, { paused: true });
+    conn.send({ id: 'list', method: 'exec.list', params: {} });
     let bytes = 0;
     let count = 0;
     let head = '';
@@ -164,8 +121,8 @@ test('exec.list beyond the longest string V8 can make is still answered (streame
     // Count the answer's execs as it streams, without keeping it: it is bigger than any one string.
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no complete answer within 120 s (${bytes} bytes)`)), 120_000);
-      conn.removeAllListeners('data');
-      conn.on('data', (chunk: Buffer) => {
+      conn.socket.removeAllListeners('data');
+      conn.socket.on('data', (chunk: Buffer) => {
         if (head.length < 40) head += chunk.subarray(0, 40).toString();
         bytes += chunk.length;
         const text = tail + chunk.toString('latin1');
@@ -177,8 +134,9 @@ test('exec.list beyond the longest string V8 can make is still answered (streame
           resolve();
         }
       });
+      conn.resume();
     });
-    conn.destroy();
+    conn.close();
     t.diagnostic(`exec.list of ${n} × 125 000 control-byte commands: ${Math.round(bytes / MiB)} MiB answer, ${count} execs`);
     assert.match(head, /"ok":true/);
     assert.equal(count, n);

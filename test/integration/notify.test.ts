@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/daemon';
+import { DAEMON_ENTRY, launch, makePrivateDir } from '../helpers/launch';
+import { RawWire } from '../helpers/raw-wire';
 
 // A real NOTIFY_SOCKET: an AF_UNIX datagram socket, as systemd's manager has.
 // Node has no unix datagram sockets, so a few lines of Python hold it. It
@@ -162,41 +162,17 @@ process.stdout.write(JSON.stringify({ usec: n.watchdogUsec, loaded: Object.keys(
 test('trld says READY=1 only once its socket answers, and STOPPING=1 on SIGTERM', { skip: NO_ADDON || (!existsSync(DAEMON_ENTRY) && 'dist/src/main.js not built') }, async () => {
   const dir = makePrivateDir('trl-notify-');
   const listener = await NotifyListener.start(dir);
-  const sock = join(dir, 'trl.sock');
-  const id = daemonIdentity();
-  const daemon = spawn(process.execPath, [DAEMON_ENTRY], {
-    cwd: dir,
-    env: baseEnv({
-      NOTIFY_SOCKET: listener.path,
-      TRL_SOCKET_PATH: sock,
-      TRL_RUNTIME_DIR: join(dir, 'run'),
-      TRL_LOG_LEVEL: 'warn',
-    }),
+  const { child: daemon, dir: daemonDir, socketPath: sock } = launch({
+    env: { NOTIFY_SOCKET: listener.path, TRL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
-    ...(id.user !== null ? { uid: id.uid, gid: id.gid } : {}),
+    dirPrefix: 'trl-notify-',
   });
   try {
     await listener.until(() => listener.got.some((d) => d.data.startsWith('READY=1')), 10_000);
     const ready = listener.got.find((d) => d.data.startsWith('READY=1'))!;
     assert.equal(ready.pid, daemon.pid);
     assert.match(ready.data, /\nSTATUS=./, 'READY carries a status line');
-    const answer = await new Promise<string>((res, rej) => {
-      const c = createConnection(sock);
-      let buf = '';
-      c.setTimeout(10_000, () => {
-        c.destroy();
-        rej(new Error('no answer within 10 s'));
-      });
-      c.on('error', rej);
-      c.on('data', (b) => {
-        buf += b.toString();
-        if (buf.includes('\n')) {
-          c.end();
-          res(buf.split('\n')[0]!);
-        }
-      });
-      c.write('{"id":"r","method":"system.ping","params":{}}\n');
-    });
+    const [answer] = await RawWire.exchange(sock, '{"id":"r","method":"system.ping","params":{}}\n', 1);
     assert.equal((JSON.parse(answer) as { ok: boolean }).ok, true);
     daemon.kill('SIGTERM');
     await listener.until(() => listener.got.some((d) => d.data.includes('STOPPING=1')));
@@ -205,5 +181,6 @@ test('trld says READY=1 only once its socket answers, and STOPPING=1 on SIGTERM'
     daemon.kill('SIGKILL');
     listener.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(daemonDir, { recursive: true, force: true });
   }
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDaemon, withDaemonAndClient } from '../helpers/daemon';
 import { collectStream, type ExecResult, type TrlClient } from '../../src/client/client';
-import { expectError, newSession } from '../helpers/wire';
+import { expectError, newSession } from '../helpers/requests';
 
 /** exec.run and exec.stream with output_keep, over the real socket, with a 4 KiB cap so floods are cheap. */
 

@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrlClient } from '../../src/client/client';
 import { runDaemonToExit, TestDaemon } from '../helpers/daemon';
-import { expectError, newSession, run } from '../helpers/wire';
+import { expectError, newSession, run } from '../helpers/requests';
 
 let daemon: TestDaemon;
 let c: TrlClient;

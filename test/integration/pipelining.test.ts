@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDaemon } from '../helpers/daemon';
-import { RawConnection } from '../helpers/wire';
+import { RawWire } from '../helpers/raw-wire';
 
 /**
  * Pipelined requests are flow-controlled, not refused: at the in-flight
@@ -15,7 +15,7 @@ test.before(async () => {
 test.after(() => daemon.dispose());
 
 test('1000 pipelined pings written at once are all answered ok (in-flight limit 4)', async (t) => {
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   const lines = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ id: `p${i}`, method: 'system.ping' }) + '\n').join('');
   conn.socket.write(lines);
   const answers = await conn.waitLines(1000, 30_000);
@@ -27,7 +27,7 @@ test('1000 pipelined pings written at once are all answered ok (in-flight limit 
 });
 
 test('at the limit, a slow request holds the rest back instead of failing them', async () => {
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.send({ id: 's', method: 'session.create', params: {} });
   const sid = (await conn.waitId('s')).data.session_id;
   const lines = [

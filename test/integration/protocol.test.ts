@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { TestDaemon, waitFor } from '../helpers/daemon';
-import { RawConnection, RFC3339_UTC_RE, UUID_RE, expectError, newSession, run } from '../helpers/wire';
+import { RFC3339_UTC_RE, UUID_RE, expectError, newSession, run } from '../helpers/requests';
+import { RawWire } from '../helpers/raw-wire';
 import type { TrlClient } from '../../src/client/client';
 
 let daemon: TestDaemon;
@@ -170,17 +171,17 @@ test('a one-shot client: connect, one line, read one line, close — many in a r
 
 test('a socat-style client (request, then half-close) still gets its answer, even for a slow command', async () => {
   const sid = await newSession(c);
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.socket.end(JSON.stringify({ id: 'half', method: 'exec.run', params: { session_id: sid, command: 'sleep 0.5; echo late' } }) + '\n');
   await conn.waitEnd();
-  assert.equal(conn.responses.length, 1, JSON.stringify(conn.lines));
-  assert.equal(conn.responses[0].id, 'half');
-  assert.equal(conn.responses[0].data.stdout, 'late\n');
+  assert.equal(conn.messages.length, 1, JSON.stringify(conn.lines));
+  assert.equal(conn.messages[0].id, 'half');
+  assert.equal(conn.messages[0].data.stdout, 'late\n');
   await c.request('session.destroy', { session_id: sid });
 });
 
 test('numeric ids are echoed as sent; a repeated id is answered each time', async () => {
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.send('{"id":17,"method":"system.ping"}');
   conn.send('{"id":"dup","method":"system.ping"}');
   conn.send('{"id":"dup","method":"system.ping"}');
@@ -192,7 +193,7 @@ test('numeric ids are echoed as sent; a repeated id is answered each time', asyn
 
 test('a client that disconnects while its command runs: the daemon survives and the session becomes idle again', async () => {
   const sid = await newSession(c);
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.send({ id: 'gone', method: 'exec.run', params: { session_id: sid, command: 'sleep 0.3; head -c 1000000 /dev/zero' } });
   await waitFor(async () => (await c.request<any>('session.info', { session_id: sid })).state === 'running', 5000);
   conn.close();
@@ -204,7 +205,7 @@ test('a client that disconnects while its command runs: the daemon survives and 
 
 test('a kept connection: a slow exec.run does not hold back a later ping (answered out of order)', async () => {
   const sid = await newSession(c);
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.send({ id: 'slow', method: 'exec.run', params: { session_id: sid, command: 'sleep 1; echo done' } });
   conn.send({ id: 'fast', method: 'system.ping' });
   const first = await conn.waitLines(1);
@@ -217,7 +218,7 @@ test('a kept connection: a slow exec.run does not hold back a later ping (answer
 
 test('a kept connection with many requests in flight: each answered once, matched by id', async () => {
   const sids = await Promise.all(Array.from({ length: 4 }, () => newSession(c)));
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   const expected = new Map<string, string | null>();
   sids.forEach((sid, i) => {
     conn.send({ id: `run${i}`, method: 'exec.run', params: { session_id: sid, command: `sleep 0.${4 - i}; echo ${i}` } });
@@ -240,7 +241,7 @@ test('a kept connection with many requests in flight: each answered once, matche
 });
 
 test('malformed lines get an error response and the connection stays usable', async () => {
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   const bad = [
     'this is not json',
     '[1,2,3]',
@@ -271,7 +272,7 @@ test('malformed lines get an error response and the connection stays usable', as
 });
 
 test('a blank line or CRLF framing does not break a kept connection', async () => {
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.send('\n');
   conn.send('{"id":"crlf","method":"system.ping"}\r\n');
   const r = await conn.waitId('crlf');
@@ -280,7 +281,7 @@ test('a blank line or CRLF framing does not break a kept connection', async () =
 });
 
 test('a request split across writes is answered', async () => {
-  const conn = await RawConnection.open(daemon.socketPath);
+  const conn = await RawWire.open(daemon.socketPath);
   conn.socket.write('{"id":"split","met');
   await new Promise((r) => setTimeout(r, 50));
   conn.socket.write('hod":"system.ping"}\n');
@@ -295,12 +296,12 @@ test('a line under TRL_MAX_REQUEST_BYTES is served', async () => {
 });
 
 test('an oversized line gets an error, the connection is closed, the daemon keeps serving', async () => {
-  const conn = await RawConnection.open(small.socketPath);
+  const conn = await RawWire.open(small.socketPath);
   conn.send({ id: 'before', method: 'system.ping' });
   await conn.waitId('before');
   conn.socket.write('{"id":"big","method":"system.ping","params":{"pad":"' + 'y'.repeat(8000));
   await conn.waitEnd();
-  const rs = conn.responses;
+  const rs = conn.messages;
   assert.equal(rs.length, 2, JSON.stringify(conn.lines));
   assert.equal(rs[1].ok, false);
   assert.equal(rs[1].error.code, 'INVALID_PARAMS');
@@ -320,7 +321,7 @@ test('an oversized line with a newline is also refused, and a flood of bytes doe
 
 test('no fd leak: open_fds returns to its level after many connections and commands', async () => {
   const base = (await c.request<any>('system.stats')).open_fds;
-  const conns = await Promise.all(Array.from({ length: 40 }, () => RawConnection.open(daemon.socketPath)));
+  const conns = await Promise.all(Array.from({ length: 40 }, () => RawWire.open(daemon.socketPath)));
   conns.forEach((k, i) => k.send({ id: `f${i}`, method: 'system.ping' }));
   await Promise.all(conns.map((k, i) => k.waitId(`f${i}`)));
   const during = (await c.request<any>('system.stats')).open_fds;
@@ -338,15 +339,15 @@ test('no fd leak: open_fds returns to its level after many connections and comma
 test('connections beyond TRL_MAX_CONNECTIONS get RESOURCE_PRESSURE and are closed; a freed slot is usable', async () => {
   const limited = await TestDaemon.start({ env: { TRL_MAX_CONNECTIONS: '2' } });
   try {
-    const held = [await RawConnection.open(limited.socketPath), await RawConnection.open(limited.socketPath)];
+    const held = [await RawWire.open(limited.socketPath), await RawWire.open(limited.socketPath)];
     held.forEach((k, i) => k.send({ id: `h${i}`, method: 'system.ping' }));
     await Promise.all(held.map((k, i) => k.waitId(`h${i}`)));
-    const extra = await RawConnection.open(limited.socketPath);
+    const extra = await RawWire.open(limited.socketPath);
     extra.send({ id: 'x', method: 'system.ping' });
     await extra.waitEnd();
-    assert.equal(extra.responses.length, 1, JSON.stringify(extra.lines));
-    assert.equal(extra.responses[0].ok, false);
-    assert.equal(extra.responses[0].error.code, 'RESOURCE_PRESSURE');
+    assert.equal(extra.messages.length, 1, JSON.stringify(extra.lines));
+    assert.equal(extra.messages[0].ok, false);
+    assert.equal(extra.messages[0].error.code, 'RESOURCE_PRESSURE');
     held[0]!.close();
     assert.ok(
       await waitFor(async () => (await limited.oneShot({ id: 'again', method: 'system.ping' }).catch(() => ({ ok: false }))).ok === true, 5000, 50),

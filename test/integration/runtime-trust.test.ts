@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, runDaemonToExit, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, runDaemonToExit, sleep, waitFor } from '../helpers/daemon';
+import { daemonIdentity } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
 
 /*
  * The daemon trusts only paths its own user controls, and its restart sweep

@@ -1,11 +1,13 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, makePrivateDir } from '../helpers/daemon';
-import { expectError, newSession, run } from '../helpers/wire';
+import { TestDaemon } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { expectError, newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
+import { listPids, readProcState } from '../../src/system/proc';
 
 let daemon: TestDaemon;
 let c: TrlClient;
@@ -26,18 +28,10 @@ const openFds = async () => (await c.request<any>('system.stats')).open_fds as n
 
 /** The daemon's children that have exited and were never reaped. */
 function zombiesOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z' && Number(fields[1]) === pid) out.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
+  return listPids().filter((p) => {
+    const st = readProcState(p);
+    return st?.state === 'Z' && st.ppid === pid;
+  });
 }
 
 /** prlimit on the daemon as its own user: root here lacks CAP_SYS_RESOURCE, and only the same uid may change another process's limits. */

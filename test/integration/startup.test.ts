@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { chownSync, existsSync, lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, makePrivateDir, runDaemonToExit, waitFor } from '../helpers/daemon';
-import { RawConnection, killMarked, newSession, run, uniqueMarker } from '../helpers/wire';
+import { TestDaemon, runDaemonToExit, waitFor } from '../helpers/daemon';
+import { daemonIdentity, makePrivateDir } from '../helpers/launch';
+import { livePidsWithEnv } from '../helpers/proc';
+import { killMarked, newSession, run, uniqueMarker } from '../helpers/requests';
+import { RawWire } from '../helpers/raw-wire';
 
 const dirs: string[] = [];
 const daemons: TestDaemon[] = [];
@@ -175,7 +178,7 @@ test('SIGTERM: running commands killed, requests refused with SHUTTING_DOWN, soc
   const c = await d.connect();
   const sid = await newSession(c, { env: { [mark]: '1' } });
   await run(c, sid, 'sleep 300 > /dev/null 2>&1 &');
-  const conn = await RawConnection.open(d.socketPath);
+  const conn = await RawWire.open(d.socketPath);
   // ignores SIGTERM, so shutdown waits out the grace period with this connection still open
   conn.send({ id: 'running', method: 'exec.run', params: { session_id: sid, command: `trap '' TERM; setsid sh -c 'sleep 300' & sleep 300` } });
   assert.ok(await waitFor(() => livePidsWithEnv(`${mark}=1`).length >= 4, 5000));
@@ -192,7 +195,7 @@ test('SIGTERM: running commands killed, requests refused with SHUTTING_DOWN, soc
   const exit = await d.stop('SIGTERM', 20_000);
   assert.deepEqual(exit, { code: 0, signal: null });
   assert.equal(existsSync(d.socketPath), false, 'socket file removed');
-  assert.ok(conn.responses.some((r) => r.id === 'running'), 'the running exec.run was answered before the connection closed');
+  assert.ok(conn.messages.some((r) => r.id === 'running'), 'the running exec.run was answered before the connection closed');
   assert.ok(await waitFor(() => livePidsWithEnv(`${mark}=1`).length === 0, 5000), `left alive: ${livePidsWithEnv(`${mark}=1`)}`);
   conn.close();
   c.close();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { isAlive, livePidsWithEnv, spawnStdioDaemon } from '../helpers/daemon';
+import { spawnStdioDaemon } from '../helpers/daemon';
+import { isAlive, livePidsWithEnv } from '../helpers/proc';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { TestDaemon, livePidsWithEnv, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { livePidsWithEnv } from '../helpers/proc';
+import { readProcStat } from '../../src/system/proc';
 import { collectStream, type ExitEvent, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /**
@@ -42,14 +43,7 @@ async function readUntil(it: AsyncIterator<StreamEvent>, until: (ev: StreamEvent
   }
 }
 
-const pgidOf = (pid: number): number | null => {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[2]);
-  } catch {
-    return null;
-  }
-};
+const pgidOf = (pid: number): number | null => readProcStat(pid)?.pgrp ?? null;
 
 test('cancel with no signal: TERM to the whole tree, a setsid grandchild included; the exit says cancelled by SIGTERM', async () => {
   const m = marker();

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConnection } from 'node:net';
 import { TestDaemon, sleep } from '../helpers/daemon';
+import { RawWire } from '../helpers/raw-wire';
 
 /**
  * lossless: a reader that falls far behind a small retention window still
@@ -22,36 +22,24 @@ async function slowReader(lossless: boolean, stallMs: number): Promise<{ bytes: 
   const client = await daemon.connect();
   const { session_id } = await client.request<{ session_id: string }>('session.create', {});
   client.close();
+  const socket = await RawWire.open(daemon.socketPath, { paused: true, keep: false });
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ path: daemon.socketPath });
-    let buf = '';
     let bytes = 0;
     let gaps = 0;
     const gapEvents: object[] = [];
-    socket.on('data', (c) => {
-      buf += c;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        const m = JSON.parse(line);
-        if (m.event === 'output') bytes += Buffer.byteLength(m.data, m.encoding === 'base64' ? 'base64' : 'utf8');
-        else if (m.event === 'gap') {
-          gaps++;
-          gapEvents.push({ ...m, bytes_before: bytes });
-        }
-        else if (m.event === 'exit') {
-          socket.destroy();
-          resolve({ bytes, gaps, gapEvents, exit: m });
-        } else if (m.ok === false) reject(new Error(line));
+    socket.onMessage((m) => {
+      if (m.event === 'output') bytes += Buffer.byteLength(m.data, m.encoding === 'base64' ? 'base64' : 'utf8');
+      else if (m.event === 'gap') {
+        gaps++;
+        gapEvents.push({ ...m, bytes_before: bytes });
       }
+      else if (m.event === 'exit') {
+        socket.close();
+        resolve({ bytes, gaps, gapEvents, exit: m });
+      } else if (m.ok === false) reject(new Error(JSON.stringify(m)));
     });
-    socket.on('error', reject);
-    socket.write(
-      JSON.stringify({ id: 's', method: 'exec.stream', params: { session_id, lossless, command: `head -c ${TOTAL} /dev/zero | tr '\\0' x` } }) + '\n',
-    );
-    socket.pause();
+    socket.onEnd(() => reject(new Error(`the connection ended before the exit event (${bytes} bytes)`)));
+    socket.send({ id: 's', method: 'exec.stream', params: { session_id, lossless, command: `head -c ${TOTAL} /dev/zero | tr '\\0' x` } });
     void sleep(stallMs).then(() => socket.resume());
   });
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConnection } from 'node:net';
-import { TestDaemon, sleep, withDaemonAndClient } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
+import { RawWire } from '../helpers/raw-wire';
 import type { TrlClient } from '../../src/client/client';
 
 /**
@@ -25,10 +25,8 @@ test('a reader that never reads while the command writes 1 GiB: daemon RSS stays
   const baseline = await rss();
 
   // A raw connection that sends exec.stream and then stops reading altogether.
-  const sock = createConnection({ path: daemon.socketPath });
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  sock.pause();
-  sock.write(JSON.stringify({ id: 'flood', method: 'exec.stream', params: { session_id: sid, command: 'head -c 1G /dev/zero; echo done >&2' } }) + '\n');
+  const sock = await RawWire.open(daemon.socketPath, { paused: true });
+  sock.send({ id: 'flood', method: 'exec.stream', params: { session_id: sid, command: 'head -c 1G /dev/zero; echo done >&2' } });
 
   let peak = baseline;
   let execId: string | undefined;
@@ -55,26 +53,10 @@ test('a reader that never reads while the command writes 1 GiB: daemon RSS stays
 
   // Now read everything that is queued for us: the response, then output, gaps, and the exit.
   sock.resume();
-  const lines: string[] = [];
-  let buf = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no exit event within 60 s')), 60_000);
-    sock.on('data', (c: Buffer) => {
-      buf += c.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (line.includes('"event":"exit"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    });
-  });
-  sock.destroy();
-  const msgs = lines.map((l) => JSON.parse(l));
+  const exited = await waitFor(() => sock.messages.some((m) => m.event === 'exit'), 60_000, 50);
+  sock.close();
+  assert.ok(exited, 'no exit event within 60 s');
+  const msgs = sock.messages;
   assert.equal(msgs[0].id, 'flood');
   assert.equal(msgs[0].ok, true);
   assert.equal(msgs[0].data.exec_id, execId);

@@ -9,63 +9,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
-import { TestDaemon, httpRequest, httpUrlOf, sleep, startDaemonWithPrefix, waitFor } from '../helpers/daemon';
+import { RawWire } from '../helpers/raw-wire';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 import { assertDaemonHealthy, figure, mib, round, rssOf, rssSampler } from './lib';
 
 const MiB = 1024 * 1024;
 
-function openSocket(path: string): Promise<Socket | null> {
-  return new Promise((resolve) => {
-    const s = createConnection({ path });
-    s.once('connect', () => resolve(s));
-    s.once('error', () => resolve(null));
-    s.on('error', () => {});
-  });
-}
+const openSocket = (path: string): Promise<RawWire | null> => RawWire.open(path).catch(() => null);
 
-/** Counts answer lines (`{"id":…`) as they arrive, without keeping them (some are tens of MiB). */
-function countAnswers(s: Socket): { answers: () => number; lines: () => number } {
-  let answers = 0;
-  let lines = 0;
-  let atLineStart = true;
-  let head = '';
-  s.on('data', (chunk: Buffer) => {
-    let start = 0;
-    for (;;) {
-      if (atLineStart || head.length < 6) {
-        head += chunk.subarray(start, start + 6 - head.length).toString('latin1');
-        atLineStart = false;
-      }
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      lines++;
-      if (head.startsWith('{"id":')) answers++;
-      head = '';
-      atLineStart = true;
-      start = nl + 1;
-      if (start >= chunk.length) break;
-    }
-  });
-  return { answers: () => answers, lines: () => lines };
-}
-
+/** One request on a fresh connection; its answer. */
 async function request(path: string, method: string, params: object = {}): Promise<any> {
-  const s = (await openSocket(path))!;
-  let buf = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${method}: no answer within 60 s`)), 60_000);
-    s.setEncoding('utf8');
-    s.on('data', (c: string) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(JSON.parse(buf.slice(0, nl)));
-      }
-    });
-    s.write(JSON.stringify({ id: 'x', method, params }) + '\n');
-  });
+  const w = (await openSocket(path))!;
+  try {
+    return await w.request('x', method, params, 60_000);
+  } finally {
+    w.close();
+  }
 }
 
 test('a client that never reads, against every method: RSS stays bounded, every answer arrives once it reads', { timeout: 900_000 }, async (t) => {
@@ -100,21 +60,20 @@ test('a client that never reads, against every method: RSS stays bounded, every 
     const results: Record<string, unknown> = {};
     for (const [name, n, make] of cases) {
       const base = rssOf(d.pid);
-      const s = (await openSocket(p))!;
-      s.pause();
+      // A client that reads nothing for now, and then only counts (some answers are tens of MiB).
+      const s = await RawWire.open(p, { paused: true, keep: false });
       const lines: string[] = [];
       for (let i = 0; i < n; i++) lines.push(JSON.stringify({ id: `${name}-${i}`, ...make(i) }) + '\n');
       s.write(lines.join(''));
       const sampler = rssSampler(d.pid, 50);
       await sleep(3000);
       const peak = sampler.stop();
-      const counter = countAnswers(s);
       s.resume();
-      const allAnswered = await waitFor(() => counter.answers() >= n, 240_000, 100);
-      s.destroy();
-      results[name] = { requests: n, rss_mib_before: mib(base), rss_mib_peak_unread: mib(peak), growth_mib: mib(peak - base), answered: counter.answers(), lines: counter.lines() };
+      const allAnswered = await waitFor(() => s.answerCount >= n, 240_000, 100);
+      s.close();
+      results[name] = { requests: n, rss_mib_before: mib(base), rss_mib_peak_unread: mib(peak), growth_mib: mib(peak - base), answered: s.answerCount, lines: s.lineCount };
       figure(t, `non-reader ${name}`, results[name]);
-      assert.ok(allAnswered, `${name}: ${counter.answers()} of ${n} answered once the client read`);
+      assert.ok(allAnswered, `${name}: ${s.answerCount} of ${n} answered once the client read`);
       assert.ok(peak - base < 200 * MiB, `${name}: the daemon grew by ${mib(peak - base)} MiB for a client that does not read`);
       // The next case starts from a settled daemon.
       await waitFor(async () => (await request(p, 'session.list')).ok, 10_000);
@@ -127,7 +86,7 @@ test('a client that never reads, against every method: RSS stays bounded, every 
 
 test('socket connections that open and never send give way at the limit; another client still gets in', { timeout: 120_000 }, async (t) => {
   const d = await TestDaemon.start({ env: { TRL_MAX_CONNECTIONS: '32', TRL_FIRST_REQUEST_TIMEOUT_S: '2' } });
-  const held: Socket[] = [];
+  const held: RawWire[] = [];
   try {
     for (let i = 0; i < 64; i++) {
       const s = await openSocket(d.socketPath);
@@ -139,7 +98,7 @@ test('socket connections that open and never send give way at the limit; another
     assert.ok(ok, 'silent socket connections kept every other client out');
     await assertDaemonHealthy(d);
   } finally {
-    for (const s of held) s.destroy();
+    for (const s of held) s.close();
     await d.dispose();
   }
 });
@@ -171,28 +130,16 @@ test('HTTP connections that open and never send a byte do not keep an authentica
 });
 
 test('fd exhaustion: 300 idle connections under RLIMIT_NOFILE 128; the daemon refuses work, survives, recovers', { timeout: 120_000 }, async (t) => {
-  const d = await startDaemonWithPrefix(['prlimit', '--nofile=128:128'], { env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
-  const held: Socket[] = [];
+  const d = await TestDaemon.start({ prefix: ['prlimit', '--nofile=128:128'], env: { TRL_FIRST_REQUEST_TIMEOUT_S: '0', TRL_MAX_CONNECTIONS: '1000' } });
+  const held: RawWire[] = [];
   try {
-    const control = (await openSocket(d.socketPath))!;
-    control.setEncoding('utf8');
-    let buf = '';
-    const answers = new Map<string, any>();
-    control.on('data', (c: string) => {
-      buf += c;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const m = JSON.parse(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        answers.set(m.id, m);
-      }
-    });
+    const control = await RawWire.open(d.socketPath);
     let n = 0;
     const ask = async (method: string, params: object = {}) => {
       const id = `c${n++}`;
-      control.write(JSON.stringify({ id, method, params }) + '\n');
-      assert.ok(await waitFor(() => answers.has(id), 30_000), `${method}: no answer`);
-      return answers.get(id);
+      control.send({ id, method, params });
+      assert.ok(await waitFor(() => control.answers.has(id), 30_000), `${method}: no answer`);
+      return control.answers.get(id)!.at(-1);
     };
     const sid = (await ask('session.create')).data.session_id;
     for (let i = 0; i < 300; i++) {
@@ -203,7 +150,7 @@ test('fd exhaustion: 300 idle connections under RLIMIT_NOFILE 128; the daemon re
     const during = await ask('system.stats');
     const run = await ask('exec.run', { session_id: sid, command: 'echo hi' });
     const create = await ask('session.create');
-    for (const s of held.splice(0)) s.destroy();
+    for (const s of held.splice(0)) s.close();
     const t0 = performance.now();
     const recovered = await waitFor(async () => (await ask('exec.run', { session_id: sid, command: 'echo back' })).ok === true, 30_000, 250);
     const accepted = await request(d.socketPath, 'system.ping').catch(() => ({ ok: false }));
@@ -223,10 +170,10 @@ test('fd exhaustion: 300 idle connections under RLIMIT_NOFILE 128; the daemon re
     assert.equal(run.error.code, 'RESOURCE_PRESSURE');
     assert.ok(recovered, 'the daemon did not recover once the connections went');
     assert.equal(accepted.ok, true);
-    control.destroy();
+    control.close();
     await assertDaemonHealthy(d);
   } finally {
-    for (const s of held) s.destroy();
+    for (const s of held) s.close();
     await d.dispose();
   }
 });
@@ -235,18 +182,8 @@ test('1 000 pipelined pings from a client that reads every answer: all ok, at ev
   for (const limit of [1, 16, 256]) {
     const d = await TestDaemon.start({ env: { TRL_MAX_INFLIGHT_PER_CONNECTION: String(limit) } });
     try {
-      const s = (await openSocket(d.socketPath))!;
-      s.setEncoding('utf8');
-      let buf = '';
-      const got: any[] = [];
-      s.on('data', (c: string) => {
-        buf += c;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          got.push(JSON.parse(buf.slice(0, nl)));
-          buf = buf.slice(nl + 1);
-        }
-      });
+      const s = await RawWire.open(d.socketPath);
+      const got = s.messages;
       const t0 = performance.now();
       s.write(Array.from({ length: 1000 }, (_, i) => JSON.stringify({ id: `p${i}`, method: 'system.ping' }) + '\n').join(''));
       const all = await waitFor(() => got.length >= 1000, 60_000, 20);
@@ -254,7 +191,7 @@ test('1 000 pipelined pings from a client that reads every answer: all ok, at ev
       figure(t, `pipelined pings, in-flight limit ${limit}`, { sent: 1000, answered: got.length, ok, ms: round(performance.now() - t0) });
       assert.ok(all, `${got.length} of 1000 answered`);
       assert.equal(ok, 1000, JSON.stringify(got.find((m) => !m.ok)));
-      s.destroy();
+      s.close();
     } finally {
       await d.dispose();
     }

@@ -9,13 +9,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { TestDaemon, httpRequest, httpUrlOf, sleep, waitFor } from '../helpers/daemon';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { httpRequest, httpUrlOf } from '../helpers/http';
 import { listeningTcpPorts, tcpConnectionsOn } from '../helpers/proc-net';
-import { assertDaemonHealthy, createSession, figure, nextId, Wire } from './lib';
+import { assertDaemonHealthy, createSession, figure, nextId } from './lib';
+import { RawWire } from '../helpers/raw-wire';
 
 test('SIGUSR1 to trld from its own commands, 200 times: no inspector, trld keeps serving', { timeout: 120_000 }, async (t) => {
   const d = await TestDaemon.start();
-  const w = await Wire.open(d.socketPath);
+  const w = await RawWire.open(d.socketPath);
   try {
     const s = await createSession(w);
     const r = await w.request(nextId('usr1'), 'exec.run', {
@@ -40,7 +42,7 @@ test('a command reads /proc/<trld>/{environ,mem,fd}: what it can reach of the to
   const token = randomBytes(24).toString('hex');
   const secret = `other-session-${randomBytes(8).toString('hex')}`;
   const d = await TestDaemon.start({ env: { TRL_AUTH_TOKEN: token } });
-  const w = await Wire.open(d.socketPath);
+  const w = await RawWire.open(d.socketPath);
   try {
     await createSession(w, { env: { OTHER_SECRET: secret } });
     const s = await createSession(w);

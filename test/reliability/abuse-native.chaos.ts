@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { TestDaemon } from '../helpers/daemon';
-import { newSession, run } from '../helpers/wire';
+import { newSession, run } from '../helpers/requests';
 import { figure } from './lib';
 
 /** Each probe: a shell line a command would run; exit 0 means it got in. */

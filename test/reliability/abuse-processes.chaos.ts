@@ -11,10 +11,13 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TestDaemon, daemonIdentity, livePidsWithEnv, runDaemonToExit, sleep, startDaemonWithPrefix } from '../helpers/daemon';
+import { TestDaemon, runDaemonToExit, sleep } from '../helpers/daemon';
+import { daemonIdentity } from '../helpers/launch';
+import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
 import { removeCgroupTree } from '../helpers/cgroup';
-import { escapees, hopperAlive, hopperFiles, killToken, livePidsWithToken, stopHopper } from '../helpers/escapees';
-import { Wire, createSession, figure, latencyFigure, nextId, pingSeries } from './lib';
+import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from './escapees';
+import { createSession, figure, latencyFigure, nextId, pingSeries } from './lib';
+import { RawWire } from '../helpers/raw-wire';
 
 const IS_ROOT = process.getuid?.() === 0;
 const OTHER = 65534;
@@ -57,7 +60,7 @@ test('malformed ledgers: every one is survived, start-up goes on', { skip: !IS_R
     let d: TestDaemon | null = null;
     try {
       d = await TestDaemon.start({ env: { TRL_RUNTIME_DIR: dir } });
-      const w = await Wire.open(d.socketPath);
+      const w = await RawWire.open(d.socketPath);
       const pong = await w.request(nextId(), 'system.ping');
       w.close();
       assert.equal(pong.ok, true, `${name}: the daemon answers`);
@@ -123,7 +126,7 @@ test('hijacked runtime directory: made by another user, a symlink to one, a plan
 
 /** Stops one command by `how` and says whether a marker-carrying, token-named process survived. */
 async function stopBy(d: TestDaemon, how: 'timeout' | 'cancel' | 'destroy' | 'shutdown', command: string, alive: () => Promise<boolean> | boolean): Promise<{ survived: boolean; ms: number }> {
-  const w = await Wire.open(d.socketPath);
+  const w = await RawWire.open(d.socketPath);
   try {
     const sid = await createSession(w);
     const t0 = performance.now();
@@ -190,7 +193,7 @@ test('escapees in cgroup mode: the non-dumpable double-forking daemon and the ho
   const id = daemonIdentity();
   for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(dir, f), id.uid, id.gid);
   const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync)!;
-  const d = await startDaemonWithPrefix(['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${id.user ?? id.uid} -- "$@"`, 'sh'], { asSelf: true, env: { TRL_KILL_GRACE_MS: '500' } });
+  const d = await TestDaemon.start({ prefix: ['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${id.user ?? id.uid} -- "$@"`, 'sh'], asSelf: true, dirOwner: 'daemon', env: { TRL_KILL_GRACE_MS: '500' } });
   const hop = `tok-${randomUUID()}`;
   const hid = `tok-${randomUUID()}`;
   const results: Record<string, unknown> = {};
@@ -215,7 +218,7 @@ test('escapees in cgroup mode: the non-dumpable double-forking daemon and the ho
 test('a TERM-ignoring child at timeout: the answer comes after it is gone', { skip: !IS_ROOT && 'needs root' }, async (t) => {
   const d = await TestDaemon.start({ env: { TRL_KILL_GRACE_MS: '1000' } });
   try {
-    const w = await Wire.open(d.socketPath);
+    const w = await RawWire.open(d.socketPath);
     const sid = await createSession(w);
     const mark = `TRL_TEST_MARK=${randomUUID()}`;
     const [k, v] = mark.split('=') as [string, string];
@@ -235,7 +238,7 @@ test('a TERM-ignoring child at timeout: the answer comes after it is gone', { sk
 test('ten silent stdin_open execs: the daemon stays responsive (the input probe looks only at each exec\'s own processes)', { skip: !IS_ROOT && 'needs root' }, async (t) => {
   const d = await TestDaemon.start({ env: { TRL_MAX_RUNNING_COMMANDS: '20' } });
   try {
-    const w = await Wire.open(d.socketPath);
+    const w = await RawWire.open(d.socketPath);
     const base = await pingSeries(w, { count: 200 });
     const sessions = await Promise.all(Array.from({ length: 10 }, () => createSession(w)));
     for (const sid of sessions) w.send({ id: nextId(), method: 'exec.stream', params: { session_id: sid, command: 'sleep 30', stdin_open: true } });

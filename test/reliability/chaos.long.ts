@@ -8,7 +8,10 @@
 import { test } from 'node:test';
 import { TestDaemon } from '../helpers/daemon';
 import { assertFuzz, fuzzScenario } from './fuzz';
-import { assertDaemonHealthy, checkChurn, checkCrash, checkLoad, churnScenario, crashScenario, figure, loadScenario, round } from './lib';
+import { checkChurn, churnScenario } from './churn';
+import { checkCrash, crashScenario } from './crash';
+import { checkLoad, loadScenario } from './load';
+import { assertDaemonHealthy, figure, round } from './lib';
 
 const MiB = 1024 * 1024;
 

@@ -9,8 +9,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { TestDaemon, isAlive, sleep, waitFor } from '../helpers/daemon';
-import { Wire, createSession, mib, nextId, rssOf, rssSampler, stats } from './lib';
+import { TestDaemon, sleep, waitFor } from '../helpers/daemon';
+import { isAlive } from '../helpers/proc';
+import { createSession, mib, nextId, rssOf, rssSampler, stats } from './lib';
+import { RawWire } from '../helpers/raw-wire';
 
 /** A deterministic PRNG (mulberry32) so a failing run can be replayed with its seed. */
 export function prng(seed: number): () => number {
@@ -228,7 +230,7 @@ export async function fuzzScenario(
   opts: { total: number; conns: number; enormous: number[]; seed: number; maxRequestBytes: number },
 ): Promise<FuzzResult> {
   const rnd = prng(opts.seed);
-  const ctl = await Wire.open(d.socketPath);
+  const ctl = await RawWire.open(d.socketPath);
   const sid = await createSession(ctl);
   await sleep(200);
   const s0 = await stats(ctl);
@@ -258,7 +260,7 @@ export async function fuzzScenario(
   await Promise.all(
     Array.from({ length: opts.conns }, async (_, c) => {
       const mine = lines.slice(c * per, (c + 1) * per);
-      const w = await Wire.open(d.socketPath);
+      const w = await RawWire.open(d.socketPath);
       let expected = 0;
       const pingIds: string[] = [];
       // Batches of lines written at once, so the daemon sees lines split anywhere across reads.
@@ -293,10 +295,10 @@ export async function fuzzScenario(
       batch.push(Buffer.from('{"id":"never","method":"system.pi'));
       await flush();
       w.socket.end();
-      await w.waitEnd(120_000);
-      await waitFor(() => w.responses >= expected, 2000, 20);
+      await w.endedWithin(120_000);
+      await waitFor(() => w.answerCount >= expected, 2000, 20);
       expectedAnswers += expected;
-      answers += w.responses;
+      answers += w.answerCount;
       pings += pingIds.length;
       for (const id of pingIds) if (w.answers.get(id)?.length === 1 && w.answers.get(id)![0].ok === true) pingsAnswered++;
       for (const list of w.answers.values()) {
@@ -321,7 +323,7 @@ export async function fuzzScenario(
   let closedByDaemon = 0;
   await Promise.all(
     opts.enormous.map(async (size, k) => {
-      const w = await Wire.open(d.socketPath);
+      const w = await RawWire.open(d.socketPath);
       const pid = `enormous-ping-${k}`;
       const pong = w.request(pid, 'system.ping');
       const body = Buffer.alloc(size, k % 2 === 0 ? 0x61 : 0xff); // ASCII, or invalid UTF-8
@@ -329,7 +331,7 @@ export async function fuzzScenario(
       w.write(body);
       if (k % 3 !== 2) w.write('"}}\n');
       assert.equal((await pong).ok, true);
-      const ended = await w.waitEnd(30_000);
+      const ended = await w.endedWithin(30_000);
       const err = w.answers.get('unknown')?.[0];
       if (err && err.ok === false && err.error.code === 'INVALID_PARAMS') answeredWithError++;
       if (ended) closedByDaemon++;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as inputWait from '../../src/exec/input-wait';
+import { readProcStat } from '../../src/system/proc';
 
 /*
  * The waiting_input probe looks only at the exec's own processes: with a
@@ -30,7 +31,7 @@ test('many probes, many checks: at most one /proc pass per second, and each find
     for (const [i, c] of children.entries()) {
       const pid = probes[i]!.check();
       assert.notEqual(pid, null, `probe ${i} found its reader`);
-      const pgrp = Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ')[2]);
+      const pgrp = readProcStat(pid!)?.pgrp;
       assert.equal(pgrp, c.pid);
     }
   } finally {

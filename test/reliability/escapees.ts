@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { livePidsWhere } from './daemon';
+import { livePidsWithToken } from '../helpers/proc';
 
 /*
- * Small C programs that try to outrun a kill, compiled once per test file
- * (gcc) into a directory the daemon's user can read. Each takes a unique
+ * Commands that try to outrun a kill. Shell leftovers of four kinds
+ * (shellEscapees), and small C programs compiled once per test file
+ * (gcc) into a directory the daemon's user can read. Each C program takes a unique
  * token as its first argument: /proc/<pid>/cmdline stays readable even when
  * a process is not dumpable, so the test can find them all.
  */
@@ -75,11 +76,6 @@ export function escapees(): Record<EscapeeKind, string> {
   return (built = out) as Record<EscapeeKind, string>;
 }
 
-/** Live (non-zombie) processes whose command line holds `token` as an argument. */
-export function livePidsWithToken(token: string): number[] {
-  return livePidsWhere((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(token));
-}
-
 /** A hopper's heartbeat file (written by each generation) and its stop switch. */
 export function hopperFiles(token: string): { beat: string; stop: string } {
   const beat = join('/tmp', `trl-hop-${token}`);
@@ -122,4 +118,24 @@ export function killToken(token: string): void {
       }
     }
   }
+}
+
+/**
+ * The four kinds of leftover a command can make, each a `sleep` with a unique
+ * duration so the test can find it by its command line:
+ *  - group:   a background job in the command's process group;
+ *  - setsid:  `setsid sleep` in the background: new session, parent (the command's shell) alive;
+ *  - daemon:  setsid + double fork, re-parented, environment kept;
+ *  - env-i:   setsid + double fork with `env -i`: re-parented, environment wiped.
+ */
+export function shellEscapees(n: string): { command: string; kinds: Record<string, string> } {
+  const kinds = { group: `1001.${n}`, setsid: `1002.${n}`, daemon: `1003.${n}`, 'env-i': `1004.${n}` };
+  const q = '</dev/null >/dev/null 2>&1';
+  const command = [
+    `sleep ${kinds.group} ${q} &`,
+    `setsid sleep ${kinds.setsid} ${q} &`,
+    `setsid sh -c 'sleep ${kinds.daemon} ${q} & :' ${q}`,
+    `setsid sh -c 'env -i /bin/sleep ${kinds['env-i']} ${q} & :' ${q}`,
+  ].join('\n');
+  return { command, kinds };
 }
