@@ -1,0 +1,63 @@
+/**
+ * Byte tables for the JSON string encoder (json-bytes.ts): which bytes a JSON
+ * string cannot carry as they are, and what V8's JSON.stringify writes for
+ * them, so that the encoder produces its exact bytes.
+ */
+
+/** Escapes are at most 6 bytes (`\u001f`); a slice keeps this much room for one step. */
+export const MAX_STEP = 6;
+
+/** Length of byte b's escape (2 or 6); 0 when b is copied as it is. */
+export const ESCAPE_LEN = new Uint8Array(256);
+
+/** Byte b's escape at ESCAPE[b * 6 ...], as JSON.stringify writes it (short forms, else `\u00xx` in lowercase hex). */
+export const ESCAPE = new Uint8Array(256 * MAX_STEP);
+
+/** 1 for a byte that ends a run in text already known to be valid UTF-8: an escaped byte. */
+export const STOP_VALID = new Uint8Array(256);
+
+/** 1 for a byte that ends a run in text not yet validated: an escaped byte, or any byte of a multi-byte sequence. */
+export const STOP_ANY = new Uint8Array(256);
+
+/** U+FFFD REPLACEMENT CHARACTER in UTF-8, what the decoder puts for each maximal invalid subpart. */
+export const REPLACEMENT = [0xef, 0xbf, 0xbd] as const;
+
+const SHORT: Record<number, string> = { 0x08: 'b', 0x09: 't', 0x0a: 'n', 0x0c: 'f', 0x0d: 'r', 0x22: '"', 0x5c: '\\' };
+
+for (let b = 0; b < 256; b++) {
+  const text = SHORT[b] !== undefined ? '\\' + SHORT[b] : b < 0x20 ? '\\u' + b.toString(16).padStart(4, '0') : '';
+  ESCAPE_LEN[b] = text.length;
+  for (let k = 0; k < text.length; k++) ESCAPE[b * MAX_STEP + k] = text.charCodeAt(k);
+  STOP_VALID[b] = text.length > 0 ? 1 : 0;
+  STOP_ANY[b] = text.length > 0 || b >= 0x80 ? 1 : 0;
+}
+
+/** Repetitions in one precomputed run of the same escape (NUL-heavy output is runs of `\u0000`). */
+export const RUN_BLOCK = 1024;
+const runBlocks: Array<Buffer | undefined> = [];
+
+/** Byte b's escape repeated RUN_BLOCK times, built on first use. */
+export function escapeRunBlock(b: number): Buffer {
+  let block = runBlocks[b];
+  if (block === undefined) {
+    const len = ESCAPE_LEN[b]!;
+    block = Buffer.allocUnsafeSlow(len * RUN_BLOCK);
+    for (let r = 0; r < RUN_BLOCK; r++) block.set(ESCAPE.subarray(b * MAX_STEP, b * MAX_STEP + len), r * len);
+    runBlocks[b] = block;
+  }
+  return block;
+}
+
+/**
+ * Where the last whole character of src[from, to) ends: `to`, unless a
+ * multi-byte sequence starting in the last three bytes would end beyond it.
+ * Only lead bytes are read; whether the sequence is valid is isUtf8's concern.
+ */
+export function wholeEnd(src: Uint8Array, from: number, to: number): number {
+  for (let k = 1; k <= 3 && to - k >= from; k++) {
+    const b = src[to - k]!;
+    if (b < 0x80) return to;
+    if (b >= 0xc0) return (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) > k ? to - k : to;
+  }
+  return to;
+}
