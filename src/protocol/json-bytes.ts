@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ESCAPE, ESCAPE_LEN, MAX_STEP, REPLACEMENT, RUN_BLOCK, STOP_ANY, STOP_VALID, escapeRunBlock, wholeEnd } from './json-escape';
+import { ESCAPE, ESCAPE_LEN, MAX_STEP, REPLACEMENT, RUN_BLOCK, escapeRunBlock, runEnd, wholeEnd, wordsOf, type Words } from './json-escape';
 
 /**
  * A JSON string encoded straight from captured bytes: the output is exactly
@@ -21,6 +21,7 @@ export class JsonStringEncoder {
   private queued = 0;
   private src: Buffer | null = null;
   private pos = 0;
+  private words: Words = NO_WORDS;
   /** src[pos, validTo) is known to be whole, valid UTF-8; multi-byte sequences there need no decoding. */
   private validTo = 0;
   /** The end of the last window of src given to isUtf8. */
@@ -87,6 +88,7 @@ export class JsonStringEncoder {
     if (chunk === undefined) return false;
     this.queued -= chunk.length;
     this.src = chunk;
+    this.words = wordsOf(chunk);
     this.pos = this.validTo = this.checkedTo = 0;
     return true;
   }
@@ -105,10 +107,7 @@ export class JsonStringEncoder {
     if (this.need > 0) return null;
     if (i >= this.checkedTo) this.check(src, i);
     const valid = i < this.validTo;
-    const table = valid ? STOP_VALID : STOP_ANY;
-    const end = Math.min(valid ? this.validTo : this.checkedTo, i + this.sliceBytes);
-    let j = i;
-    while (j < end && table[src[j]!] === 0) j++;
+    const j = runEnd(src, this.words, i, Math.min(valid ? this.validTo : this.checkedTo, i + this.sliceBytes), valid);
     if (j - i < ZERO_COPY_MIN) return null;
     this.pos = j;
     if (j === src.length) this.src = null;
@@ -129,14 +128,11 @@ export class JsonStringEncoder {
       }
       if (i >= this.checkedTo) this.check(src, i);
       const valid = i < this.validTo;
-      const table = valid ? STOP_VALID : STOP_ANY;
-      const runEnd = Math.min(valid ? this.validTo : this.checkedTo, i + out.length - n);
-      let j = i;
-      while (j < runEnd && table[src[j]!] === 0) j++;
+      const j = runEnd(src, this.words, i, Math.min(valid ? this.validTo : this.checkedTo, i + out.length - n), valid);
       if (j > i) {
         // A long run is left for the next pull, which hands it out without copying.
         if (j - i >= ZERO_COPY_MIN && n > 0) break;
-        if (j - i < 16) for (let k = i; k < j; k++) out[n++] = src[k]!;
+        if (j - i < 64) for (let k = i; k < j; k++) out[n++] = src[k]!;
         else n += src.copy(out, n, i, j);
         i = j;
         continue;
@@ -253,6 +249,8 @@ const CHECK_WINDOW = 64 * 1024;
 
 /** A run at least this long is handed out as a subarray of the input instead of copied. */
 const ZERO_COPY_MIN = 4096;
+
+const NO_WORDS: Words = { words: new Int32Array(0), at: 0 };
 
 const QUOTE = Buffer.from('"');
 

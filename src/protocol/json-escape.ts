@@ -61,3 +61,43 @@ export function wholeEnd(src: Uint8Array, from: number, to: number): number {
   }
   return to;
 }
+
+/** The 4-byte-aligned words of `src`, for scanning runs four bytes at a time, and the index in src of the first. */
+export interface Words {
+  words: Int32Array;
+  at: number;
+}
+
+export function wordsOf(src: Buffer): Words {
+  const first = (src.byteOffset + 3) & ~3;
+  const count = (src.byteOffset + src.length - first) >> 2;
+  if (count <= 0) return { words: new Int32Array(0), at: src.length };
+  return { words: new Int32Array(src.buffer, first, count), at: first - src.byteOffset };
+}
+
+/**
+ * Where the run from i ends: at the first byte before `end` that stops it (an
+ * escaped byte; in text not known to be valid, also any byte ≥ 0x80). Aligned
+ * words are tested four bytes at once: a byte < 0x20, equal to '"' or '\\', or
+ * (when `high`) with its top bit set, makes the word stop the fast loop.
+ */
+export function runEnd(src: Buffer, w: Words, i: number, end: number, valid: boolean): number {
+  const table = valid ? STOP_VALID : STOP_ANY;
+  let j = i;
+  // Most runs in binary output are short: the first bytes are tested one by one.
+  for (const first = Math.min(end, i + 8); j < first; j++) if (table[src[j]!] !== 0) return j;
+  while (j < end && (j < w.at || ((j - w.at) & 3) !== 0)) {
+    if (table[src[j]!] !== 0) return j;
+    j++;
+  }
+  const words = w.words;
+  const high = valid ? 0 : 0x80808080 | 0;
+  for (let k = (j - w.at) >> 2; j + 4 <= end; k++, j += 4) {
+    const x = words[k]!;
+    const q = x ^ 0x22222222;
+    const s = x ^ 0x5c5c5c5c;
+    if (((((x - 0x20202020) | 0) & ~x) | (((q - 0x01010101) | 0) & ~q) | (((s - 0x01010101) | 0) & ~s) | (x & high)) & 0x80808080) break;
+  }
+  while (j < end && table[src[j]!] === 0) j++;
+  return j;
+}

@@ -96,6 +96,21 @@ test('every single byte 0x00-0xFF, alone, between letters, and repeated', () => 
   }
 });
 
+test('a byte needing attention is found at every position and alignment of a long run', () => {
+  const room = Buffer.alloc(80);
+  for (let b = 0; b < 256; b++) {
+    for (let at = 0; at < 20; at++) {
+      for (let shift = 0; shift < 4; shift++) {
+        room.fill('x');
+        room[shift + at] = b;
+        same([room.subarray(shift, shift + 60)], `byte ${b.toString(16)} at ${at}, shifted ${shift}`);
+        room[shift + 40] = 0xff; // the same, in text found invalid
+        same([room.subarray(shift, shift + 60)], `byte ${b.toString(16)} at ${at}, shifted ${shift}, invalid text`);
+      }
+    }
+  }
+});
+
 test('invalid UTF-8 becomes U+FFFD per maximal subpart, as Node decodes it', () => {
   const fffd = '\u{FFFD}';
   const decoded = (bytes: number[]) => JSON.parse(jsonStringBytes(Buffer.from(bytes)).toString()) as string;
