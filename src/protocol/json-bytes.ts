@@ -1,17 +1,18 @@
 import { isUtf8 } from 'node:buffer';
-import { ESCAPE, ESCAPE_LEN, MAX_STEP, REPLACEMENT, RUN_BLOCK, escapeRunBlock, runEnd, wholeEnd, wordsOf, type Words } from './json-escape';
+import { ESCAPE_LEN, MAX_STEP, escape, runEnd, wordsOf, type Words } from './json-escape';
+import { Utf8Sequence, wholeEnd } from './utf8-sequence';
 
 /**
  * A JSON string encoded straight from captured bytes: the output is exactly
  * `Buffer.from(JSON.stringify(Buffer.concat(chunks).toString('utf8')))`
  * without the quotes, yet no JS string is ever made of the content. Invalid
- * UTF-8 becomes U+FFFD per maximal subpart (the WHATWG rule Node's decoder
- * follows), a character may be split across chunks anywhere, and output comes
- * in slices of at most `sliceBytes`, one per `pull()`, so a transport can write
- * one slice and wait for 'drain' before the encoder produces the next.
+ * UTF-8 becomes U+FFFD per maximal subpart (as Node's decoder does), a
+ * character may be cut by chunk edges anywhere, and output comes in slices of
+ * at most `sliceBytes`, one per `pull()`, so a transport can write one slice
+ * and wait for 'drain' before the encoder produces the next.
  *
  * The quotes are the caller's: a string is always framed by the JSON around it
- * (`..."data":"` before, `"}` after), written as one piece with the quote.
+ * (`..."data":"` before, `"}` after), each written as one piece with its quote.
  *
  * Input is referenced, not copied: a chunk must not change once pushed. A long
  * run that needs no escaping is handed out as a subarray of its chunk.
@@ -21,17 +22,12 @@ export class JsonStringEncoder {
   private queued = 0;
   private src: Buffer | null = null;
   private pos = 0;
-  private words: Words = NO_WORDS;
-  /** src[pos, validTo) is known to be whole, valid UTF-8; multi-byte sequences there need no decoding. */
+  private words: Words = wordsOf(Buffer.alloc(0));
+  /** src[pos, validTo) is known to be whole, valid UTF-8: its multi-byte sequences need no decoding. */
   private validTo = 0;
   /** The end of the last window of src given to isUtf8. */
   private checkedTo = 0;
-  /** A sequence begun at the end of an earlier chunk: its bytes, their count, its length, the range of its next byte. */
-  private readonly part = new Uint8Array(4);
-  private seen = 0;
-  private need = 0;
-  private lower = 0x80;
-  private upper = 0xbf;
+  private readonly seq = new Utf8Sequence();
   private ended = false;
 
   constructor(readonly sliceBytes = SLICE_BYTES) {
@@ -68,12 +64,9 @@ export class JsonStringEncoder {
       if (this.pos < src.length) break;
       this.src = null;
     }
-    if (this.ended && this.need > 0 && this.src === null) {
-      if (out === null) out = Buffer.allocUnsafe(REPLACEMENT.length);
-      if (n + REPLACEMENT.length <= out.length) {
-        n = replacement(out, n);
-        this.need = 0;
-      }
+    if (this.ended && this.src === null && this.seq.pending) {
+      out ??= Buffer.allocUnsafe(MAX_STEP);
+      if (n + MAX_STEP <= out.length) n = this.seq.finish(out, n);
     }
     return n > 0 ? out!.subarray(0, n) : null;
   }
@@ -93,7 +86,7 @@ export class JsonStringEncoder {
     return true;
   }
 
-  /** Validates the next window of src from i, so valid text is scanned for escapes only. */
+  /** Validates the next window of src from i, so that valid text is scanned for escapes only. */
   private check(src: Buffer, i: number): void {
     const to = Math.min(src.length, i + CHECK_WINDOW);
     const whole = wholeEnd(src, i, to);
@@ -101,13 +94,18 @@ export class JsonStringEncoder {
     this.checkedTo = to;
   }
 
+  /** The end of the run from i that needs no escaping and no decoding, looking no further than `max`. */
+  private run(src: Buffer, i: number, max: number): number {
+    if (i >= this.checkedTo) this.check(src, i);
+    const valid = i < this.validTo;
+    return runEnd(src, this.words, i, Math.min(valid ? this.validTo : this.checkedTo, max), valid);
+  }
+
   /** A long run that needs no escaping, handed out without a copy. */
   private directRun(src: Buffer): Buffer | null {
     const i = this.pos;
-    if (this.need > 0) return null;
-    if (i >= this.checkedTo) this.check(src, i);
-    const valid = i < this.validTo;
-    const j = runEnd(src, this.words, i, Math.min(valid ? this.validTo : this.checkedTo, i + this.sliceBytes), valid);
+    if (this.seq.pending) return null;
+    const j = this.run(src, i, i + this.sliceBytes);
     if (j - i < ZERO_COPY_MIN) return null;
     this.pos = j;
     if (j === src.length) this.src = null;
@@ -120,120 +118,26 @@ export class JsonStringEncoder {
     const limit = out.length - MAX_STEP;
     let i = this.pos;
     while (i < end && n <= limit) {
-      if (this.need > 0) {
-        this.pos = i;
-        n = this.resume(src, out, n);
-        i = this.pos;
+      if (this.seq.pending) {
+        n = this.seq.resume(src, i, out, n);
+        i = this.seq.at;
         continue;
       }
-      if (i >= this.checkedTo) this.check(src, i);
-      const valid = i < this.validTo;
-      const j = runEnd(src, this.words, i, Math.min(valid ? this.validTo : this.checkedTo, i + out.length - n), valid);
+      const j = this.run(src, i, i + out.length - n);
       if (j > i) {
         // A long run is left for the next pull, which hands it out without copying.
         if (j - i >= ZERO_COPY_MIN && n > 0) break;
         if (j - i < 64) for (let k = i; k < j; k++) out[n++] = src[k]!;
         else n += src.copy(out, n, i, j);
         i = j;
-        continue;
-      }
-      const b = src[i]!;
-      if (b >= 0x80) {
-        this.pos = i;
-        n = this.sequence(src, out, n);
-        i = this.pos;
-      } else if (i + 1 < end && src[i + 1] === b) {
-        this.pos = i;
-        n = this.escapeRun(src, out, n);
-        i = this.pos;
+      } else if (src[i]! < 0x80) {
+        const len = ESCAPE_LEN[src[i]!]!;
+        const k = escape(src, i, out, n);
+        n += k * len;
+        i += k;
       } else {
-        const len = ESCAPE_LEN[b]!;
-        const at = b * MAX_STEP;
-        for (let k = 0; k < len; k++) out[n + k] = ESCAPE[at + k]!;
-        n += len;
-        i++;
-      }
-    }
-    this.pos = i;
-    return n;
-  }
-
-  /** The escape of src[pos] and of the same bytes after it (runs of NUL are common), copied from a precomputed run. */
-  private escapeRun(src: Buffer, out: Buffer, n: number): number {
-    const i = this.pos;
-    const b = src[i]!;
-    const len = ESCAPE_LEN[b]!;
-    const max = Math.min(src.length, i + RUN_BLOCK, i + Math.floor((out.length - n) / len));
-    let k = i + 1;
-    while (k < max && src[k] === b) k++;
-    out.set(escapeRunBlock(b).subarray(0, (k - i) * len), n);
-    this.pos = k;
-    return n + (k - i) * len;
-  }
-
-  /** One multi-byte sequence, or an invalid byte, at src[pos] in text not known to be valid. */
-  private sequence(src: Buffer, out: Buffer, n: number): number {
-    const i = this.pos;
-    const b = src[i]!;
-    let need: number;
-    let lower = 0x80;
-    let upper = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) need = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-      need = 3;
-      if (b === 0xe0) lower = 0xa0;
-      else if (b === 0xed) upper = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 4;
-      if (b === 0xf0) lower = 0x90;
-      else if (b === 0xf4) upper = 0x8f;
-    } else {
-      this.pos = i + 1;
-      return replacement(out, n);
-    }
-    let k = 1;
-    for (; k < need && i + k < src.length; k++) {
-      const c = src[i + k]!;
-      if (c < lower || c > upper) break;
-      lower = 0x80;
-      upper = 0xbf;
-    }
-    this.pos = i + k;
-    if (k === need) {
-      for (let m = 0; m < need; m++) out[n + m] = src[i + m]!;
-      return n + need;
-    }
-    if (i + k === src.length) {
-      // The chunk ends inside the sequence: the next chunk completes or breaks it.
-      for (let m = 0; m < k; m++) this.part[m] = src[i + m]!;
-      this.seen = k;
-      this.need = need;
-      this.lower = lower;
-      this.upper = upper;
-      return n;
-    }
-    // A maximal invalid subpart: one U+FFFD; the byte that broke it starts afresh.
-    return replacement(out, n);
-  }
-
-  /** Continues a sequence begun in an earlier chunk, from this.pos. */
-  private resume(src: Buffer, out: Buffer, n: number): number {
-    let i = this.pos;
-    while (i < src.length) {
-      const c = src[i]!;
-      if (c < this.lower || c > this.upper) {
-        n = replacement(out, n);
-        this.need = 0;
-        break;
-      }
-      this.part[this.seen++] = c;
-      i++;
-      this.lower = 0x80;
-      this.upper = 0xbf;
-      if (this.seen === this.need) {
-        for (let m = 0; m < this.need; m++) out[n++] = this.part[m]!;
-        this.need = 0;
-        break;
+        n = this.seq.start(src, i, out, n);
+        i = this.seq.at;
       }
     }
     this.pos = i;
@@ -244,13 +148,11 @@ export class JsonStringEncoder {
 /** The default slice: what one socket write carries before the transport checks for 'drain'. */
 export const SLICE_BYTES = 64 * 1024;
 
-/** Bytes of text validated by one isUtf8 call; invalid bytes slow down only their own window. */
+/** Bytes of text validated by one isUtf8 call; an invalid byte slows down only its own window. */
 const CHECK_WINDOW = 64 * 1024;
 
 /** A run at least this long is handed out as a subarray of the input instead of copied. */
 const ZERO_COPY_MIN = 4096;
-
-const NO_WORDS: Words = { words: new Int32Array(0), at: 0 };
 
 const QUOTE = Buffer.from('"');
 
@@ -260,11 +162,4 @@ export function jsonStringBytes(input: Buffer | readonly Buffer[]): Buffer {
   for (const chunk of Buffer.isBuffer(input) ? [input] : input) enc.push(chunk);
   enc.end();
   return Buffer.concat([QUOTE, ...enc.drain(), QUOTE]);
-}
-
-function replacement(out: Buffer, n: number): number {
-  out[n] = REPLACEMENT[0];
-  out[n + 1] = REPLACEMENT[1];
-  out[n + 2] = REPLACEMENT[2];
-  return n + 3;
 }

@@ -11,16 +11,13 @@ export const MAX_STEP = 6;
 export const ESCAPE_LEN = new Uint8Array(256);
 
 /** Byte b's escape at ESCAPE[b * 6 ...], as JSON.stringify writes it (short forms, else `\u00xx` in lowercase hex). */
-export const ESCAPE = new Uint8Array(256 * MAX_STEP);
+const ESCAPE = new Uint8Array(256 * MAX_STEP);
 
 /** 1 for a byte that ends a run in text already known to be valid UTF-8: an escaped byte. */
-export const STOP_VALID = new Uint8Array(256);
+const STOP_VALID = new Uint8Array(256);
 
 /** 1 for a byte that ends a run in text not yet validated: an escaped byte, or any byte of a multi-byte sequence. */
-export const STOP_ANY = new Uint8Array(256);
-
-/** U+FFFD REPLACEMENT CHARACTER in UTF-8, what the decoder puts for each maximal invalid subpart. */
-export const REPLACEMENT = [0xef, 0xbf, 0xbd] as const;
+const STOP_ANY = new Uint8Array(256);
 
 const SHORT: Record<number, string> = { 0x08: 'b', 0x09: 't', 0x0a: 'n', 0x0c: 'f', 0x0d: 'r', 0x22: '"', 0x5c: '\\' };
 
@@ -32,12 +29,29 @@ for (let b = 0; b < 256; b++) {
   STOP_ANY[b] = text.length > 0 || b >= 0x80 ? 1 : 0;
 }
 
-/** Repetitions in one precomputed run of the same escape (NUL-heavy output is runs of `\u0000`). */
-export const RUN_BLOCK = 1024;
+/**
+ * Writes the escape of src[i] (a byte with ESCAPE_LEN > 0) and of the same
+ * bytes after it, as many as fit in out from n; returns how many bytes of src
+ * it escaped. A run (NUL-heavy output is runs of `\u0000`) is one copy from a
+ * precomputed block.
+ */
+export function escape(src: Uint8Array, i: number, out: Uint8Array, n: number): number {
+  const b = src[i]!;
+  const len = ESCAPE_LEN[b]!;
+  const max = Math.min(src.length, i + RUN_BLOCK, i + Math.floor((out.length - n) / len));
+  let k = i + 1;
+  while (k < max && src[k] === b) k++;
+  if (k - i >= 4) out.set(runBlock(b).subarray(0, (k - i) * len), n);
+  else for (let r = i, at = b * MAX_STEP; r < k; r++) for (let m = 0; m < len; m++) out[n++] = ESCAPE[at + m]!;
+  return k - i;
+}
+
+/** Repetitions in one precomputed run of the same escape. */
+const RUN_BLOCK = 1024;
 const runBlocks: Array<Buffer | undefined> = [];
 
 /** Byte b's escape repeated RUN_BLOCK times, built on first use. */
-export function escapeRunBlock(b: number): Buffer {
+function runBlock(b: number): Buffer {
   let block = runBlocks[b];
   if (block === undefined) {
     const len = ESCAPE_LEN[b]!;
@@ -46,20 +60,6 @@ export function escapeRunBlock(b: number): Buffer {
     runBlocks[b] = block;
   }
   return block;
-}
-
-/**
- * Where the last whole character of src[from, to) ends: `to`, unless a
- * multi-byte sequence starting in the last three bytes would end beyond it.
- * Only lead bytes are read; whether the sequence is valid is isUtf8's concern.
- */
-export function wholeEnd(src: Uint8Array, from: number, to: number): number {
-  for (let k = 1; k <= 3 && to - k >= from; k++) {
-    const b = src[to - k]!;
-    if (b < 0x80) return to;
-    if (b >= 0xc0) return (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) > k ? to - k : to;
-  }
-  return to;
 }
 
 /** The 4-byte-aligned words of `src`, for scanning runs four bytes at a time, and the index in src of the first. */
