@@ -10,6 +10,8 @@
  * Inputs (4 MiB each): log-like text, a line-less text flood (`tr '\0' x`),
  * NULs, and random binary. Figures are MB/s of input (1 MB = 10^6 bytes), the
  * median of BENCH_JSON_BYTES_RUNS runs (default 15), the three paths alternated.
+ * "longest step" is how long the event loop is held at once: the whole call for
+ * the string path, the longest single pull() for the encoder (median over runs).
  * Runnable alone: `node dist/bench/json-bytes.js`.
  */
 import { performance } from 'node:perf_hooks';
@@ -75,17 +77,41 @@ const paths: Array<[string, Path]> = [
   ['one-shot', (_buf, chunks) => jsonStringBytes(chunks).length],
 ];
 
+/** The longest single pull() while encoding `chunks`, in ms. */
+function longestPull(chunks: Buffer[]): number {
+  const enc = new JsonStringEncoder();
+  let longest = 0;
+  const pullAll = () => {
+    for (;;) {
+      const t0 = performance.now();
+      const s = enc.pull();
+      longest = Math.max(longest, performance.now() - t0);
+      if (s === null) return;
+    }
+  };
+  for (const c of chunks) {
+    enc.push(c);
+    pullAll();
+  }
+  enc.end();
+  pullAll();
+  return longest;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const mbps = (ms: number) => SIZE / 1e6 / (ms / 1e3);
 
 console.log(`json-bytes: ${SIZE >> 20} MiB inputs, ${CHUNK >> 10} KiB chunks, median of ${RUNS} runs (MB/s of input)`);
-console.log(`${'input'.padEnd(26)}${paths.map(([p]) => p.padStart(14)).join('')}${'encoder/string'.padStart(16)}${'one-shot/string'.padStart(17)}`);
+console.log(`${'input'.padEnd(26)}${paths.map(([p]) => p.padStart(14)).join('')}${'encoder/string'.padStart(16)}` +
+  `${'one-shot/string'.padStart(17)}   longest step: string path / encoder pull`);
 for (const [name, buf] of inputs) {
   const chunks = chunksOf(buf);
   const lengths = paths.map(([, f]) => f(buf, chunks)); // warm-up, and a check that all paths agree on the size
   if (new Set(lengths).size !== 1) throw new Error(`${name}: the paths disagree on the output length: ${lengths}`);
   const times: number[][] = paths.map(() => []);
+  const pulls: number[] = [];
   for (let r = 0; r < RUNS; r++) {
+    pulls.push(longestPull(chunks));
     paths.forEach(([, f], k) => {
       const t0 = performance.now();
       f(buf, chunks);
@@ -95,5 +121,5 @@ for (const [name, buf] of inputs) {
   const rates = times.map((t) => mbps(median(t)));
   console.log(`${name.padEnd(26)}${rates.map((r) => r.toFixed(0).padStart(14)).join('')}` +
     `${(rates[1]! / rates[0]!).toFixed(2).padStart(15)}x${(rates[2]! / rates[0]!).toFixed(2).padStart(16)}x` +
-    `   (output ${(lengths[0]! / 1e6).toFixed(1)} MB)`);
+    `   ${median(times[0]!).toFixed(1)} ms / ${median(pulls).toFixed(3)} ms   (output ${(lengths[0]! / 1e6).toFixed(1)} MB)`);
 }
