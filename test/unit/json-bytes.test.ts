@@ -17,7 +17,7 @@ function encode(chunks: Buffer[], sliceBytes = SLICE_BYTES, interleave = false):
   const take = () => {
     for (const s of enc.drain()) {
       assert.ok(s.length > 0 && s.length <= sliceBytes, `slice of ${s.length} bytes, bound ${sliceBytes}`);
-      slices.push(Buffer.from(s)); // a copy: the caller may write it and forget it
+      slices.push(s); // kept as it is: a transport holds a slice until it is flushed, so later pulls must not overwrite it
     }
   };
   for (const c of chunks) {
