@@ -1,7 +1,8 @@
 /**
- * Byte tables for the JSON string encoder (json-bytes.ts): which bytes a JSON
- * string cannot carry as they are, and what V8's JSON.stringify writes for
- * them, so that the encoder produces its exact bytes.
+ * The escaping half of the JSON string encoder (json-bytes.ts): which bytes a
+ * JSON string cannot carry as they are, what V8's JSON.stringify writes for
+ * them (so that the encoder produces its exact bytes), and how far a run of
+ * bytes that need nothing goes.
  */
 
 /** Escapes are at most 6 bytes (`\u001f`); a slice keeps this much room for one step. */
