@@ -206,3 +206,17 @@ test('8 MiB of mixed output comes in slices of at most 64 KiB, equal to the stri
   same(randomChunks(rnd, all, 1 << 20), '8 MiB', SLICE_BYTES, true);
   same([all], '8 MiB in one chunk', SLICE_BYTES);
 });
+
+const exhaustive = process.env.JSON_BYTES_EXHAUSTIVE === '1';
+test('every 3-byte input with a high first byte, whole and byte by byte (8 M cases)', { skip: !exhaustive && 'set JSON_BYTES_EXHAUSTIVE=1 to run (about 40 s)' }, () => {
+  const buf = Buffer.alloc(3);
+  for (let a = 0x80; a < 0x100; a++) for (let b = 0; b < 0x100; b++) for (let c = 0; c < 0x100; c++) {
+    buf[0] = a;
+    buf[1] = b;
+    buf[2] = c;
+    const want = reference([buf]);
+    if (!jsonStringBytes(buf).equals(want) || !jsonStringBytes([buf.subarray(0, 1), buf.subarray(1, 2), buf.subarray(2)]).equals(want)) {
+      assert.fail(`input ${buf.toString('hex')}: got ${jsonStringBytes(buf).toString('hex')}, want ${want.toString('hex')}`);
+    }
+  }
+});
