@@ -123,21 +123,23 @@ export class JsonStringEncoder {
         i = this.seq.at;
         continue;
       }
-      const j = this.run(src, i, i + out.length - n);
-      if (j > i) {
+      if (i >= this.checkedTo) this.check(src, i);
+      const b = src[i]!;
+      const len = ESCAPE_LEN[b]!;
+      if (len !== 0) {
+        const k = escape(src, i, out, n);
+        n += k * len;
+        i += k;
+      } else if (b >= 0x80 && i >= this.validTo) {
+        n = this.seq.start(src, i, out, n);
+        i = this.seq.at;
+      } else {
+        const j = this.run(src, i, i + out.length - n);
         // A long run is left for the next pull, which hands it out without copying.
         if (j - i >= ZERO_COPY_MIN && n > 0) break;
         if (j - i < 64) for (let k = i; k < j; k++) out[n++] = src[k]!;
         else n += src.copy(out, n, i, j);
         i = j;
-      } else if (src[i]! < 0x80) {
-        const len = ESCAPE_LEN[src[i]!]!;
-        const k = escape(src, i, out, n);
-        n += k * len;
-        i += k;
-      } else {
-        n = this.seq.start(src, i, out, n);
-        i = this.seq.at;
       }
     }
     this.pos = i;

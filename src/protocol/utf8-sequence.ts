@@ -22,22 +22,14 @@ export class Utf8Sequence {
   /** The sequence whose lead byte (≥ 0x80) is src[i], written to out at n (at most 4 bytes); returns the new n. */
   start(src: Uint8Array, i: number, out: Uint8Array, n: number): number {
     const b = src[i]!;
-    let need: number;
-    let lower = 0x80;
-    let upper = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) need = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-      need = 3;
-      if (b === 0xe0) lower = 0xa0; // shorter forms are overlong
-      else if (b === 0xed) upper = 0x9f; // ED A0..BF encode surrogates
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 4;
-      if (b === 0xf0) lower = 0x90; // overlong
-      else if (b === 0xf4) upper = 0x8f; // beyond U+10FFFF
-    } else {
+    const need = NEED[b]!;
+    if (need === 0) {
       this.at = i + 1;
       return replacement(out, n);
     }
+    // Tables, not branches: in binary output the lead bytes come in no predictable order.
+    let lower = LOWER[b]!;
+    let upper = UPPER[b]!;
     let k = 1;
     for (; k < need && i + k < src.length; k++) {
       const c = src[i + k]!;
@@ -89,6 +81,18 @@ export class Utf8Sequence {
     return replacement(out, n);
   }
 }
+
+/** By lead byte: the length of its sequence (0: a byte no valid sequence starts with), and the range of the byte after it. */
+const NEED = new Uint8Array(256);
+const LOWER = new Uint8Array(256).fill(0x80);
+const UPPER = new Uint8Array(256).fill(0xbf);
+NEED.fill(2, 0xc2, 0xe0);
+NEED.fill(3, 0xe0, 0xf0);
+NEED.fill(4, 0xf0, 0xf5);
+LOWER[0xe0] = 0xa0; // shorter forms are overlong
+UPPER[0xed] = 0x9f; // ED A0..BF encode surrogates
+LOWER[0xf0] = 0x90; // overlong
+UPPER[0xf4] = 0x8f; // beyond U+10FFFF
 
 /** U+FFFD REPLACEMENT CHARACTER in UTF-8, written to out at n; returns the new n. */
 function replacement(out: Uint8Array, n: number): number {
