@@ -14,7 +14,7 @@ import { listenHttp } from './server/http';
 import { ListenError, listenOnFd, listenOnPath, type Listener } from './server/listener';
 import { serveStdio } from './server/stdio';
 import { SessionCgroups } from './sessions/cgroups';
-import { SessionPool } from './sessions/pool';
+import { SessionRegistry } from './sessions/registry';
 import { CgroupContainment } from './system/cgroup';
 import { takeActivatedSockets } from './system/activation';
 import { buildRuntimeEnv } from './system/env';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
   const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, log) : null;
-  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, log, ledger, pressure, cgroups);
+  const pool = new SessionRegistry(config, runtimeEnv, spawn.spawner, log, ledger, pressure, cgroups);
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,

@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import type { EventSink } from './event-sink';
-import type { Chunk, OutputLog, StreamName } from './output-log';
+import type { Chunk, OutputBuffer, StreamName } from './output-buffer';
 
 /** What a watcher needs of the exec it follows. */
 export interface Watched {
   readonly id: string;
-  readonly log: OutputLog;
+  readonly log: OutputBuffer;
   /** The exit event's fields once the command has ended, else null. */
   exitEvent(withText?: boolean): object | null;
   removeWatcher(w: Watcher): void;

@@ -12,7 +12,7 @@ import {
   SessionDestroyParams,
   SessionRefParams,
 } from '../protocol/messages';
-import type { SessionPool } from '../sessions/pool';
+import type { SessionRegistry } from '../sessions/registry';
 import { heapFigures, openFdCount, residentBytes } from '../system/stats';
 import { VERSION } from '../system/version';
 import { LazyList } from '../protocol/encode';
@@ -31,7 +31,7 @@ export interface DaemonInfo {
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
 
 /** The v1 methods, wired to the session pool. */
-export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
+export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
   return new Router()
     .register('system.ping', NoParams, () => ({ uptime_s: uptimeS(info), version: VERSION }))
     .register('system.stats', NoParams, () => ({

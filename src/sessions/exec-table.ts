@@ -1,5 +1,5 @@
 import { ErrorCode, TrlError } from '../protocol/errors';
-import type { LiveExec } from '../exec/live-exec';
+import type { ExecRecord } from '../exec/exec-record';
 
 /**
  * Every exec by id: running ones, and finished ones for `retainMs` (at most
@@ -7,7 +7,7 @@ import type { LiveExec } from '../exec/live-exec';
  * the true exit status.
  */
 export class ExecTable {
-  private readonly execs = new Map<string, LiveExec>();
+  private readonly execs = new Map<string, ExecRecord>();
   private finished = 0;
   private finishedBytes = 0;
 
@@ -18,25 +18,25 @@ export class ExecTable {
     private readonly maxFinishedBytes: number,
   ) {}
 
-  add(live: LiveExec): void {
+  add(live: ExecRecord): void {
     this.execs.set(live.id, live);
   }
 
   /** A command ended: it now counts against the retention bounds. */
-  ended(live: LiveExec): void {
+  ended(live: ExecRecord): void {
     this.finished++;
     this.finishedBytes += live.retainedBytes;
     if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity, Infinity);
   }
 
-  get(id: string): LiveExec {
+  get(id: string): ExecRecord {
     const live = this.execs.get(id);
     if (!live) throw new TrlError(ErrorCode.EXEC_NOT_FOUND, `exec ${id} does not exist (finished execs are kept for TRL_EXEC_RETAIN_S)`);
     return live;
   }
 
   /** Every exec (of one session), oldest first, one at a time: a listing is written as it is produced. */
-  *list(sessionId?: string | null): Generator<LiveExec> {
+  *list(sessionId?: string | null): Generator<ExecRecord> {
     for (const e of this.execs.values()) if (!sessionId || e.sessionId === sessionId) yield e;
   }
 

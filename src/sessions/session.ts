@@ -1,5 +1,5 @@
 import type { SessionState } from '../protocol/messages';
-import type { Execution } from '../exec/execution';
+import type { CommandRun } from '../exec/run';
 import type { Rlimits } from '../exec/limits';
 import type { StateMode } from '../exec/shell-state';
 
@@ -12,7 +12,7 @@ export class Session {
   env: Record<string, string>;
   lastActivity = Date.now();
   commandCount = 0;
-  current: Execution | null = null;
+  current: CommandRun | null = null;
   /** Process groups of finished commands that still have members (background jobs). */
   readonly lingering = new Set<number>();
   /** The session has its own cgroup (cgroup mode). */

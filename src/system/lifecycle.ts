@@ -1,12 +1,12 @@
 import type { ConnectionSet } from '../server/connections';
 import type { Listener } from '../server/listener';
 import type { Router } from '../server/router';
-import type { SessionPool } from '../sessions/pool';
+import type { SessionRegistry } from '../sessions/registry';
 import type { Logger } from './logger';
 import type { Notifier } from './notify';
 
 export interface Running {
-  pool: SessionPool;
+  pool: SessionRegistry;
   connections: ConnectionSet;
   listeners: Listener[];
   router: Router;

@@ -7,12 +7,12 @@ import type { ExecResult, OutputKeep } from '../protocol/messages';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { CapturedText, StreamCapture } from './capture';
 import { captureFor } from './capture-tail';
-import type { StreamName } from './output-log';
+import type { StreamName } from './output-buffer';
 import { parseStateReport, wrapCommand, type ShellState, type StateMode } from './shell-state';
 import type { SpawnedProcess, Spawner } from './spawn';
 import { signalTree, terminateTree, type CgroupHandle, type ProcessTree } from './terminate';
 
-export interface ExecutionSpec {
+export interface RunSpec {
   shell: string;
   command: string;
   cwd: string;
@@ -44,7 +44,7 @@ export interface ExecutionSpec {
   onOutput?: (stream: StreamName, chunk: Buffer) => void;
 }
 
-export interface ExecutionOutcome {
+export interface RunEnd {
   result: ExecResult;
   /** The shell's final cwd and env; null when the command did not end normally through the wrapper. */
   state: ShellState | null;
@@ -56,11 +56,11 @@ const DRAIN_AFTER_EXIT_MS = 100;
 const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 /** One running command: spawn, capture, timeouts, input, cancel, result. */
-export class Execution {
+export class CommandRun {
   readonly id: string;
   readonly pid: number;
   readonly tree: ProcessTree;
-  readonly done: Promise<ExecutionOutcome>;
+  readonly done: Promise<RunEnd>;
   readonly startedAt = new Date();
 
   private readonly t0: number;
@@ -78,7 +78,7 @@ export class Execution {
   private stopping: Promise<void> | null = null;
   /** The latest stop has finished: the tree it was sent to is gone. */
   private stopped = false;
-  private settle!: (outcome: ExecutionOutcome) => void;
+  private settle!: (outcome: RunEnd) => void;
   private finished = false;
   private outputPaused = false;
   private resumeStdout!: () => Readable;
@@ -86,7 +86,7 @@ export class Execution {
   private lastOutputAt: number;
 
   private constructor(
-    private readonly spec: ExecutionSpec,
+    private readonly spec: RunSpec,
     private readonly child: SpawnedProcess,
     id: string,
     t0: number,
@@ -103,7 +103,7 @@ export class Execution {
   }
 
   /** Starts the command. Rejects with a TrlError that says what could not be started and why. */
-  static async start(spec: ExecutionSpec, spawner: Spawner): Promise<Execution> {
+  static async start(spec: RunSpec, spawner: Spawner): Promise<CommandRun> {
     const id = spec.execId ?? randomUUID();
     const env = { ...spec.env, TRL_EXEC_ID: id };
     const t0 = performance.now();
@@ -113,7 +113,7 @@ export class Execution {
     } catch (err) {
       throw await describeSpawnError(err as NodeJS.ErrnoException, spec);
     }
-    return new Execution(spec, child, id, t0);
+    return new CommandRun(spec, child, id, t0);
   }
 
   get isFinished(): boolean {
@@ -320,14 +320,14 @@ function keptParts(out: CapturedText, err: CapturedText): Partial<ExecResult> {
  * The program and arguments: a POSIX shell runs the wrapped command itself;
  * any other shell is started by /bin/sh after the prologue, without carry-over.
  */
-function invocation(spec: ExecutionSpec): { file: string; args: string[] } {
+function invocation(spec: RunSpec): { file: string; args: string[] } {
   const prologue = spec.prologue ?? '';
   if (spec.stateMode !== null) return { file: spec.shell, args: ['-c', wrapCommand(spec.command, prologue, spec.stateMode)] };
   if (!prologue) return { file: spec.shell, args: ['-c', spec.command] };
   return { file: '/bin/sh', args: ['-c', `${prologue}exec "$0" -c "$1"`, spec.shell, spec.command] };
 }
 
-async function describeSpawnError(err: NodeJS.ErrnoException, spec: ExecutionSpec): Promise<TrlError> {
+async function describeSpawnError(err: NodeJS.ErrnoException, spec: RunSpec): Promise<TrlError> {
   const code = err.code ?? 'unknown error';
   if (code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM') {
     return new TrlError(ErrorCode.RESOURCE_PRESSURE, `cannot start the command: the system is out of processes, memory or file descriptors (${code}); retry later`);

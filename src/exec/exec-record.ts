@@ -1,9 +1,9 @@
 import type { ExitEvent } from '../protocol/events';
 import type { ExecResult } from '../protocol/messages';
 import type { EventSink } from './event-sink';
-import type { Execution } from './execution';
+import type { CommandRun } from './run';
 import { InputProbe, stdinLink } from './input-wait';
-import { OutputLog, type StreamName } from './output-log';
+import { OutputBuffer, type StreamName } from './output-buffer';
 import { Watcher, type Watched } from './watcher';
 
 /** Silence after which a command with open stdin is checked for a pending read. */
@@ -15,9 +15,9 @@ const INPUT_PROBE_MAX_MS = 5000;
  * An exec as clients see it: its retained output, its watchers (exec.stream,
  * exec.attach) and, after exit, its result, kept for late attachers.
  */
-export class LiveExec implements Watched {
-  readonly log: OutputLog;
-  execution: Execution | null = null;
+export class ExecRecord implements Watched {
+  readonly log: OutputBuffer;
+  execution: CommandRun | null = null;
   result: ExecResult | null = null;
   finishedAt: number | null = null;
   private readonly watchers = new Set<Watcher>();
@@ -35,18 +35,18 @@ export class LiveExec implements Watched {
     readonly command: string,
     windowBytes: number,
   ) {
-    this.log = new OutputLog(windowBytes, () => {
+    this.log = new OutputBuffer(windowBytes, () => {
       for (const w of this.watchers) w.pump();
     });
   }
 
   /** Called once the process runs. */
-  started(execution: Execution, probeInput: boolean): void {
+  started(execution: CommandRun, probeInput: boolean): void {
     this.execution = execution;
     if (probeInput) this.startInputProbe(execution);
   }
 
-  /** The chunk sink the Execution feeds. */
+  /** The chunk sink the CommandRun feeds. */
   readonly push = (stream: StreamName, chunk: Buffer): void => {
     this.reportedWait = false;
     if (this.probeDelay > INPUT_PROBE_MS / 2) this.resetProbe();
@@ -141,7 +141,7 @@ export class LiveExec implements Watched {
     };
   }
 
-  private startInputProbe(execution: Execution): void {
+  private startInputProbe(execution: CommandRun): void {
     const pipe = stdinLink(execution.pid);
     if (pipe === null) return;
     const cgroup = execution.tree.cgroup;

@@ -33,7 +33,7 @@ class Window {
  * however slowly anyone reads; readers that fall behind learn exactly how
  * many bytes they missed.
  */
-export class OutputLog {
+export class OutputBuffer {
   private seq = 0;
   private readonly windows: Record<StreamName, Window> = { stdout: new Window(), stderr: new Window() };
 

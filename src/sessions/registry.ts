@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { ExecResult, ExecStreamParams, SessionCreateParams } from '../protocol/messages';
-import { Execution } from '../exec/execution';
-import { LiveExec } from '../exec/live-exec';
+import { CommandRun } from '../exec/run';
+import { ExecRecord } from '../exec/exec-record';
 import { mergeAfterCommand, stateModeOf } from '../exec/shell-state';
 import { sessionLimits, ulimitLines } from '../exec/limits';
 import type { SessionCgroups } from './cgroups';
@@ -25,7 +25,7 @@ export interface GroupTracker {
   removeSession(id: string): void;
 }
 
-export type PoolSettings = Pick<
+export type RegistrySettings = Pick<
   Config,
   | 'max_sessions'
   | 'default_timeout_s'
@@ -54,7 +54,7 @@ export interface StartMode {
 }
 
 /** All sessions and their commands: limits, state machine, execution, housekeeping. */
-export class SessionPool {
+export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   readonly execs: ExecTable;
   /** Sessions being created: they count against the limit before their checks finish. */
@@ -66,7 +66,7 @@ export class SessionPool {
   onChange: () => void = () => {};
 
   constructor(
-    private readonly settings: PoolSettings,
+    private readonly settings: RegistrySettings,
     private readonly runtimeEnv: Record<string, string>,
     private readonly spawner: Spawner,
     private readonly log: Logger,
@@ -157,7 +157,7 @@ export class SessionPool {
    * the exec (for streaming) and its result to come; the session's state is
    * brought up to date when the command ends, whether or not anyone waits.
    */
-  async start(params: ExecStreamParams, mode: StartMode): Promise<{ live: LiveExec; done: Promise<ExecResult> }> {
+  async start(params: ExecStreamParams, mode: StartMode): Promise<{ live: ExecRecord; done: Promise<ExecResult> }> {
     const session = this.get(params.session_id);
     if (session.state !== 'idle') {
       throw new TrlError(ErrorCode.SESSION_BUSY, `session ${session.id} is already running a command; wait for it, cancel it, or destroy the session`);
@@ -175,12 +175,12 @@ export class SessionPool {
     session.state = 'running';
     session.touch();
     const before = session.env;
-    const live = new LiveExec(randomUUID(), session.id, params.command, this.settings.stream_window_bytes);
+    const live = new ExecRecord(randomUUID(), session.id, params.command, this.settings.stream_window_bytes);
     const timeoutS = params.timeout_s ?? this.effectiveTimeoutS(session);
     const { prologue, cgroup } = this.cgroups?.forCommand(session, live.id) ?? { prologue: '', cgroup: undefined };
-    let execution: Execution;
+    let execution: CommandRun;
     try {
-      execution = await Execution.start(
+      execution = await CommandRun.start(
         {
           shell: session.shell,
           command: params.command,
@@ -245,8 +245,8 @@ export class SessionPool {
   }
 
   /** The running exec named by exec_id, or the one running in session_id. */
-  runningExec(ref: { exec_id?: string | null; session_id?: string | null }): LiveExec {
-    let live: LiveExec;
+  runningExec(ref: { exec_id?: string | null; session_id?: string | null }): ExecRecord {
+    let live: ExecRecord;
     if (ref.exec_id) live = this.execs.get(ref.exec_id);
     else {
       const session = this.get(ref.session_id!);
@@ -312,7 +312,7 @@ export class SessionPool {
 }
 
 /** Often enough that a session expires within a quarter of its limit, at most every 10 s. */
-function housekeepingIntervalMs(s: PoolSettings): number {
+function housekeepingIntervalMs(s: RegistrySettings): number {
   const limits = [s.max_idle_sec, s.session_ttl_sec].filter((v) => v > 0);
   if (limits.length === 0) return 10_000;
   return Math.min(10_000, Math.max(200, (Math.min(...limits) * 1000) / 4));
