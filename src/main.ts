@@ -13,9 +13,9 @@ import { createRouter } from './server/handlers';
 import { listenHttp } from './server/http';
 import { ListenError, listenOnFd, listenOnPath, type Listener } from './server/listener';
 import { serveStdio } from './server/stdio';
-import { SessionCgroups } from './sessions/cgroups';
 import { SessionRegistry } from './sessions/registry';
-import { CgroupContainment } from './system/cgroup';
+import { CgroupContainment } from './system/cgroup-containment';
+import { detectCgroup } from './system/cgroup-takeover';
 import { takeActivatedSockets } from './system/activation';
 import { buildRuntimeEnv } from './system/env';
 import { OrphanLedger } from './system/ledger';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   }
 
   // Before anything is spawned: the daemon moves itself into a leaf of its delegated cgroup.
-  const cgroup = CgroupContainment.detect(log);
+  const cgroup = detectCgroup(log);
   const containment = cgroup.containment ? `cgroup (${cgroup.containment.controllers.join(', ') || 'no controllers'})` : 'process-group';
   log.info({ containment, reason: cgroup.reason }, cgroup.containment ? 'containment: cgroup per session' : 'containment: process groups (no usable cgroup)');
 
@@ -76,8 +76,8 @@ async function main(): Promise<void> {
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, 0.9, log);
-  const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, log) : null;
-  const pool = new SessionRegistry(config, runtimeEnv, spawn.spawner, log, ledger, pressure, cgroups);
+  const cgroups = cgroup.containment ? new CgroupContainment(cgroup.containment, log) : null;
+  const pool = new SessionRegistry({ settings: config, runtimeEnv, spawner: spawn.spawner, log, tracker: ledger, pressure, containment: cgroups });
   let connections: ConnectionSet | null = null;
   const router = createRouter(
     pool,

@@ -1,6 +1,5 @@
+import type { StreamName } from '../protocol/events';
 import { utf8SafeEnd } from './capture';
-
-export type StreamName = 'stdout' | 'stderr';
 
 /** A piece of one stream, whole UTF-8 characters only (unless the bytes are not UTF-8 at all). */
 export interface Chunk {

@@ -19,7 +19,7 @@ export interface CgroupHandle {
   signal(signal: NodeJS.Signals): void;
   /** Every process in the leaf. */
   pids(): number[];
-  /** cgroup.kill; false when it could not be done. */
+  /** An escape-proof SIGKILL of every process in it (cgroup.kill); false when it could not be done. */
   kill(): boolean;
   populated(): boolean;
 }

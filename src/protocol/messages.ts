@@ -79,6 +79,8 @@ export const LimitsParams = z.object({
   cpu_percent: z.number().positive().nullish(),
 });
 
+export type LimitsParams = z.infer<typeof LimitsParams>;
+
 export const SessionCreateParams = z.object({
   shell: z.string().min(1).max(4096).nullish(),
   env: EnvMap.nullish(),

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode } from '../protocol/errors';
 import { LineSplitter, encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
-import type { EventSink } from '../exec/event-sink';
+import type { EventSink } from './event-sink';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
 import { failure, type RequestContext, type Router } from './router';
 import { parseRequestLine } from './request-line';

@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import type { z } from 'zod';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import {
   ExecAttachParams,
@@ -12,11 +13,15 @@ import {
   SessionDestroyParams,
   SessionRefParams,
 } from '../protocol/messages';
+import { ExecError, type ExecErrorCode } from '../exec/errors';
 import type { SessionRegistry } from '../sessions/registry';
 import { heapFigures, openFdCount, residentBytes } from '../system/stats';
 import { VERSION } from '../system/version';
 import { LazyList } from '../protocol/encode';
-import { Router } from './router';
+import type { ExecCancelled, ExecStreamStarted } from '../protocol/events';
+import { execResult, execSummary } from './exec-wire';
+import { Router, type Handler } from './router';
+import { watch } from './watcher';
 
 export interface DaemonInfo {
   startedAt: number;
@@ -30,7 +35,26 @@ export interface DaemonInfo {
 
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
 
-/** The v1 methods, wired to the session pool. */
+/** The wire code of each exec/ error. */
+const WIRE_CODE: Record<ExecErrorCode, ErrorCode> = {
+  cannot_start: ErrorCode.COMMAND_FAILED,
+  out_of_resources: ErrorCode.RESOURCE_PRESSURE,
+  invalid_limit: ErrorCode.INVALID_PARAMS,
+};
+
+/** A handler whose domain errors are answered as wire errors, with their message. */
+function atEdge<S extends z.ZodType>(handle: Handler<S>): Handler<S> {
+  return async (params, ctx) => {
+    try {
+      return await handle(params, ctx);
+    } catch (err) {
+      if (err instanceof ExecError) throw new TrlError(WIRE_CODE[err.code], err.message);
+      throw err;
+    }
+  };
+}
+
+/** The v1 methods, wired to the session registry. */
 export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
   return new Router()
     .register('system.ping', NoParams, () => ({ uptime_s: uptimeS(info), version: VERSION }))
@@ -48,7 +72,7 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
       resource_pressure: info.pressure(),
       version: VERSION,
     }))
-    .register('session.create', SessionCreateParams, async (p, ctx) => {
+    .register('session.create', SessionCreateParams, atEdge(async (p, ctx) => {
       const connection = ctx.connection;
       if (p.temporary && !connection) {
         throw new TrlError(ErrorCode.INVALID_PARAMS, 'params.temporary: needs a connection that outlives the request (the Unix socket or stdio), not HTTP');
@@ -60,7 +84,7 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
         });
       }
       return { ...s.summary(), timeout_s: pool.effectiveTimeoutS(s), limits: s.limits };
-    })
+    }))
     .register('session.list', NoParams, () => ({ sessions: pool.list().map((s) => s.summary()) }))
     .register('session.info', SessionRefParams, (p) => {
       const s = pool.get(p.session_id);
@@ -77,61 +101,65 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
       await pool.destroy(p.session_id, p.force ?? false);
       return { session_id: p.session_id, state: 'terminated' };
     })
-    .register('exec.run', ExecRunParams, (p) => pool.run(p))
-    .register('exec.stream', ExecStreamParams, async (p, ctx) => {
+    .register(
+      'exec.run',
+      ExecRunParams,
+      atEdge(async (p) => execResult(await (await pool.start(p, true)).done)),
+    )
+    .register('exec.stream', ExecStreamParams, atEdge(async (p, ctx) => {
       const withText = p.output_keep != null;
-      const { live } = await pool.start(p, { collect: withText });
-      live.textForStarter = withText;
-      if (p.kill_on_disconnect) ctx.sink.onClose(() => void live.execution?.cancel());
+      const { record } = await pool.start(p, withText);
+      record.textForStarter = withText;
+      if (p.kill_on_disconnect) ctx.sink.onClose(() => void record.run?.cancel());
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
-      if (p.lossless) live.holdOutput(1);
+      if (p.lossless) record.holdOutput(1);
       ctx.afterResponse(() => {
-        const watcher = live.watch(ctx.sink, undefined, p.lossless ?? false, withText);
-        if (p.lossless) live.holdOutput(-1);
+        const watcher = watch(record, ctx.sink, undefined, p.lossless ?? false, withText);
+        if (p.lossless) record.holdOutput(-1);
         watcher.pump();
       });
-      return { exec_id: live.id, session_id: live.sessionId, pid: live.execution?.pid ?? null };
-    })
+      return { exec_id: record.id, session_id: record.sessionId, pid: record.run?.pid ?? null } satisfies ExecStreamStarted;
+    }))
     .register('exec.attach', ExecAttachParams, (p, ctx) => {
-      const live = pool.execs.get(p.exec_id);
+      const record = pool.execs.get(p.exec_id);
       const from = { stdout: p.offsets?.stdout ?? 0, stderr: p.offsets?.stderr ?? 0 };
       for (const stream of ['stdout', 'stderr'] as const) {
-        const total = live.log.totalBytes(stream);
+        const total = record.output.totalBytes(stream);
         if (from[stream] > total) {
           throw new TrlError(ErrorCode.INVALID_PARAMS, `params.offsets.${stream}: ${from[stream]} is past the end of the stream (${total} bytes so far)`);
         }
       }
-      ctx.afterResponse(() => live.watch(ctx.sink, from, p.lossless ?? false).pump());
-      return live.summary();
+      ctx.afterResponse(() => watch(record, ctx.sink, from, p.lossless ?? false).pump());
+      return execSummary(record);
     })
     .register('exec.cancel', ExecCancelParams, (p) => {
-      const live = pool.runningExec(p);
+      const record = pool.runningExec(p);
       const signal = p.signal ? parseSignal(p.signal) : undefined;
-      void live.execution!.cancel(signal);
-      return { exec_id: live.id, session_id: live.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined };
+      void record.run.cancel(signal);
+      return { exec_id: record.id, session_id: record.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined } satisfies ExecCancelled;
     })
     .register('exec.input', ExecInputParams, (p) => {
-      const live = pool.runningExec(p);
-      const execution = live.execution!;
-      if (!execution.stdinOpen) {
-        throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${live.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
+      const record = pool.runningExec(p);
+      const run = record.run;
+      if (!run.stdinOpen) {
+        throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${record.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
       }
       const data = p.data ?? '';
       const bytes = Buffer.byteLength(data);
-      if (execution.pendingInputBytes + bytes > limits.maxStdinBytes) {
+      if (run.pendingInputBytes + bytes > limits.maxStdinBytes) {
         throw new TrlError(
           ErrorCode.RESOURCE_PRESSURE,
-          `exec ${live.id} is not reading its input: ${execution.pendingInputBytes} bytes still pending (limit TRL_MAX_STDIN_BYTES ${limits.maxStdinBytes})`,
+          `exec ${record.id} is not reading its input: ${run.pendingInputBytes} bytes still pending (limit TRL_MAX_STDIN_BYTES ${limits.maxStdinBytes})`,
         );
       }
-      execution.writeInput(data, p.eof ?? false);
-      live.inputSent();
-      return { exec_id: live.id, bytes, eof: p.eof ?? false };
+      run.writeInput(data, p.eof ?? false);
+      record.inputSent();
+      return { exec_id: record.id, bytes, eof: p.eof ?? false };
     })
     .register('exec.list', ExecListParams, (p) => {
       // Produced as it is written: thousands of retained command texts never make one string.
       const execs = new LazyList(function* () {
-        for (const e of pool.execs.list(p.session_id)) yield e.summary();
+        for (const e of pool.execs.list(p.session_id)) yield execSummary(e);
       });
       return { execs };
     });

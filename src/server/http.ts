@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { validateHttpConfig, isLoopback } from '../config/http';
 import type { Config } from '../config/schema';
-import type { EventSink } from '../exec/event-sink';
+import type { EventSink } from './event-sink';
 import { ErrorCode } from '../protocol/errors';
 import { RequestEnvelope } from '../protocol/messages';
 import { encodeLine } from '../protocol/ndjson';

@@ -1,14 +1,7 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import {
-  isSafeCgroupName,
-  parentDir,
-  parseCgroup2Mounts,
-  parseControllerList,
-  parseKeyValues,
-  parseProcCgroup,
-  resolveCgroupDir,
-} from './cgroup-detect';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isSafeCgroupName, parseKeyValues } from './cgroup-paths';
+import { descendants, enableControllers, errCode, isDir, mkdirIfMissing, pidsInTree, populated, readText, removeTree, sleepSync, subdirs, tryWrite } from './cgroup-files';
 
 /**
  * Containment with a delegated cgroup v2 subtree (systemd `Delegate=yes`).
@@ -48,16 +41,16 @@ export interface CgroupLog {
 }
 
 /** The controllers sessions may use, in the order they are enabled. */
-const WANTED_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
-/** How long detect()'s start-up sweep waits for one leftover session to empty after cgroup.kill. */
+export const WANTED_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
+/** How long the start-up sweep waits for one leftover session to empty after cgroup.kill. */
 const SWEEP_WAIT_MS = 3000;
 /** How long destroySession waits for the session to empty. */
 const DESTROY_WAIT_MS = 5000;
 const POLL_MS = 10;
 
-type KillMode = 'kill' | 'freeze';
+export type KillMode = 'kill' | 'freeze';
 
-export class CgroupContainment {
+export class DelegatedCgroup {
   /** Controllers enabled for sessions: a subset of memory, pids, cpu (possibly empty: kill-only containment). */
   readonly controllers: string[];
   /** The delegated cgroup directory (`<own>`). */
@@ -72,7 +65,7 @@ export class CgroupContainment {
   /** memory.events oom_kill of the session when an exec started, for kernels/setups where the leaf has no memory files. */
   private readonly oomBaseline = new Map<string, number>();
 
-  private constructor(root: string, controllers: string[], killMode: KillMode) {
+  constructor(root: string, controllers: string[], killMode: KillMode) {
     this.root = root;
     this.controllers = controllers;
     this.killMode = killMode;
@@ -80,95 +73,8 @@ export class CgroupContainment {
     this.sessionsDir = join(root, 'sessions');
   }
 
-  /**
-   * Finds the daemon's own cgroup v2 and, when it is delegated to us, takes
-   * it over (see the class comment). Never throws: returns null and the
-   * reason when cgroups cannot be used. Call once per process, before any
-   * command is started (a second call sweeps the sessions of the first).
-   */
-  static detect(log: CgroupLog): { containment: CgroupContainment | null; reason: string } {
-    try {
-      return CgroupContainment.detectOrThrow(log);
-    } catch (err) {
-      return { containment: null, reason: `cgroup set-up failed unexpectedly: ${(err as Error).message}` };
-    }
-  }
-
-  private static detectOrThrow(log: CgroupLog): { containment: CgroupContainment | null; reason: string } {
-    const no = (reason: string) => ({ containment: null, reason });
-    let procCgroup: string;
-    let mountinfo: string;
-    try {
-      procCgroup = readFileSync('/proc/self/cgroup', 'utf8');
-      mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-    } catch (err) {
-      return no(`cannot read /proc/self/cgroup or /proc/self/mountinfo (${errCode(err)})`);
-    }
-    const path = parseProcCgroup(procCgroup);
-    if (path === null) return no('the daemon has no cgroup v2 membership (no "0::" line in /proc/self/cgroup): cgroup v1 only');
-    const mounts = parseCgroup2Mounts(mountinfo);
-    if (mounts.length === 0) return no('no cgroup2 filesystem is mounted');
-    const own = resolveCgroupDir(path, mounts);
-    if (own === null || !isDir(own)) return no(`the daemon's cgroup ${path} is not visible under any cgroup2 mount`);
-    if (path === '/') {
-      return no(`the daemon runs in the root cgroup of the v2 hierarchy (${own}), which is never delegated; run it under systemd with Delegate=yes`);
-    }
-
-    // Our own cgroup is `<base>/daemon` when a previous detect() of this process
-    // (or systemd's DelegateSubgroup=daemon) put us there: take the parent as the base.
-    let base = own;
-    if (basename(own) === 'daemon' && delegationProblem(parentDir(own)) === null) base = parentDir(own);
-
-    const problem = delegationProblem(base);
-    if (problem !== null) return no(`cgroup ${base} is not delegated to the daemon's user (uid ${process.getuid?.()}): ${problem}; run under systemd with Delegate=yes`);
-
-    const killMode: KillMode | null = existsSync(join(base, 'cgroup.kill')) ? 'kill' : existsSync(join(base, 'cgroup.freeze')) ? 'freeze' : null;
-    if (killMode === null) return no('this kernel has neither cgroup.kill (Linux 5.14+) nor cgroup.freeze (Linux 5.2+): no escape-proof kill');
-
-    // The daemon into a leaf of its own.
-    const daemonDir = join(base, 'daemon');
-    const createdDaemonDir = mkdirIfMissing(daemonDir);
-    try {
-      writeFileSync(join(daemonDir, 'cgroup.procs'), String(process.pid));
-    } catch (err) {
-      if (createdDaemonDir) tryRmdir(daemonDir);
-      return no(`cannot move the daemon into ${daemonDir} (${errCode(err)})`);
-    }
-    // Anything else of the service still in <base> would keep us from enabling controllers.
-    const others = readPids(join(base, 'cgroup.procs'));
-    let moved = 0;
-    for (const pid of others) {
-      try {
-        writeFileSync(join(daemonDir, 'cgroup.procs'), String(pid));
-        moved++;
-      } catch {
-        /* gone, or not ours */
-      }
-    }
-    if (others.length > 0) log.info({ cgroup: base, processes: others.length, moved }, 'moved the service\'s other processes into the daemon leaf');
-
-    // Controllers: <base> → sessions → each session (so that every command's leaf has its own stats).
-    const sessionsDir = join(base, 'sessions');
-    mkdirIfMissing(sessionsDir);
-    const available = parseControllerList(readText(join(base, 'cgroup.controllers')) ?? '');
-    let enabled = enableControllers(base, WANTED_CONTROLLERS.filter((c) => available.includes(c)));
-    enabled = enableControllers(sessionsDir, enabled);
-
-    const cg = new CgroupContainment(base, enabled, killMode);
-    const swept = cg.sweepLeftovers(log);
-    const missing = WANTED_CONTROLLERS.filter((c) => !enabled.includes(c));
-    return {
-      containment: cg,
-      reason:
-        `cgroup v2 delegated at ${base}; controllers for sessions: ${enabled.length > 0 ? enabled.join(', ') : 'none'}` +
-        (missing.length > 0 ? ` (not available in v2 here: ${missing.join(', ')})` : '') +
-        `; kill via ${killMode === 'kill' ? 'cgroup.kill' : 'cgroup.freeze + SIGKILL'}` +
-        (swept > 0 ? `; removed ${swept} leftover session cgroup(s)` : ''),
-    };
-  }
-
   /** Kills and removes every session cgroup left by a previous run. Returns how many were removed. */
-  private sweepLeftovers(log: CgroupLog): number {
+  sweepLeftovers(log: CgroupLog): number {
     let removed = 0;
     for (const name of subdirs(this.sessionsDir)) {
       const dir = join(this.sessionsDir, name);
@@ -267,16 +173,16 @@ export class CgroupContainment {
     return this.killTree(this.leafDir(sessionId, execId));
   }
 
-  /**
-   * Sends `signal` to every process in the command's leaf (for the TERM step
-   * of TERM → grace → KILL, and exec.cancel with an explicit signal). Returns
-   * how many processes were signalled. Not part of the original interface.
-   */
   /** Every process in the command's leaf. */
   execPids(sessionId: string, execId: string): number[] {
     return pidsInTree(this.leafDir(sessionId, execId));
   }
 
+  /**
+   * Sends `signal` to every process in the command's leaf (for the TERM step
+   * of TERM → grace → KILL, and exec.cancel with an explicit signal). Returns
+   * how many processes were signalled.
+   */
   signalExec(sessionId: string, execId: string, signal: NodeJS.Signals): number {
     let n = 0;
     for (const pid of pidsInTree(this.leafDir(sessionId, execId))) {
@@ -368,150 +274,7 @@ export class CgroupContainment {
   }
 }
 
-// ---- small filesystem helpers (cgroupfs) ----
-
-function errCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException)?.code ?? String(err);
-}
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function readText(p: string): string | null {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-function tryWrite(p: string, value: string): boolean {
-  try {
-    writeFileSync(p, value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function tryRmdir(p: string): void {
-  try {
-    rmdirSync(p);
-  } catch {
-    /* best effort */
-  }
-}
-
-/** mkdir; true if we created it, false if it existed. Other errors throw. */
-function mkdirIfMissing(p: string): boolean {
-  try {
-    mkdirSync(p);
-    return true;
-  } catch (err) {
-    if (errCode(err) === 'EEXIST' && isDir(p)) return false;
-    throw err;
-  }
-}
-
-/** null when `dir` can be taken over by this process: our cgroup.procs, cgroup.subtree_control and mkdir rights. Otherwise what is missing. */
-function delegationProblem(dir: string): string | null {
-  const checks: Array<[string, number]> = [
-    [dir, constants.W_OK | constants.X_OK],
-    [join(dir, 'cgroup.procs'), constants.W_OK],
-    [join(dir, 'cgroup.subtree_control'), constants.W_OK],
-  ];
-  for (const [p, mode] of checks) {
-    try {
-      accessSync(p, mode);
-    } catch (err) {
-      let owner = '';
-      try {
-        owner = ` (owner uid ${statSync(p).uid})`;
-      } catch {
-        /* no stat */
-      }
-      return `${p} is not writable${owner}: ${errCode(err)}`;
-    }
-  }
-  return null;
-}
-
-/** Enables each controller in dir/cgroup.subtree_control (one write each, so one refusal does not block the others); returns those enabled. */
-function enableControllers(dir: string, controllers: readonly string[]): string[] {
-  const file = join(dir, 'cgroup.subtree_control');
-  const already = parseControllerList(readText(file) ?? '');
-  const enabled: string[] = [];
-  for (const c of controllers) {
-    if (already.includes(c) || tryWrite(file, `+${c}`)) enabled.push(c);
-  }
-  return enabled;
-}
-
-function readPids(procsFile: string): number[] {
-  return (readText(procsFile) ?? '')
-    .split('\n')
-    .map((s) => Number(s))
-    .filter((n) => Number.isInteger(n) && n > 0);
-}
-
-function subdirs(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-/** Every cgroup below dir, deepest first. */
-function descendants(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of subdirs(dir)) {
-    const child = join(dir, name);
-    out.push(...descendants(child), child);
-  }
-  return out;
-}
-
-function pidsInTree(dir: string): number[] {
-  const pids: number[] = [];
-  for (const d of [dir, ...descendants(dir)]) pids.push(...readPids(join(d, 'cgroup.procs')));
-  return pids;
-}
-
-/** cgroup.events populated 1. A missing cgroup is not populated. */
-function populated(dir: string): boolean {
-  const events = readText(join(dir, 'cgroup.events'));
-  if (events === null) return false;
-  return parseKeyValues(events).get('populated') === 1;
-}
-
-/** rmdir bottom-up. true when dir is gone afterwards; false when something is still in use (EBUSY) or refused. */
-function removeTree(dir: string): boolean {
-  if (!isDir(dir)) return true;
-  for (const d of [...descendants(dir), dir]) {
-    try {
-      rmdirSync(d);
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') return false;
-    }
-  }
-  return true;
-}
-
 function intLimit(v: number | undefined): string | null {
   if (v === undefined || !Number.isFinite(v) || v < 0) return null;
   return String(Math.floor(v));
-}
-
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-/** Blocks the thread for ms (used only by the bounded start-up sweep and the freezer fallback). */
-function sleepSync(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
 }

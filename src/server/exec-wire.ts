@@ -1,0 +1,80 @@
+import type { CapturedText } from '../exec/capture';
+import type { ExecRecord } from '../exec/exec-record';
+import type { CommandOutcome } from '../exec/outcome';
+import type { ExecSummary, ExitEvent } from '../protocol/events';
+import type { ExecResult } from '../protocol/messages';
+
+/** exec.run's result: the outcome with its collected text. */
+export function execResult(o: CommandOutcome): ExecResult {
+  return { stdout: o.stdout.text, stderr: o.stderr.text, ...resultFields(o), ...keptParts(o.stdout, o.stderr) };
+}
+
+/**
+ * The exit event: the result without its text, except for the caller of an
+ * exec.stream given output_keep. Here `*_truncated` means the retention
+ * window no longer holds the stream's start.
+ */
+export function exitEvent(record: ExecRecord, o: CommandOutcome, text: { stdout: CapturedText; stderr: CapturedText } | null): ExitEvent {
+  return {
+    event: 'exit',
+    exec_id: record.id,
+    ...resultFields(o),
+    stdout_truncated: record.output.retainedFrom('stdout') > 0,
+    stderr_truncated: record.output.retainedFrom('stderr') > 0,
+    ...(text ? { stdout: text.stdout.text, stderr: text.stderr.text, ...keptParts(text.stdout, text.stderr) } : {}),
+  } satisfies ExitEvent;
+}
+
+/** One exec as exec.list and exec.attach describe it. */
+export function execSummary(record: ExecRecord): ExecSummary {
+  const o = record.outcome;
+  const out = record.output;
+  return {
+    exec_id: record.id,
+    session_id: record.sessionId,
+    command: record.command,
+    state: o === null ? 'running' : 'exited',
+    pid: record.run?.pid ?? null,
+    started_at: record.run?.startedAt.toISOString() ?? null,
+    finished_at: record.finishedAt === null ? null : new Date(record.finishedAt).toISOString(),
+    exit_code: o?.exitCode ?? null,
+    timed_out: o ? o.timeout !== null : false,
+    cancelled: o ? o.cancelSignal !== null : false,
+    stdout_bytes: out.totalBytes('stdout'),
+    stderr_bytes: out.totalBytes('stderr'),
+    retained: {
+      stdout: { from: out.retainedFrom('stdout'), to: out.totalBytes('stdout') },
+      stderr: { from: out.retainedFrom('stderr'), to: out.totalBytes('stderr') },
+    },
+  } satisfies ExecSummary;
+}
+
+/** The fields exec.run's result and the exit event share, in wire order. */
+function resultFields(o: CommandOutcome): Omit<ExecResult, 'stdout' | 'stderr'> {
+  return {
+    exit_code: o.exitCode,
+    signal: o.signal,
+    duration_ms: o.durationMs,
+    timed_out: o.timeout !== null,
+    timeout: o.timeout,
+    cancelled: o.cancelSignal !== null,
+    cancel_signal: o.cancelSignal,
+    killed_by: o.endedBy,
+    cpu_time_ms: o.cpuTimeMs,
+    memory_peak_bytes: o.memoryPeakBytes,
+    stdout_truncated: o.stdout.truncated,
+    stderr_truncated: o.stderr.truncated,
+    stdout_bytes: o.stdout.bytes,
+    stderr_bytes: o.stderr.bytes,
+  };
+}
+
+/** The result fields only `output_keep` "tail" and "head_tail" add. */
+function keptParts(out: CapturedText, err: CapturedText): Partial<ExecResult> {
+  const parts: Partial<ExecResult> = {};
+  if (out.tail !== undefined) parts.stdout_tail = out.tail;
+  if (err.tail !== undefined) parts.stderr_tail = err.tail;
+  if (out.omitted !== undefined) parts.stdout_omitted_bytes = out.omitted;
+  if (err.omitted !== undefined) parts.stderr_omitted_bytes = err.omitted;
+  return parts;
+}
