@@ -80,10 +80,6 @@ export class CommandRun {
     return new CommandRun(spec, child, container, t0);
   }
 
-  get isFinished(): boolean {
-    return this.finished;
-  }
-
   get stdinOpen(): boolean {
     return !this.finished && this.child.stdin.writable;
   }
@@ -128,11 +124,6 @@ export class CommandRun {
   /** Stops the command's whole tree: TERM → grace → KILL, or the one signal given. */
   cancel(signal?: NodeJS.Signals): Promise<void> {
     return this.finished ? Promise.resolve() : this.stops.cancel(signal);
-  }
-
-  /** TERM → grace → KILL (or KILL at once); resolves once the tree is gone or the grace is over. */
-  terminate(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    return this.finished ? Promise.resolve() : this.stops.terminate(signal);
   }
 
   private wire(): void {

@@ -18,21 +18,21 @@ export class ExecTable {
     private readonly maxFinishedBytes: number,
   ) {}
 
-  add(live: ExecRecord): void {
-    this.execs.set(live.id, live);
+  add(record: ExecRecord): void {
+    this.execs.set(record.id, record);
   }
 
   /** A command ended: it now counts against the retention bounds. */
-  ended(live: ExecRecord): void {
+  ended(record: ExecRecord): void {
     this.finished++;
-    this.finishedBytes += live.retainedBytes;
-    if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity, Infinity);
+    this.finishedBytes += record.retainedBytes;
+    if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity);
   }
 
   get(id: string): ExecRecord {
-    const live = this.execs.get(id);
-    if (!live) throw new TrlError(ErrorCode.EXEC_NOT_FOUND, `exec ${id} does not exist (finished execs are kept for TRL_EXEC_RETAIN_S)`);
-    return live;
+    const record = this.execs.get(id);
+    if (!record) throw new TrlError(ErrorCode.EXEC_NOT_FOUND, `exec ${id} does not exist (finished execs are kept for TRL_EXEC_RETAIN_S)`);
+    return record;
   }
 
   /** Every exec (of one session), oldest first, one at a time: a listing is written as it is produced. */
@@ -42,19 +42,18 @@ export class ExecTable {
 
   /** Drops finished execs older than the retention time (housekeeping). */
   expire(now = Date.now()): void {
-    this.evict(now - this.retainMs, Infinity);
+    this.evict(now - this.retainMs);
   }
 
-  /** Removes up to `count` finished execs that ended before `before`, oldest first (Map order is start order). */
-  private evict(before: number, count: number): void {
-    for (const [id, live] of this.execs) {
+  /** Removes finished execs that ended before `before` (Infinity: while over the bounds), oldest first (Map order is start order). */
+  private evict(before: number): void {
+    for (const [id, record] of this.execs) {
       const overBound = this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes;
-      if (count <= 0 || (before === Infinity && !overBound)) break;
-      if (live.finishedAt !== null && live.finishedAt <= before) {
+      if (before === Infinity && !overBound) break;
+      if (record.finishedAt !== null && record.finishedAt <= before) {
         this.execs.delete(id);
         this.finished--;
-        this.finishedBytes -= live.retainedBytes;
-        count--;
+        this.finishedBytes -= record.retainedBytes;
       }
     }
   }

@@ -55,8 +55,6 @@ export class DelegatedCgroup {
   readonly controllers: string[];
   /** The delegated cgroup directory (`<own>`). */
   readonly root: string;
-  /** `<own>/daemon`: where the daemon (and a command's shell until it moves itself) lives. */
-  readonly daemonDir: string;
   /** `<own>/sessions`. */
   readonly sessionsDir: string;
   /** cgroup.kill, or the freezer loop on kernels without it. */
@@ -69,7 +67,6 @@ export class DelegatedCgroup {
     this.root = root;
     this.controllers = controllers;
     this.killMode = killMode;
-    this.daemonDir = join(root, 'daemon');
     this.sessionsDir = join(root, 'sessions');
   }
 
