@@ -1,15 +1,15 @@
-import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { StreamCapture } from './capture';
 import { captureFor } from './capture-tail';
-import type { CommandContainer, Containment } from './containment';
+import type { CommandContainer } from './containment';
 import { buildOutcome, type CommandOutcome } from './outcome';
+import { OutputPause } from './output-pause';
 import type { RunSpec } from './run-spec';
-import { invocation } from './script';
-import { parseStateReport, type ShellState } from './shell-state';
-import type { SpawnedProcess, Spawner } from './spawn';
-import { startError } from './start-error';
+import type { ShellState } from './shell-state';
+import type { SpawnedProcess } from './spawn';
+import { StatePipe } from './state-pipe';
 import { StopRecord } from './stop-record';
+import { Timeouts } from './timeouts';
 import type { ProcessTree } from './terminate';
 
 /** How a run ended: its outcome, and the shell's final cwd and env (null unless it ended normally through the wrapper). */
@@ -20,8 +20,6 @@ export interface RunEnd {
 
 /** After the shell exits, how long its background children may keep our stdout/stderr open before we stop reading. */
 const DRAIN_AFTER_EXIT_MS = 100;
-/** The state report is a cwd and an environment; anything bigger is not ours. */
-const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 /** One command from spawn to finish: capture, timeouts, input, stops, and its outcome, built once. */
 export class CommandRun {
@@ -33,21 +31,18 @@ export class CommandRun {
 
   private readonly stdout: StreamCapture;
   private readonly stderr: StreamCapture;
-  private stateChunks: Buffer[] = [];
-  private stateBytes = 0;
+  private readonly state: StatePipe;
   private openStreams = 3;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  private timeoutTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private timeouts!: Timeouts;
   private drainTimer: NodeJS.Timeout | undefined;
   private settle!: (end: RunEnd) => void;
   private finished = false;
-  private outputPaused = false;
-  private resumeStdout!: () => Readable;
-  private resumeStderr!: () => Readable;
+  private readonly output: OutputPause;
   private lastOutputAt: number;
 
-  private constructor(
+  /** Watches a spawned command (see startCommand) to its end. */
+  constructor(
     private readonly spec: RunSpec,
     private readonly child: SpawnedProcess,
     private readonly container: CommandContainer | null,
@@ -61,23 +56,10 @@ export class CommandRun {
     this.stops = new StopRecord(this.tree, spec.graceMs);
     this.stdout = captureFor(spec.outputKeep, spec.collectBytes);
     this.stderr = captureFor(spec.outputKeep, spec.collectBytes);
+    this.output = new OutputPause([child.stdout, child.stderr]);
+    this.state = new StatePipe(child.state);
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.wire();
-  }
-
-  /** Starts the command, in its own container when the containment gives one. Rejects with an ExecError that says why not. */
-  static async start(spec: RunSpec, spawner: Spawner, containment: Containment | null): Promise<CommandRun> {
-    const container = containment?.openCommand(spec.sessionId, spec.execId) ?? null;
-    const program = invocation({ ...spec, procsFile: container?.procsFile });
-    const t0 = performance.now();
-    let child: SpawnedProcess;
-    try {
-      child = await spawner({ ...program, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId } });
-    } catch (err) {
-      container?.release();
-      throw await startError(err as NodeJS.ErrnoException, spec.shell, spec.cwd);
-    }
-    return new CommandRun(spec, child, container, t0);
   }
 
   get stdinOpen(): boolean {
@@ -101,18 +83,14 @@ export class CommandRun {
    */
   pauseOutput(): void {
     if (this.finished) return;
-    this.outputPaused = true;
-    this.child.stdout.pause();
-    this.child.stderr.pause();
-    clearTimeout(this.idleTimer);
+    this.output.pause();
+    this.timeouts.stopIdle();
   }
 
   resumeOutput(): void {
     if (this.finished) return;
-    this.outputPaused = false;
-    this.resumeStdout();
-    this.resumeStderr();
-    if (this.spec.idleTimeoutMs > 0 && this.exit === null) this.idleTimer = setTimeout(() => this.timeOut('idle'), this.spec.idleTimeoutMs);
+    this.output.resume();
+    if (this.exit === null) this.timeouts.startIdle();
   }
 
   /** Writes to the command's stdin; `eof` closes it afterwards. */
@@ -128,19 +106,8 @@ export class CommandRun {
 
   private wire(): void {
     const { child, spec } = this;
-    // Node resumes a child's stdio streams when the child exits (child_process's flushStdio), which
-    // would release a pause held for a lossless reader and flood the window: while paused, resume()
-    // from anyone but resumeOutput is ignored.
-    this.resumeStdout = child.stdout.resume.bind(child.stdout);
-    this.resumeStderr = child.stderr.resume.bind(child.stderr);
-    child.stdout.resume = () => (this.outputPaused ? child.stdout : this.resumeStdout());
-    child.stderr.resume = () => (this.outputPaused ? child.stderr : this.resumeStderr());
     child.stdout.on('data', (c: Buffer) => this.onData('stdout', this.stdout, c));
     child.stderr.on('data', (c: Buffer) => this.onData('stderr', this.stderr, c));
-    child.state.on('data', (c: Buffer) => {
-      this.stateBytes += c.length;
-      if (this.stateBytes <= MAX_STATE_BYTES) this.stateChunks.push(c);
-    });
     for (const s of [child.stdout, child.stderr, child.state]) {
       s.once('close', () => {
         this.openStreams--;
@@ -152,11 +119,12 @@ export class CommandRun {
     if (spec.stdin) child.stdin.write(spec.stdin);
     if (!spec.stdinOpen) child.stdin.end();
 
-    if (spec.timeoutMs > 0) this.timeoutTimer = setTimeout(() => this.timeOut('wall'), spec.timeoutMs);
-    if (spec.idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.timeOut('idle'), spec.idleTimeoutMs);
+    this.timeouts = new Timeouts(spec.timeoutMs, spec.idleTimeoutMs, (kind) => {
+      if (!this.finished) this.stops.timeOut(kind);
+    });
     child.onExit((code, signal) => {
       this.exit = { code, signal };
-      clearTimeout(this.idleTimer);
+      this.timeouts.stopIdle();
       if (this.openStreams > 0) {
         this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
       }
@@ -166,18 +134,14 @@ export class CommandRun {
 
   private onData(stream: 'stdout' | 'stderr', capture: StreamCapture, chunk: Buffer): void {
     this.lastOutputAt = performance.now();
-    this.idleTimer?.refresh();
+    this.timeouts.outputSeen();
     capture.push(chunk);
     this.spec.onOutput(stream, chunk);
   }
 
-  private timeOut(kind: 'wall' | 'idle'): void {
-    if (!this.finished) this.stops.timeOut(kind);
-  }
-
   /** Background children still hold the pipes: stop reading, keep what arrived. */
   private abandonStreams(): void {
-    if (this.outputPaused && !this.stops.any) {
+    if (this.output.paused && !this.stops.any) {
       // A lossless reader is behind: what is still in the pipes is owed to it; wait for it to catch up.
       // A reader may hold output, never the end: once the command is timed out, cancelled or
       // destroyed, the pipes are let go and the exec ends.
@@ -192,19 +156,14 @@ export class CommandRun {
     // A timeout, cancel or destroy is answered once the whole tree is gone, not when the shell is.
     if (!this.stops.settled) return void this.stops.whenSettled(() => this.maybeFinish());
     this.finished = true;
-    clearTimeout(this.timeoutTimer);
-    clearTimeout(this.idleTimer);
+    this.timeouts.clear();
     clearTimeout(this.drainTimer);
     this.child.stdin.destroy();
     this.settle(this.end(this.exit));
   }
 
   private end(exit: { code: number | null; signal: NodeJS.Signals | null }): RunEnd {
-    const mode = this.spec.stateMode;
-    // The head (exit code, cwd) comes from the shell; env's part counts only if env itself succeeded.
-    // With `exec env`, env's own success says the report is whole; export -p ends it with a NUL.
-    const report = mode !== null && exit.signal === null ? parseStateReport(Buffer.concat(this.stateChunks), mode === 'export-p' || exit.code === 0, mode) : null;
-    this.stateChunks = [];
+    const report = this.state.report(this.spec.stateMode, exit);
     // What the kernel saw is read before the leaf goes.
     const usage = this.container?.usage() ?? null;
     this.container?.release();

@@ -1,6 +1,6 @@
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { PressureGauge } from '../system/pressure';
-import type { RegistrySettings } from './registry';
+import type { RegistrySettings } from './registry-options';
 import type { Session } from './session';
 
 /** What admission needs to know of the daemon right now. */

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { ExecStreamParams } from '../protocol/messages';
 import type { Containment } from '../exec/containment';
 import { ExecRecord } from '../exec/exec-record';
-import { CommandRun } from '../exec/run';
+import type { CommandRun } from '../exec/run';
+import { startCommand } from '../exec/start';
 import { mergeAfterCommand, type ShellState } from '../exec/shell-state';
 import type { Spawner } from '../exec/spawn';
-import type { RegistrySettings } from './registry';
+import type { RegistrySettings } from './registry-options';
 import type { Session } from './session';
 
 /** What starting a command in a session needs of the daemon. */
@@ -30,7 +31,7 @@ export async function startInSession(session: Session, params: ExecStreamParams,
   const record = new ExecRecord(randomUUID(), session.id, params.command, ctx.settings.stream_window_bytes);
   let run: CommandRun;
   try {
-    run = await CommandRun.start(
+    run = await startCommand(
       {
         execId: record.id,
         sessionId: session.id,

@@ -1,7 +1,7 @@
 import type { Containment } from '../exec/containment';
 import { groupExists } from '../system/proc';
 import type { ExecTable } from './exec-table';
-import type { GroupTracker, RegistrySettings } from './registry';
+import type { GroupTracker, RegistrySettings } from './registry-options';
 import type { Session } from './session';
 
 /** Often enough that a session expires within a quarter of its limit, at most every 10 s. */
