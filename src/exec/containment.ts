@@ -1,4 +1,5 @@
-import type { CgroupLimits, CgroupStats } from '../system/cgroup-subtree';
+import type { CgroupLimits } from '../system/cgroup-limits';
+import type { CgroupStats } from '../system/cgroup-subtree';
 import type { CgroupHandle } from './terminate';
 
 /**

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema';
 import type { LimitsParams } from '../protocol/messages';
-import type { CgroupLimits } from '../system/cgroup-subtree';
+import type { CgroupLimits } from '../system/cgroup-limits';
 import { ExecError } from './errors';
 
 /**

@@ -1,5 +1,6 @@
 import type { Logger } from './logger';
-import type { CgroupLimits, DelegatedCgroup } from './cgroup-subtree';
+import type { CgroupLimits } from './cgroup-limits';
+import type { DelegatedCgroup } from './cgroup-subtree';
 
 /**
  * Cgroup mode over the delegated subtree: a cgroup per session (its limits),

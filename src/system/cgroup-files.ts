@@ -119,3 +119,29 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 export function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
+
+/** cgroup.kill, or the freezer loop on kernels without it (5.2–5.13). */
+export type KillMode = 'kill' | 'freeze';
+
+/** Escape-proof SIGKILL of a cgroup and its descendants; false when it could not be done. */
+export function killCgroup(mode: KillMode, dir: string): boolean {
+  if (mode === 'kill') return tryWrite(join(dir, 'cgroup.kill'), '1');
+  // Freezer fallback: frozen tasks cannot fork, and SIGKILL still reaches them.
+  if (!isDir(dir)) return false;
+  const freezes = [dir, ...descendants(dir)];
+  for (const d of freezes) tryWrite(join(d, 'cgroup.freeze'), '1');
+  for (let round = 0; round < 20; round++) {
+    const pids = pidsInTree(dir);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    sleepSync(2);
+  }
+  for (const d of freezes) tryWrite(join(d, 'cgroup.freeze'), '0');
+  return true;
+}

@@ -1,32 +1,9 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSafeCgroupName, parseKeyValues } from './cgroup-paths';
-import { descendants, enableControllers, errCode, isDir, mkdirIfMissing, pidsInTree, populated, readText, removeTree, sleepSync, subdirs, tryWrite } from './cgroup-files';
+import { enableControllers, errCode, isDir, killCgroup, mkdirIfMissing, pidsInTree, populated, readText, removeTree, sleepSync, subdirs, tryWrite, type KillMode } from './cgroup-files';
+import { writeLimits, type CgroupLimits } from './cgroup-limits';
 
-/**
- * Containment with a delegated cgroup v2 subtree (systemd `Delegate=yes`).
- *
- *   <own>/                 the cgroup systemd gave the service (delegated to the daemon's user)
- *   <own>/daemon/          the daemon itself (no process may stay in <own>: no-internal-processes rule)
- *   <own>/sessions/<sid>/  one per session: memory.max, memory.swap.max, pids.max, cpu.max
- *   <own>/sessions/<sid>/<execId>/   one leaf per command; the command's shell moves itself here
- *                                    (`echo $$ > …/cgroup.procs`) before any user code runs
- *
- * Kills use cgroup.kill (Linux 5.14+), which reaches every process of the
- * subtree, setsid and double-fork escapees included; on 5.2–5.13 a
- * freeze + SIGKILL-every-member loop stands in for it.
- *
- * Everything here is synchronous except destroySession (which waits for the
- * kernel to empty the cgroup); the calls are a handful of small writes to
- * cgroupfs, which does not block on disk.
- */
-
-export interface CgroupLimits {
-  memoryMax?: number;
-  memorySwapMax?: number;
-  pidsMax?: number;
-  cpuMax?: { quotaUs: number; periodUs: number };
-}
 
 export interface CgroupStats {
   cpuUsageUs: number | null;
@@ -48,8 +25,23 @@ const SWEEP_WAIT_MS = 3000;
 const DESTROY_WAIT_MS = 5000;
 const POLL_MS = 10;
 
-export type KillMode = 'kill' | 'freeze';
-
+/**
+ * Containment with a delegated cgroup v2 subtree (systemd `Delegate=yes`).
+ *
+ *   <own>/                 the cgroup systemd gave the service (delegated to the daemon's user)
+ *   <own>/daemon/          the daemon itself (no process may stay in <own>: no-internal-processes rule)
+ *   <own>/sessions/<sid>/  one per session: memory.max, memory.swap.max, pids.max, cpu.max
+ *   <own>/sessions/<sid>/<execId>/   one leaf per command; the command's shell moves itself here
+ *                                    (`echo $$ > …/cgroup.procs`) before any user code runs
+ *
+ * Kills use cgroup.kill (Linux 5.14+), which reaches every process of the
+ * subtree, setsid and double-fork escapees included; on 5.2–5.13 a
+ * freeze + SIGKILL-every-member loop stands in for it.
+ *
+ * Everything here is synchronous except destroySession (which waits for the
+ * kernel to empty the cgroup); the calls are a handful of small writes to
+ * cgroupfs, which does not block on disk.
+ */
 export class DelegatedCgroup {
   /** Controllers enabled for sessions: a subset of memory, pids, cpu (possibly empty: kill-only containment). */
   readonly controllers: string[];
@@ -77,7 +69,7 @@ export class DelegatedCgroup {
       const dir = join(this.sessionsDir, name);
       const hadProcesses = populated(dir);
       if (hadProcesses) {
-        this.killTree(dir);
+        killCgroup(this.killMode, dir);
         const deadline = Date.now() + SWEEP_WAIT_MS;
         while (populated(dir) && Date.now() < deadline) sleepSync(POLL_MS);
       }
@@ -118,27 +110,7 @@ export class DelegatedCgroup {
     }
     // Controllers in the session's subtree: each command's leaf gets memory.peak, memory.events, pids.current.
     enableControllers(dir, this.controllers);
-    const applied: string[] = [];
-    const put = (controller: string, file: string, value: string | null) => {
-      if (value === null || !this.controllers.includes(controller)) return;
-      const target = join(dir, file);
-      if (!existsSync(target)) return;
-      try {
-        writeFileSync(target, value);
-        applied.push(file);
-      } catch {
-        /* refused by the kernel (EINVAL, EBUSY): not applied */
-      }
-    };
-    put('memory', 'memory.max', intLimit(limits.memoryMax));
-    put('memory', 'memory.swap.max', intLimit(limits.memorySwapMax));
-    put('pids', 'pids.max', intLimit(limits.pidsMax));
-    if (limits.cpuMax) {
-      const { quotaUs, periodUs } = limits.cpuMax;
-      const ok = Number.isInteger(quotaUs) && Number.isInteger(periodUs) && quotaUs >= 1000 && periodUs >= 1000 && periodUs <= 1_000_000;
-      put('cpu', 'cpu.max', ok ? `${quotaUs} ${periodUs}` : null);
-    }
-    return { applied };
+    return { applied: writeLimits(dir, this.controllers, limits) };
   }
 
   /**
@@ -167,7 +139,7 @@ export class DelegatedCgroup {
 
   /** SIGKILL to every process in the command's leaf, escapees included. false if that is not possible (no such leaf, write refused). */
   killExec(sessionId: string, execId: string): boolean {
-    return this.killTree(this.leafDir(sessionId, execId));
+    return killCgroup(this.killMode, this.leafDir(sessionId, execId));
   }
 
   /** Every process in the command's leaf. */
@@ -239,39 +211,11 @@ export class DelegatedCgroup {
     const dir = this.sessionDir(sessionId);
     if (!isDir(dir)) return;
     if (populated(dir)) {
-      this.killTree(dir);
+      killCgroup(this.killMode, dir);
       const deadline = Date.now() + DESTROY_WAIT_MS;
       while (populated(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
     }
     removeTree(dir);
     for (const key of this.oomBaseline.keys()) if (key.startsWith(dir + '/')) this.oomBaseline.delete(key);
   }
-
-  /** Escape-proof SIGKILL of a cgroup and its descendants. */
-  private killTree(dir: string): boolean {
-    if (this.killMode === 'kill') return tryWrite(join(dir, 'cgroup.kill'), '1');
-    // Freezer fallback: frozen tasks cannot fork, and SIGKILL still reaches them.
-    if (!isDir(dir)) return false;
-    const freezes = [dir, ...descendants(dir)];
-    for (const d of freezes) tryWrite(join(d, 'cgroup.freeze'), '1');
-    for (let round = 0; round < 20; round++) {
-      const pids = pidsInTree(dir);
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-      sleepSync(2);
-    }
-    for (const d of freezes) tryWrite(join(d, 'cgroup.freeze'), '0');
-    return true;
-  }
-}
-
-function intLimit(v: number | undefined): string | null {
-  if (v === undefined || !Number.isFinite(v) || v < 0) return null;
-  return String(Math.floor(v));
 }

@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parentDir, parseCgroup2Mounts, parseControllerList, parseProcCgroup, resolveCgroupDir } from './cgroup-paths';
-import { enableControllers, errCode, isDir, mkdirIfMissing, readPids, readText, tryRmdir } from './cgroup-files';
-import { DelegatedCgroup, WANTED_CONTROLLERS, type CgroupLog, type KillMode } from './cgroup-subtree';
+import { enableControllers, errCode, isDir, mkdirIfMissing, readPids, readText, tryRmdir, type KillMode } from './cgroup-files';
+import { DelegatedCgroup, WANTED_CONTROLLERS, type CgroupLog } from './cgroup-subtree';
 
 /**
  * Finds the daemon's own cgroup v2 and, when it is delegated to us, takes
