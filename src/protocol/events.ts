@@ -1,11 +1,7 @@
 import type { z } from 'zod';
 import type { ExecResult, ExecStreamParams } from './messages';
-/**
- * Stream events: what the daemon pushes on a connection after answering
- * exec.stream or exec.attach. An event has an `event` field and no `ok`
- * field, which tells it apart from a response. Every event names its exec.
- */
 
+/** The two output streams of a command. */
 export type StreamName = 'stdout' | 'stderr';
 
 /** A piece of one stream. Never splits a UTF-8 character. */
@@ -50,6 +46,11 @@ export type ExitEvent = { event: 'exit'; exec_id: string } & Omit<ExecResult, 's
   stderr?: string;
 };
 
+/**
+ * Stream events: what the daemon pushes on a connection after answering
+ * exec.stream or exec.attach. An event has an `event` field and no `ok`
+ * field, which tells it apart from a response. Every event names its exec.
+ */
 export type StreamEvent = OutputEvent | GapEvent | WaitingInputEvent | ExitEvent;
 
 const EVENT_NAMES = new Set(['output', 'gap', 'waiting_input', 'exit']);
