@@ -28,7 +28,7 @@ const FIELDS = [
 ] as const;
 
 /** The runtime's values as the default limits of a session. */
-export function runtimeDefaults(rt: RuntimeLimits): Limits {
+function runtimeDefaults(rt: RuntimeLimits): Limits {
   const limits: Limits = {};
   if (rt.rlimit_cpu_s > 0) limits.cpu_s = rt.rlimit_cpu_s;
   if (rt.rlimit_nofile > 0) limits.nofile = rt.rlimit_nofile;

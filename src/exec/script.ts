@@ -33,7 +33,7 @@ function cgroupEntryLine(procsFile: string): string {
 }
 
 /** One `ulimit` per option (dash takes only one); a limit that cannot be set stops the command. */
-export function ulimitLines(limits: Limits): string {
+function ulimitLines(limits: Limits): string {
   let s = '';
   const set = (flag: string, value: number, what: string) => {
     s += `ulimit ${flag} ${value} || { echo "trl: cannot set ${what}" >&2; exit 125; }\n`;

@@ -58,7 +58,7 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
     }
   }
   tree.cgroup?.kill();
-  const report = await stopThenKill(scopeOf(tree), undefined, emptyRounds);
+  const report = await stopThenKill(scopeOf(tree), emptyRounds);
   if (tree.cgroup) {
     const deadline = Date.now() + 1000;
     while (tree.cgroup.populated() && Date.now() < deadline) await sleep(5);

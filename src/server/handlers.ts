@@ -55,17 +55,17 @@ function atEdge<S extends z.ZodType>(handle: Handler<S>): Handler<S> {
 }
 
 /** The v1 methods, wired to the session registry. */
-export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
+export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
   return new Router()
     .register('system.ping', NoParams, () => ({ uptime_s: uptimeS(info), version: VERSION }))
     .register('system.stats', NoParams, () => ({
-      active_sessions: pool.activeSessions,
-      total_commands_run: pool.totalCommandsRun,
+      active_sessions: registry.activeSessions,
+      total_commands_run: registry.totalCommandsRun,
       uptime_s: uptimeS(info),
       memory_rss_bytes: residentBytes(),
       ...heapFigures(),
       open_fds: openFdCount(),
-      running_commands: pool.runningCommands,
+      running_commands: registry.runningCommands,
       connections: info.connections(),
       containment: info.containment,
       spawner: info.spawner,
@@ -77,38 +77,38 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
       if (p.temporary && !connection) {
         throw new TrlError(ErrorCode.INVALID_PARAMS, 'params.temporary: needs a connection that outlives the request (the Unix socket or stdio), not HTTP');
       }
-      const s = await pool.create(p);
+      const s = await registry.create(p);
       if (p.temporary) {
         connection!.onClose(() => {
-          pool.destroy(s.id, false, 'connection closed').catch(() => {}); // already destroyed by its client
+          registry.destroy(s.id, false, 'connection closed').catch(() => {}); // already destroyed by its client
         });
       }
-      return { ...s.summary(), timeout_s: pool.effectiveTimeoutS(s), limits: s.limits };
+      return { ...s.summary(), timeout_s: registry.effectiveTimeoutS(s), limits: s.limits };
     }))
-    .register('session.list', NoParams, () => ({ sessions: pool.list().map((s) => s.summary()) }))
+    .register('session.list', NoParams, () => ({ sessions: registry.list().map((s) => s.summary()) }))
     .register('session.info', SessionRefParams, (p) => {
-      const s = pool.get(p.session_id);
+      const s = registry.get(p.session_id);
       return {
         ...s.summary(),
-        env_keys: pool.envKeys(s),
+        env_keys: registry.envKeys(s),
         last_activity: new Date(s.lastActivity).toISOString(),
         command_count: s.commandCount,
-        timeout_s: pool.effectiveTimeoutS(s),
+        timeout_s: registry.effectiveTimeoutS(s),
         limits: s.limits,
       };
     })
     .register('session.destroy', SessionDestroyParams, async (p) => {
-      await pool.destroy(p.session_id, p.force ?? false);
+      await registry.destroy(p.session_id, p.force ?? false);
       return { session_id: p.session_id, state: 'terminated' };
     })
     .register(
       'exec.run',
       ExecRunParams,
-      atEdge(async (p) => execResult(await (await pool.start(p, true)).done)),
+      atEdge(async (p) => execResult(await (await registry.start(p, true)).done)),
     )
     .register('exec.stream', ExecStreamParams, atEdge(async (p, ctx) => {
       const withText = p.output_keep != null;
-      const { record } = await pool.start(p, withText);
+      const { record } = await registry.start(p, withText);
       record.textForStarter = withText;
       if (p.kill_on_disconnect) ctx.sink.onClose(() => void record.run?.cancel());
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
@@ -121,7 +121,7 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
       return { exec_id: record.id, session_id: record.sessionId, pid: record.run?.pid ?? null } satisfies ExecStreamStarted;
     }))
     .register('exec.attach', ExecAttachParams, (p, ctx) => {
-      const record = pool.execs.get(p.exec_id);
+      const record = registry.execs.get(p.exec_id);
       const from = { stdout: p.offsets?.stdout ?? 0, stderr: p.offsets?.stderr ?? 0 };
       for (const stream of ['stdout', 'stderr'] as const) {
         const total = record.output.totalBytes(stream);
@@ -133,13 +133,13 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
       return execSummary(record);
     })
     .register('exec.cancel', ExecCancelParams, (p) => {
-      const record = pool.runningExec(p);
+      const record = registry.runningExec(p);
       const signal = p.signal ? parseSignal(p.signal) : undefined;
       void record.run.cancel(signal);
       return { exec_id: record.id, session_id: record.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined } satisfies ExecCancelled;
     })
     .register('exec.input', ExecInputParams, (p) => {
-      const record = pool.runningExec(p);
+      const record = registry.runningExec(p);
       const run = record.run;
       if (!run.stdinOpen) {
         throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${record.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
@@ -159,7 +159,7 @@ export function createRouter(pool: SessionRegistry, info: DaemonInfo, limits: { 
     .register('exec.list', ExecListParams, (p) => {
       // Produced as it is written: thousands of retained command texts never make one string.
       const execs = new LazyList(function* () {
-        for (const e of pool.execs.list(p.session_id)) yield execSummary(e);
+        for (const e of registry.execs.list(p.session_id)) yield execSummary(e);
       });
       return { execs };
     });

@@ -26,7 +26,7 @@ export class ExecTable {
   ended(record: ExecRecord): void {
     this.finished++;
     this.finishedBytes += record.retainedBytes;
-    if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity);
+    if (this.overBounds) this.evict(Date.now(), true);
   }
 
   get(id: string): ExecRecord {
@@ -42,14 +42,17 @@ export class ExecTable {
 
   /** Drops finished execs older than the retention time (housekeeping). */
   expire(now = Date.now()): void {
-    this.evict(now - this.retainMs);
+    this.evict(now - this.retainMs, false);
   }
 
-  /** Removes finished execs that ended before `before` (Infinity: while over the bounds), oldest first (Map order is start order). */
-  private evict(before: number): void {
+  private get overBounds(): boolean {
+    return this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes;
+  }
+
+  /** Removes finished execs that ended by `before`, oldest first (Map order is start order); `whileOver`: only until within the bounds. */
+  private evict(before: number, whileOver: boolean): void {
     for (const [id, record] of this.execs) {
-      const overBound = this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes;
-      if (before === Infinity && !overBound) break;
+      if (whileOver && !this.overBounds) break;
       if (record.finishedAt !== null && record.finishedAt <= before) {
         this.execs.delete(id);
         this.finished--;
