@@ -1,8 +1,12 @@
+import type { z } from 'zod';
 import type { CapturedText } from '../exec/capture';
+import { ExecError, type ExecErrorCode } from '../exec/errors';
 import type { ExecRecord } from '../exec/exec-record';
 import type { CommandOutcome } from '../exec/outcome';
 import type { ExecSummary, ExitEvent } from '../protocol/events';
+import { ErrorCode, TrlError } from '../protocol/errors';
 import type { ExecResult } from '../protocol/messages';
+import type { Handler } from './router';
 
 /** exec.run's result: the outcome with its collected text. */
 export function execResult(o: CommandOutcome): ExecResult {
@@ -77,4 +81,23 @@ function keptParts(out: CapturedText, err: CapturedText): Partial<ExecResult> {
   if (out.omitted !== undefined) parts.stdout_omitted_bytes = out.omitted;
   if (err.omitted !== undefined) parts.stderr_omitted_bytes = err.omitted;
   return parts;
+}
+
+/** The wire code of each exec/ error. */
+const WIRE_CODE: Record<ExecErrorCode, ErrorCode> = {
+  cannot_start: ErrorCode.COMMAND_FAILED,
+  out_of_resources: ErrorCode.RESOURCE_PRESSURE,
+  invalid_limit: ErrorCode.INVALID_PARAMS,
+};
+
+/** A handler whose domain errors are answered as wire errors, with their message. */
+export function atEdge<S extends z.ZodType>(handle: Handler<S>): Handler<S> {
+  return async (params, ctx) => {
+    try {
+      return await handle(params, ctx);
+    } catch (err) {
+      if (err instanceof ExecError) throw new TrlError(WIRE_CODE[err.code], err.message);
+      throw err;
+    }
+  };
 }

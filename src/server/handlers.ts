@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import type { z } from 'zod';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import {
   ExecAttachParams,
@@ -13,14 +12,13 @@ import {
   SessionDestroyParams,
   SessionRefParams,
 } from '../protocol/messages';
-import { ExecError, type ExecErrorCode } from '../exec/errors';
 import type { SessionRegistry } from '../sessions/registry';
 import { heapFigures, openFdCount, residentBytes } from '../system/stats';
 import { VERSION } from '../system/version';
 import { LazyList } from '../protocol/encode';
 import type { ExecCancelled, ExecStreamStarted } from '../protocol/events';
-import { execResult, execSummary } from './exec-wire';
-import { Router, type Handler } from './router';
+import { atEdge, execResult, execSummary } from './exec-wire';
+import { Router } from './router';
 import { watch } from './watcher';
 
 export interface DaemonInfo {
@@ -34,25 +32,6 @@ export interface DaemonInfo {
 }
 
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
-
-/** The wire code of each exec/ error. */
-const WIRE_CODE: Record<ExecErrorCode, ErrorCode> = {
-  cannot_start: ErrorCode.COMMAND_FAILED,
-  out_of_resources: ErrorCode.RESOURCE_PRESSURE,
-  invalid_limit: ErrorCode.INVALID_PARAMS,
-};
-
-/** A handler whose domain errors are answered as wire errors, with their message. */
-function atEdge<S extends z.ZodType>(handle: Handler<S>): Handler<S> {
-  return async (params, ctx) => {
-    try {
-      return await handle(params, ctx);
-    } catch (err) {
-      if (err instanceof ExecError) throw new TrlError(WIRE_CODE[err.code], err.message);
-      throw err;
-    }
-  };
-}
 
 /** The v1 methods, wired to the session registry. */
 export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
