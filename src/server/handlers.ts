@@ -93,7 +93,7 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
       if (p.lossless) record.holdOutput(1);
       ctx.afterResponse(() => {
-        const watcher = watch(record, ctx.sink, undefined, p.lossless ?? false, withText);
+        const watcher = watch(record, ctx.sink, { lossless: p.lossless ?? false, withText });
         if (p.lossless) record.holdOutput(-1);
         watcher.pump();
       });
@@ -108,7 +108,7 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
           throw new TrlError(ErrorCode.INVALID_PARAMS, `params.offsets.${stream}: ${from[stream]} is past the end of the stream (${total} bytes so far)`);
         }
       }
-      ctx.afterResponse(() => watch(record, ctx.sink, from, p.lossless ?? false).pump());
+      ctx.afterResponse(() => watch(record, ctx.sink, { from, lossless: p.lossless ?? false }).pump());
       return execSummary(record);
     })
     .register('exec.cancel', ExecCancelParams, (p) => {

@@ -5,9 +5,19 @@ import type { GapEvent, OutputEvent, StreamName, WaitingInputEvent } from '../pr
 import type { EventSink } from './event-sink';
 import { exitEvent } from './exec-wire';
 
-/** Starts following an exec for a client from the given offsets (0 = from the beginning of what is retained). */
-export function watch(record: ExecRecord, sink: EventSink, from?: Partial<Record<StreamName, number>>, lossless = false, withText = false): Watcher {
-  const w = new Watcher(record, sink, from, lossless, withText);
+/** How a watcher reads. */
+export interface WatchOptions {
+  /** Byte offsets to start from; 0 (the default) = from the beginning of what is retained. */
+  from?: Partial<Record<StreamName, number>>;
+  /** Never skip output: while this reader is behind, the command's output waits in its pipe. */
+  lossless?: boolean;
+  /** This reader started the exec with output_keep: its exit event carries the collected text. */
+  withText?: boolean;
+}
+
+/** Starts following an exec for a client. */
+export function watch(record: ExecRecord, sink: EventSink, opts: WatchOptions = {}): Watcher {
+  const w = new Watcher(record, sink, opts);
   record.follow(w);
   sink.onClose(() => w.stop());
   return w;
@@ -24,17 +34,17 @@ export class Watcher implements Follower {
   private readonly next: Record<StreamName, number>;
   private blocked = false;
   private done = false;
+  private readonly lossless: boolean;
+  readonly withText: boolean;
 
   constructor(
     private readonly exec: ExecRecord,
     private readonly sink: EventSink,
-    from: Partial<Record<StreamName, number>> = {},
-    /** Never skip output: while this reader is behind, the command's output waits in its pipe. */
-    private readonly lossless = false,
-    /** This reader started the exec with output_keep: its exit event carries the collected text. */
-    readonly withText = false,
+    opts: WatchOptions,
   ) {
-    this.next = { stdout: from.stdout ?? 0, stderr: from.stderr ?? 0 };
+    this.next = { stdout: opts.from?.stdout ?? 0, stderr: opts.from?.stderr ?? 0 };
+    this.lossless = opts.lossless ?? false;
+    this.withText = opts.withText ?? false;
     sink.retain();
   }
 
