@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSafeCgroupName, parseKeyValues } from './cgroup-paths';
-import { enableControllers, errCode, isDir, killCgroup, mkdirIfMissing, pidsInTree, populated, readText, removeTree, sleepSync, subdirs, tryWrite, type KillMode } from './cgroup-files';
+import { enableControllers, errCode, isDir, killCgroup, mkdirIfMissing, pidsInTree, populated, readText, removeTree, tryWrite, type KillMode } from './cgroup-files';
 import { writeLimits, type CgroupLimits } from './cgroup-limits';
 
 
@@ -19,11 +19,9 @@ export interface CgroupLog {
 
 /** The controllers sessions may use, in the order they are enabled. */
 export const WANTED_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
-/** How long the start-up sweep waits for one leftover session to empty after cgroup.kill. */
-const SWEEP_WAIT_MS = 3000;
 /** How long destroySession waits for the session to empty. */
 const DESTROY_WAIT_MS = 5000;
-const POLL_MS = 10;
+export const POLL_MS = 10;
 
 /**
  * Containment with a delegated cgroup v2 subtree (systemd `Delegate=yes`).
@@ -60,27 +58,6 @@ export class DelegatedCgroup {
     this.controllers = controllers;
     this.killMode = killMode;
     this.sessionsDir = join(root, 'sessions');
-  }
-
-  /** Kills and removes every session cgroup left by a previous run. Returns how many were removed. */
-  sweepLeftovers(log: CgroupLog): number {
-    let removed = 0;
-    for (const name of subdirs(this.sessionsDir)) {
-      const dir = join(this.sessionsDir, name);
-      const hadProcesses = populated(dir);
-      if (hadProcesses) {
-        killCgroup(this.killMode, dir);
-        const deadline = Date.now() + SWEEP_WAIT_MS;
-        while (populated(dir) && Date.now() < deadline) sleepSync(POLL_MS);
-      }
-      if (removeTree(dir)) {
-        removed++;
-        log.info({ cgroup: dir, had_processes: hadProcesses }, 'removed a leftover session cgroup');
-      } else {
-        log.warn({ cgroup: dir }, 'a leftover session cgroup could not be emptied and removed');
-      }
-    }
-    return removed;
   }
 
   private sessionDir(sessionId: string): string {

@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parentDir, parseCgroup2Mounts, parseControllerList, parseProcCgroup, resolveCgroupDir } from './cgroup-paths';
-import { enableControllers, errCode, isDir, mkdirIfMissing, readPids, readText, tryRmdir, type KillMode } from './cgroup-files';
-import { DelegatedCgroup, WANTED_CONTROLLERS, type CgroupLog } from './cgroup-subtree';
+import { enableControllers, errCode, isDir, killCgroup, mkdirIfMissing, populated, readPids, readText, removeTree, sleepSync, subdirs, tryRmdir, type KillMode } from './cgroup-files';
+import { DelegatedCgroup, POLL_MS, WANTED_CONTROLLERS, type CgroupLog } from './cgroup-subtree';
 
 /**
  * Finds the daemon's own cgroup v2 and, when it is delegated to us, takes
@@ -79,7 +79,7 @@ function detectOrThrow(log: CgroupLog): { containment: DelegatedCgroup | null; r
   enabled = enableControllers(sessionsDir, enabled);
 
   const cg = new DelegatedCgroup(base, enabled, killMode);
-  const swept = cg.sweepLeftovers(log);
+  const swept = sweepLeftovers(cg, log);
   const missing = WANTED_CONTROLLERS.filter((c) => !enabled.includes(c));
   return {
     containment: cg,
@@ -112,4 +112,28 @@ function delegationProblem(dir: string): string | null {
     }
   }
   return null;
+}
+
+/** How long the start-up sweep waits for one leftover session to empty after cgroup.kill. */
+const SWEEP_WAIT_MS = 3000;
+
+/** Kills and removes every session cgroup left by a previous run. Returns how many were removed. */
+function sweepLeftovers(cg: DelegatedCgroup, log: CgroupLog): number {
+  let removed = 0;
+  for (const name of subdirs(cg.sessionsDir)) {
+    const dir = join(cg.sessionsDir, name);
+    const hadProcesses = populated(dir);
+    if (hadProcesses) {
+      killCgroup(cg.killMode, dir);
+      const deadline = Date.now() + SWEEP_WAIT_MS;
+      while (populated(dir) && Date.now() < deadline) sleepSync(POLL_MS);
+    }
+    if (removeTree(dir)) {
+      removed++;
+      log.info({ cgroup: dir, had_processes: hadProcesses }, 'removed a leftover session cgroup');
+    } else {
+      log.warn({ cgroup: dir }, 'a leftover session cgroup could not be emptied and removed');
+    }
+  }
+  return removed;
 }
