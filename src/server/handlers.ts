@@ -17,7 +17,7 @@ import { heapFigures, openFdCount, residentBytes } from '../system/stats';
 import { VERSION } from '../system/version';
 import { LazyList } from '../protocol/encode';
 import type { ExecCancelled, ExecStreamStarted } from '../protocol/events';
-import { atEdge, execResult, execSummary } from './exec-wire';
+import { atEdge, execResult, execSummary, sessionSummary } from './to-wire';
 import { Router } from './router';
 import { watch } from './watcher';
 
@@ -62,13 +62,13 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
           registry.destroy(s.id, false, 'connection closed').catch(() => {}); // already destroyed by its client
         });
       }
-      return { ...s.summary(), timeout_s: registry.effectiveTimeoutS(s), limits: s.limits };
+      return { ...sessionSummary(s), timeout_s: registry.effectiveTimeoutS(s), limits: s.limits };
     }))
-    .register('session.list', NoParams, () => ({ sessions: registry.list().map((s) => s.summary()) }))
+    .register('session.list', NoParams, () => ({ sessions: registry.list().map(sessionSummary) }))
     .register('session.info', SessionRefParams, (p) => {
       const s = registry.get(p.session_id);
       return {
-        ...s.summary(),
+        ...sessionSummary(s),
         env_keys: registry.envKeys(s),
         last_activity: new Date(s.lastActivity).toISOString(),
         command_count: s.commandCount,
@@ -112,14 +112,13 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
       return execSummary(record);
     })
     .register('exec.cancel', ExecCancelParams, (p) => {
-      const record = registry.runningExec(p);
+      const { record, run } = registry.runningExec(p);
       const signal = p.signal ? parseSignal(p.signal) : undefined;
-      void record.run.cancel(signal);
+      void run.cancel(signal);
       return { exec_id: record.id, session_id: record.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined } satisfies ExecCancelled;
     })
     .register('exec.input', ExecInputParams, (p) => {
-      const record = registry.runningExec(p);
-      const run = record.run;
+      const { record, run } = registry.runningExec(p);
       if (!run.stdinOpen) {
         throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${record.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
       }

@@ -3,7 +3,7 @@ import type { ExecRecord, Follower } from '../exec/exec-record';
 import type { Chunk } from '../exec/output-buffer';
 import type { GapEvent, OutputEvent, StreamName, WaitingInputEvent } from '../protocol/events';
 import type { EventSink } from './event-sink';
-import { exitEvent } from './exec-wire';
+import { exitEvent } from './to-wire';
 
 /** How a watcher reads. */
 export interface WatchOptions {

@@ -5,6 +5,7 @@ import type { Containment } from '../exec/containment';
 import type { ExecRecord } from '../exec/exec-record';
 import { cgroupLimits, sessionLimits } from '../exec/limits';
 import type { CommandOutcome } from '../exec/outcome';
+import type { CommandRun } from '../exec/run';
 import { stateModeOf } from '../exec/shell-state';
 import { terminateTree } from '../exec/terminate';
 import { admitCommand, admitSession } from './admission';
@@ -128,7 +129,7 @@ export class SessionRegistry {
   }
 
   /** The running exec named by exec_id, or the one running in session_id. */
-  runningExec(ref: { exec_id?: string | null; session_id?: string | null }): ExecRecord & { run: NonNullable<ExecRecord['run']> } {
+  runningExec(ref: { exec_id?: string | null; session_id?: string | null }): { record: ExecRecord; run: CommandRun } {
     let record: ExecRecord;
     if (ref.exec_id) record = this.execs.get(ref.exec_id);
     else {
@@ -139,7 +140,7 @@ export class SessionRegistry {
     if (!record.running || !record.run) {
       throw new TrlError(ErrorCode.EXEC_NOT_RUNNING, `exec ${record.id} has already finished (exit code ${record.outcome?.exitCode}); nothing to do`);
     }
-    return record as ExecRecord & { run: NonNullable<ExecRecord['run']> };
+    return { record, run: record.run };
   }
 
   /** Removes the session at once, then stops its command and every process it left behind. */

@@ -55,16 +55,4 @@ export class Session {
   touch(): void {
     this.lastActivity = Date.now();
   }
-
-  /** The fields every listing shows. */
-  summary() {
-    return {
-      session_id: this.id,
-      name: this.name,
-      shell: this.shell,
-      working_dir: this.cwd,
-      state: this.state,
-      created_at: this.createdAt.toISOString(),
-    };
-  }
 }

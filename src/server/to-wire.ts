@@ -6,6 +6,7 @@ import type { CommandOutcome } from '../exec/outcome';
 import type { ExecSummary, ExitEvent } from '../protocol/events';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { ExecResult } from '../protocol/messages';
+import type { Session } from '../sessions/session';
 import type { Handler } from './router';
 
 /** exec.run's result: the outcome with its collected text. */
@@ -51,6 +52,18 @@ export function execSummary(record: ExecRecord): ExecSummary {
       stderr: { from: out.retainedFrom('stderr'), to: out.totalBytes('stderr') },
     },
   } satisfies ExecSummary;
+}
+
+/** The fields every listing of a session shows. */
+export function sessionSummary(s: Session) {
+  return {
+    session_id: s.id,
+    name: s.name,
+    shell: s.shell,
+    working_dir: s.cwd,
+    state: s.state,
+    created_at: s.createdAt.toISOString(),
+  };
 }
 
 /** The fields exec.run's result and the exit event share, in wire order. */
