@@ -7,13 +7,13 @@ import { cgroupLimits, sessionLimits } from '../exec/limits';
 import type { CommandOutcome } from '../exec/outcome';
 import type { CommandRun } from '../exec/run';
 import { stateModeOf } from '../exec/shell-state';
-import { terminateTree } from '../exec/terminate';
 import { admitCommand, admitSession } from './admission';
 import { endInSession, startInSession } from './command-start';
 import { ExecTable } from './exec-table';
 import { forgetIfGone, housekeepingIntervalMs, sweep } from './housekeeping';
 import type { GroupTracker, RegistryOptions, RegistrySettings } from './registry-options';
 import { Session } from './session';
+import { tearDown } from './teardown';
 import { checkWorkingDir, resolveShell } from './validate';
 
 /** All sessions and their execs: creation, admission, a command's start and end, destruction, housekeeping. */
@@ -149,19 +149,7 @@ export class SessionRegistry {
     this.sessions.delete(id);
     session.state = 'terminated';
     this.onChange();
-    const signal = force ? 'SIGKILL' : 'SIGTERM';
-    const sweep = terminateTree({ pgids: [...session.lingering], marker: session.marker }, this.settings.kill_grace_ms, signal);
-    const waits: Promise<unknown>[] = [sweep];
-    const run = session.current?.run;
-    if (run) waits.push(run.cancel(signal), run.done);
-    if (session.cgroup) waits.push(this.containment!.closeSession(id));
-    await Promise.all(waits);
-    for (const pgid of session.lingering) this.tracker?.remove(pgid);
-    session.lingering.clear();
-    // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.
-    const { survivors, stable } = await sweep;
-    if (survivors === 0 && stable) this.tracker?.removeSession(id);
-    else this.o.log.warn({ session: id, survivors, stable }, 'processes of a destroyed session may have survived the kill; the next start-up sweeps them');
+    await tearDown(session, force, { graceMs: this.settings.kill_grace_ms, tracker: this.tracker, containment: this.containment, log: this.o.log });
     this.o.log.info({ session: id, reason, force }, 'session destroyed');
   }
 
