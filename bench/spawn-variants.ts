@@ -2,7 +2,7 @@
  * Diagnostic, not part of `make bench`: where the daemon's spawn costs more
  * than the floor. Measures, interleaved in a rotating order, child_process.spawn
  * variants that step from the floor (`sh -c true`, 3 pipes) to exactly what
- * src/exec/spawn.ts + shell-state.ts start (4 pipes, detached, the EXIT-trap
+ * src/exec/spawn.ts + script.ts start (4 pipes, detached, the EXIT-trap
  * wrapper that execs `env -0`), plus alternatives.
  *
  *   node dist/bench/spawn-variants.js            # BENCH_ITER (default 600) each
@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
-import { wrapCommand } from '../src/exec/shell-state';
+import { wrapCommand } from '../src/exec/script';
 
 const ITER = Number(process.env.BENCH_ITER || 600);
 const BALLAST_MB = Number(process.env.BALLAST_MB || 0);

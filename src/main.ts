@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length) logger.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) logger.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
   const notifier = createNotifier(logger);
-  const { pool, router, spawnerName, connections: current } = await assemble(loaded, { uid, hardening, startedAt, logger });
+  const { registry, router, spawnerName, connections: current } = await assemble(loaded, { uid, hardening, startedAt, logger });
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
   // A bug must never pass silently: tests fail on these lines (test/helpers/daemon.ts).
   process.on('unhandledRejection', (err) => logger.fatal({ err }, 'unhandled rejection'));
@@ -59,14 +59,14 @@ async function main(): Promise<void> {
 
   if (config.stdio) {
     process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
-    return serveStdioUntilEnd({ pool, router, logger, limits });
+    return serveStdioUntilEnd({ registry, router, logger, limits });
   }
 
   const connections = new ConnectionSet(router, { ...limits, firstRequestMs: config.first_request_timeout_s * 1000, maxConnections: config.max_connections }, logger);
   current.current = connections;
   const listeners = await openListeners({ config, http, activated, connections, router, logger });
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
-  supervise({ pool, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
+  supervise({ registry, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   logger.info(
     { listen: listeners.map((l) => l.where), spawner: spawnerName, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
     'trld ready',

@@ -4,9 +4,9 @@ import type { Hardening } from './native/harden';
 import type { ConnectionSet } from './server/connections';
 import { createRouter } from './server/handlers';
 import type { Router } from './server/router';
-import { SessionCgroups } from './sessions/cgroups';
-import { SessionPool } from './sessions/pool';
-import { CgroupContainment } from './system/cgroup';
+import { SessionRegistry } from './sessions/registry';
+import { CgroupContainment } from './system/cgroup-containment';
+import { detectCgroup } from './system/cgroup-takeover';
 import { OrphanLedger } from './system/ledger';
 import type { Logger } from './system/logger';
 import { PressureGauge } from './system/pressure';
@@ -15,7 +15,7 @@ import { buildRuntimeEnv } from './system/runtime-env';
 
 /** The daemon's parts before anything listens. */
 export interface Assembled {
-  pool: SessionPool;
+  registry: SessionRegistry;
   router: Router;
   spawnerName: string;
   /** The socket connections, for system.stats; set once they exist (never in stdio mode). */
@@ -33,7 +33,7 @@ export async function assemble(loaded: LoadedConfig, opts: { uid: number; harden
   const { uid, logger } = opts;
   const spawn = selectSpawner(config, uid, opts.hardening, logger);
 
-  const cgroup = CgroupContainment.detect(logger);
+  const cgroup = detectCgroup(logger);
   const containment = cgroup.containment ? `cgroup (${cgroup.containment.controllers.join(', ') || 'no controllers'})` : 'process-group';
   logger.info({ containment, reason: cgroup.reason }, cgroup.containment ? 'containment: cgroup per session' : 'containment: process groups (no usable cgroup)');
 
@@ -43,13 +43,13 @@ export async function assemble(loaded: LoadedConfig, opts: { uid: number; harden
 
   const runtimeEnv = buildRuntimeEnv(process.env, loaded.envFileVars);
   const pressure = new PressureGauge(config.max_rss_bytes, logger);
-  const cgroups = cgroup.containment ? new SessionCgroups(cgroup.containment, logger) : null;
-  const pool = new SessionPool(config, runtimeEnv, spawn.spawner, logger, ledger, pressure, cgroups);
+  const cgroups = cgroup.containment ? new CgroupContainment(cgroup.containment, logger) : null;
+  const registry = new SessionRegistry({ settings: config, runtimeEnv, spawner: spawn.spawner, log: logger, tracker: ledger, pressure, containment: cgroups });
   const connections: Assembled['connections'] = { current: null };
   const router = createRouter(
-    pool,
+    registry,
     { startedAt: opts.startedAt, connections: () => connections.current?.size ?? 0, containment, spawner: spawn.name, pressure: () => pressure.underPressure },
     { maxStdinBytes: config.max_stdin_bytes },
   );
-  return { pool, router, spawnerName: spawn.name, connections };
+  return { registry, router, spawnerName: spawn.name, connections };
 }

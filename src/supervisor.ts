@@ -2,12 +2,12 @@ import type { ConnectionSet } from './server/connections';
 import type { Listener } from './server/listener';
 import { serveStdio } from './server/stdio';
 import type { Router } from './server/router';
-import type { SessionPool } from './sessions/pool';
+import type { SessionRegistry } from './sessions/registry';
 import type { Logger } from './system/logger';
 import type { Notifier } from './system/systemd-notify';
 
 export interface Running {
-  pool: SessionPool;
+  registry: SessionRegistry;
   connections: ConnectionSet;
   listeners: Listener[];
   router: Router;
@@ -24,8 +24,8 @@ export interface Running {
  * once answered, remove the socket file we created, exit 0.
  */
 export function supervise(r: Running): void {
-  const { pool, connections, notifier, logger } = r;
-  const status = () => `${pool.activeSessions} sessions, ${pool.runningCommands} running, ${connections.size} connections`;
+  const { registry, connections, notifier, logger } = r;
+  const status = () => `${registry.activeSessions} sessions, ${registry.runningCommands} running, ${connections.size} connections`;
   notifier.ready(status());
 
   // STATUS= at most once a second: a datagram per command would tax the hot path.
@@ -41,10 +41,10 @@ export function supervise(r: Running): void {
     if (stopping) return;
     stopping = true;
     notifier.stopping();
-    logger.info({ reason, sessions: pool.activeSessions, running: pool.runningCommands }, 'shutting down');
+    logger.info({ reason, sessions: registry.activeSessions, running: registry.runningCommands }, 'shutting down');
     for (const l of r.listeners) l.close();
     r.router.refuseAll('the daemon is shutting down; reconnect when it is back');
-    await pool.destroyAll('shutdown');
+    await registry.destroyAll('shutdown');
     await connections.closeAll(1000);
     notifier.close();
     logger.info('stopped');
@@ -56,11 +56,11 @@ export function supervise(r: Running): void {
   const checkIdle = () => {
     if (r.idleExitS <= 0) return;
     clearTimeout(idleTimer);
-    if (pool.activeSessions === 0 && connections.size === 0) {
+    if (registry.activeSessions === 0 && connections.size === 0) {
       idleTimer = setTimeout(() => void shutdown('idle'), r.idleExitS * 1000);
     }
   };
-  pool.onChange = connections.onChange = () => {
+  registry.onChange = connections.onChange = () => {
     statusDue = true;
     checkIdle();
   };
@@ -73,15 +73,15 @@ export function supervise(r: Running): void {
 
 /** --stdio: requests on stdin until its end, then every command is stopped and the daemon exits 0; so on SIGTERM or SIGINT. */
 export async function serveStdioUntilEnd(opts: {
-  pool: SessionPool;
+  registry: SessionRegistry;
   router: Router;
   logger: Logger;
   limits: { maxRequestBytes: number; maxInflight: number };
 }): Promise<void> {
-  const { pool } = opts;
-  const stop = () => void pool.destroyAll('signal').then(() => process.exit(0));
+  const { registry } = opts;
+  const stop = () => void registry.destroyAll('signal').then(() => process.exit(0));
   process.on('SIGTERM', stop).on('SIGINT', stop);
   await serveStdio({ router: opts.router, logger: opts.logger, ...opts.limits });
-  await pool.destroyAll('end of input');
+  await registry.destroyAll('end of input');
   process.exit(0);
 }

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { parseExportP } from './export-p';
 
 /** What carries from one command of a session to the next: the directory and the exported environment. */
@@ -31,23 +31,6 @@ export function stateModeOf(shell: string): StateMode {
   }
   if (EXPORT_P_SHELLS.has(basename(real))) return 'export-p';
   return POSIX_SHELLS.has(basename(shell)) || POSIX_SHELLS.has(basename(real)) ? 'env' : null;
-}
-
-/** Absolute, so that a command that empties PATH still reports its state. */
-const ENV_BINARY = ['/usr/bin/env', '/bin/env'].find((p) => existsSync(p)) ?? 'env';
-
-/**
- * The script a POSIX shell runs for one command. On exit it writes
- * `<exit code>\0<cwd>\0` and then `env -0` to fd 3. The user's command runs
- * with fd 3 closed, so nothing it starts holds the state pipe open. `exec`
- * replaces the shell with env instead of forking once more. env's stderr is
- * closed: if the kernel refuses to start it (an environment entry over
- * 128 KiB: E2BIG), the shell's complaint must not reach the user's stderr.
- */
-export function wrapCommand(command: string, prologue = '', mode: StateMode = 'env'): string {
-  const head = `__trl_rc=$?; printf "%s\\0%s\\0" "$__trl_rc" "$PWD" >&3; `;
-  const report = mode === 'export-p' ? `export -p >&3; printf "\\0" >&3; exit $__trl_rc` : `exec ${ENV_BINARY} -0 >&3 2>&-`;
-  return `${prologue}trap '${head}${report}' EXIT\n{ ${command}\n} 3>&-`;
 }
 
 /**

@@ -32,9 +32,9 @@ export interface SpawnedProcess {
 }
 
 /**
- * The one way commands are started. Kept behind this small interface so a
- * faster spawner can replace child_process without touching sessions or the
- * protocol. Rejects with the system error when the process cannot start.
+ * The one way commands are started: child_process (spawnWithNode) or the
+ * native process layer (nativeSpawner), chosen once at start-up. Rejects with
+ * the system error when the process cannot start.
  */
 export type Spawner = (spec: SpawnSpec) => Promise<SpawnedProcess>;
 

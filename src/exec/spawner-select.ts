@@ -41,7 +41,7 @@ export { CommandUserError };
  * The spawner the setting asks for; child_process when it asks for native and
  * the addon does not load, with the reason for the one start-up warning.
  */
-export function chooseSpawner(wanted: SpawnerName, user: CommandUser | null = null): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
+function chooseSpawner(wanted: SpawnerName, user: CommandUser | null = null): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
   const chosen = pick(wanted);
   return user ? { ...chosen, spawner: (spec) => chosen.spawner({ ...spec, user }) } : chosen;
 }

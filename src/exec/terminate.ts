@@ -19,7 +19,7 @@ export interface CgroupHandle {
   signal(signal: NodeJS.Signals): void;
   /** Every process in the leaf. */
   pids(): number[];
-  /** cgroup.kill; false when it could not be done. */
+  /** An escape-proof SIGKILL of every process in it (cgroup.kill); false when it could not be done. */
   kill(): boolean;
   populated(): boolean;
 }
@@ -58,7 +58,7 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
     }
   }
   tree.cgroup?.kill();
-  const report = await stopThenKill(scopeOf(tree), undefined, emptyRounds);
+  const report = await stopThenKill(scopeOf(tree), emptyRounds);
   if (tree.cgroup) {
     const deadline = Date.now() + 1000;
     while (tree.cgroup.populated() && Date.now() < deadline) await sleep(5);

@@ -1,10 +1,7 @@
-import type { ExecResult, OutputKeep } from './messages';
-/**
- * Stream events: what the daemon pushes on a connection after answering
- * exec.stream or exec.attach. An event has an `event` field and no `ok`
- * field, which tells it apart from a response. Every event names its exec.
- */
+import type { z } from 'zod';
+import type { ExecResult, ExecStreamParams } from './messages';
 
+/** The two output streams of a command. */
 export type StreamName = 'stdout' | 'stderr';
 
 /** A piece of one stream. Never splits a UTF-8 character. */
@@ -49,6 +46,11 @@ export type ExitEvent = { event: 'exit'; exec_id: string } & Omit<ExecResult, 's
   stderr?: string;
 };
 
+/**
+ * Stream events: what the daemon pushes on a connection after answering
+ * exec.stream or exec.attach. An event has an `event` field and no `ok`
+ * field, which tells it apart from a response. Every event names its exec.
+ */
 export type StreamEvent = OutputEvent | GapEvent | WaitingInputEvent | ExitEvent;
 
 const EVENT_NAMES = new Set(['output', 'gap', 'waiting_input', 'exit']);
@@ -88,23 +90,8 @@ export interface ExecSummary {
   retained: Record<StreamName, RetainedRange>;
 }
 
-/** exec.stream's params: exec.run's plus the live options. */
-export interface ExecStreamRequest {
-  session_id: string;
-  command: string;
-  timeout_s?: number;
-  idle_timeout_s?: number;
-  stdin?: string;
-  env?: Record<string, string>;
-  /** Keep stdin open for exec.input. */
-  stdin_open?: boolean;
-  /** Cancel the command when this connection closes. */
-  kill_on_disconnect?: boolean;
-  /** Never skip output: the command waits while this reader is behind. */
-  lossless?: boolean;
-  /** Collect the output as exec.run does under this policy; the caller's exit event then carries the text. */
-  output_keep?: OutputKeep;
-}
+/** exec.stream's params as a client writes them. */
+export type ExecStreamRequest = z.input<typeof ExecStreamParams>;
 
 /** exec.stream's data. */
 export interface ExecStreamStarted {

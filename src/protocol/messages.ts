@@ -79,6 +79,8 @@ export const LimitsParams = z.object({
   cpu_percent: z.number().positive().nullish(),
 });
 
+export type LimitsParams = z.infer<typeof LimitsParams>;
+
 export const SessionCreateParams = z.object({
   shell: z.string().min(1).max(4096).nullish(),
   env: EnvMap.nullish(),
@@ -118,6 +120,7 @@ export const ExecRunParams = z.object({
   timeout_s: TimeoutS.nullish(),
   stdin: z.string().nullish(),
   env: EnvMap.nullish(),
+  /** Stop the command after this many seconds without output (TERM → grace → KILL); 0 = never. */
   idle_timeout_s: TimeoutS.nullish(),
   output_keep: OutputKeep.nullish(),
 });
@@ -129,8 +132,6 @@ export type ExecRunRequest = z.input<typeof ExecRunParams>;
 export const ExecStreamParams = ExecRunParams.extend({
   /** Keep stdin open for exec.input (after `stdin`, if given). Default: stdin is at end-of-file at once. */
   stdin_open: z.boolean().nullish(),
-  /** Stop the command after this many seconds without output (TERM → grace → KILL); 0 = never. */
-  idle_timeout_s: TimeoutS.nullish(),
   /** Cancel the command when the connection that started it closes. Default: it keeps running. */
   kill_on_disconnect: z.boolean().nullish(),
   /** Never skip output for this reader: while it is behind, the command's output waits in its pipe (the command blocks). */

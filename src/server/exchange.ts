@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { EventSink } from '../exec/event-sink';
+import type { EventSink } from './event-sink';
 import type { Logger } from '../system/logger';
 import type { Envelope } from './envelope';
 import type { RequestContext, Router } from './router';

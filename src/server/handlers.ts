@@ -12,11 +12,14 @@ import {
   SessionDestroyParams,
   SessionRefParams,
 } from '../protocol/messages';
-import type { SessionPool } from '../sessions/pool';
+import type { SessionRegistry } from '../sessions/registry';
 import { heapFigures, openFdCount, residentBytes } from '../system/self-usage';
 import { VERSION } from '../system/version';
 import { LazyList } from '../protocol/encode';
+import type { ExecCancelled, ExecStreamStarted } from '../protocol/events';
+import { atEdge, execResult, execSummary, sessionSummary } from './to-wire';
 import { Router } from './router';
+import { watch } from './watcher';
 
 export interface DaemonInfo {
   startedAt: number;
@@ -30,108 +33,111 @@ export interface DaemonInfo {
 
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
 
-/** The v1 methods, wired to the session pool. */
-export function createRouter(pool: SessionPool, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
+/** The v1 methods, wired to the session registry. */
+export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
   return new Router()
     .register('system.ping', NoParams, () => ({ uptime_s: uptimeS(info), version: VERSION }))
     .register('system.stats', NoParams, () => ({
-      active_sessions: pool.activeSessions,
-      total_commands_run: pool.totalCommandsRun,
+      active_sessions: registry.activeSessions,
+      total_commands_run: registry.totalCommandsRun,
       uptime_s: uptimeS(info),
       memory_rss_bytes: residentBytes(),
       ...heapFigures(),
       open_fds: openFdCount(),
-      running_commands: pool.runningCommands,
+      running_commands: registry.runningCommands,
       connections: info.connections(),
       containment: info.containment,
       spawner: info.spawner,
       resource_pressure: info.pressure(),
       version: VERSION,
     }))
-    .register('session.create', SessionCreateParams, async (p, ctx) => {
+    .register('session.create', SessionCreateParams, atEdge(async (p, ctx) => {
       const connection = ctx.connection;
       if (p.temporary && !connection) {
         throw new TrlError(ErrorCode.INVALID_PARAMS, 'params.temporary: needs a connection that outlives the request (the Unix socket or stdio), not HTTP');
       }
-      const s = await pool.create(p);
+      const s = await registry.create(p);
       if (p.temporary) {
         connection!.onClose(() => {
-          pool.destroy(s.id, false, 'connection closed').catch(() => {}); // already destroyed by its client
+          registry.destroy(s.id, false, 'connection closed').catch(() => {}); // already destroyed by its client
         });
       }
-      return { ...s.summary(), timeout_s: pool.effectiveTimeoutS(s), limits: s.limits };
-    })
-    .register('session.list', NoParams, () => ({ sessions: pool.list().map((s) => s.summary()) }))
+      return { ...sessionSummary(s), timeout_s: registry.effectiveTimeoutS(s), limits: s.limits };
+    }))
+    .register('session.list', NoParams, () => ({ sessions: registry.list().map(sessionSummary) }))
     .register('session.info', SessionRefParams, (p) => {
-      const s = pool.get(p.session_id);
+      const s = registry.get(p.session_id);
       return {
-        ...s.summary(),
-        env_keys: pool.envKeys(s),
+        ...sessionSummary(s),
+        env_keys: registry.envKeys(s),
         last_activity: new Date(s.lastActivity).toISOString(),
         command_count: s.commandCount,
-        timeout_s: pool.effectiveTimeoutS(s),
+        timeout_s: registry.effectiveTimeoutS(s),
         limits: s.limits,
       };
     })
     .register('session.destroy', SessionDestroyParams, async (p) => {
-      await pool.destroy(p.session_id, p.force ?? false);
+      await registry.destroy(p.session_id, p.force ?? false);
       return { session_id: p.session_id, state: 'terminated' };
     })
-    .register('exec.run', ExecRunParams, (p) => pool.run(p))
-    .register('exec.stream', ExecStreamParams, async (p, ctx) => {
+    .register(
+      'exec.run',
+      ExecRunParams,
+      atEdge(async (p) => execResult(await (await registry.start(p, true)).done)),
+    )
+    .register('exec.stream', ExecStreamParams, atEdge(async (p, ctx) => {
       const withText = p.output_keep != null;
-      const { live } = await pool.start(p, { collect: withText });
-      live.textForStarter = withText;
-      if (p.kill_on_disconnect) ctx.sink.onClose(() => void live.execution?.cancel());
+      const { record } = await registry.start(p, withText);
+      record.textForStarter = withText;
+      if (p.kill_on_disconnect) ctx.sink.onClose(() => void record.run?.cancel());
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
-      if (p.lossless) live.holdOutput(1);
+      if (p.lossless) record.holdOutput(1);
       ctx.afterResponse(() => {
-        const watcher = live.watch(ctx.sink, undefined, p.lossless ?? false, withText);
-        if (p.lossless) live.holdOutput(-1);
+        const watcher = watch(record, ctx.sink, { lossless: p.lossless ?? false, withText });
+        if (p.lossless) record.holdOutput(-1);
         watcher.pump();
       });
-      return { exec_id: live.id, session_id: live.sessionId, pid: live.execution?.pid ?? null };
-    })
+      return { exec_id: record.id, session_id: record.sessionId, pid: record.run?.pid ?? null } satisfies ExecStreamStarted;
+    }))
     .register('exec.attach', ExecAttachParams, (p, ctx) => {
-      const live = pool.execs.get(p.exec_id);
+      const record = registry.execs.get(p.exec_id);
       const from = { stdout: p.offsets?.stdout ?? 0, stderr: p.offsets?.stderr ?? 0 };
       for (const stream of ['stdout', 'stderr'] as const) {
-        const total = live.log.totalBytes(stream);
+        const total = record.output.totalBytes(stream);
         if (from[stream] > total) {
           throw new TrlError(ErrorCode.INVALID_PARAMS, `params.offsets.${stream}: ${from[stream]} is past the end of the stream (${total} bytes so far)`);
         }
       }
-      ctx.afterResponse(() => live.watch(ctx.sink, from, p.lossless ?? false).pump());
-      return live.summary();
+      ctx.afterResponse(() => watch(record, ctx.sink, { from, lossless: p.lossless ?? false }).pump());
+      return execSummary(record);
     })
     .register('exec.cancel', ExecCancelParams, (p) => {
-      const live = pool.runningExec(p);
+      const { record, run } = registry.runningExec(p);
       const signal = p.signal ? parseSignal(p.signal) : undefined;
-      void live.execution!.cancel(signal);
-      return { exec_id: live.id, session_id: live.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined };
+      void run.cancel(signal);
+      return { exec_id: record.id, session_id: record.sessionId, signal: signal ?? 'SIGTERM', escalates: signal === undefined } satisfies ExecCancelled;
     })
     .register('exec.input', ExecInputParams, (p) => {
-      const live = pool.runningExec(p);
-      const execution = live.execution!;
-      if (!execution.stdinOpen) {
-        throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${live.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
+      const { record, run } = registry.runningExec(p);
+      if (!run.stdinOpen) {
+        throw new TrlError(ErrorCode.INVALID_PARAMS, `exec ${record.id} has no open stdin: start it with exec.stream and stdin_open: true (or it was closed with eof)`);
       }
       const data = p.data ?? '';
       const bytes = Buffer.byteLength(data);
-      if (execution.pendingInputBytes + bytes > limits.maxStdinBytes) {
+      if (run.pendingInputBytes + bytes > limits.maxStdinBytes) {
         throw new TrlError(
           ErrorCode.RESOURCE_PRESSURE,
-          `exec ${live.id} is not reading its input: ${execution.pendingInputBytes} bytes still pending (limit TRL_MAX_STDIN_BYTES ${limits.maxStdinBytes})`,
+          `exec ${record.id} is not reading its input: ${run.pendingInputBytes} bytes still pending (limit TRL_MAX_STDIN_BYTES ${limits.maxStdinBytes})`,
         );
       }
-      execution.writeInput(data, p.eof ?? false);
-      live.inputSent();
-      return { exec_id: live.id, bytes, eof: p.eof ?? false };
+      run.writeInput(data, p.eof ?? false);
+      record.inputSent();
+      return { exec_id: record.id, bytes, eof: p.eof ?? false };
     })
     .register('exec.list', ExecListParams, (p) => {
       // Produced as it is written: thousands of retained command texts never make one string.
       const execs = new LazyList(function* () {
-        for (const e of pool.execs.list(p.session_id)) yield e.summary();
+        for (const e of registry.execs.list(p.session_id)) yield execSummary(e);
       });
       return { execs };
     });

@@ -1,4 +1,4 @@
-import type { EventSink } from '../exec/event-sink';
+import type { EventSink } from './event-sink';
 import { encodeLine } from '../protocol/ndjson';
 import type { Logger } from '../system/logger';
 import { Keepalive } from './keepalive';

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { ErrorCode, TrlError, errorEnvelope } from '../protocol/errors';
 import type { Logger } from '../system/logger';
 import { describeIssues } from '../protocol/messages';
-import type { EventSink } from '../exec/event-sink';
+import type { EventSink } from './event-sink';
 import type { Envelope } from './envelope';
 
 /** What a handler knows of the request's transport. */

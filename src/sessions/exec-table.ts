@@ -1,5 +1,5 @@
 import { ErrorCode, TrlError } from '../protocol/errors';
-import type { LiveExec } from '../exec/live-exec';
+import type { ExecRecord } from '../exec/exec-record';
 
 /**
  * Every exec by id: running ones, and finished ones for `retainMs` (at most
@@ -7,7 +7,7 @@ import type { LiveExec } from '../exec/live-exec';
  * the true exit status.
  */
 export class ExecTable {
-  private readonly execs = new Map<string, LiveExec>();
+  private readonly execs = new Map<string, ExecRecord>();
   private finished = 0;
   private finishedBytes = 0;
 
@@ -18,43 +18,45 @@ export class ExecTable {
     private readonly maxFinishedBytes: number,
   ) {}
 
-  add(live: LiveExec): void {
-    this.execs.set(live.id, live);
+  add(record: ExecRecord): void {
+    this.execs.set(record.id, record);
   }
 
   /** A command ended: it now counts against the retention bounds. */
-  ended(live: LiveExec): void {
+  ended(record: ExecRecord): void {
     this.finished++;
-    this.finishedBytes += live.retainedBytes;
-    if (this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes) this.evict(Infinity, Infinity);
+    this.finishedBytes += record.retainedBytes;
+    if (this.overBounds) this.evict(Date.now(), true);
   }
 
-  get(id: string): LiveExec {
-    const live = this.execs.get(id);
-    if (!live) throw new TrlError(ErrorCode.EXEC_NOT_FOUND, `exec ${id} does not exist (finished execs are kept for TRL_EXEC_RETAIN_S)`);
-    return live;
+  get(id: string): ExecRecord {
+    const record = this.execs.get(id);
+    if (!record) throw new TrlError(ErrorCode.EXEC_NOT_FOUND, `exec ${id} does not exist (finished execs are kept for TRL_EXEC_RETAIN_S)`);
+    return record;
   }
 
   /** Every exec (of one session), oldest first, one at a time: a listing is written as it is produced. */
-  *list(sessionId?: string | null): Generator<LiveExec> {
+  *list(sessionId?: string | null): Generator<ExecRecord> {
     for (const e of this.execs.values()) if (!sessionId || e.sessionId === sessionId) yield e;
   }
 
   /** Drops finished execs older than the retention time (housekeeping). */
   expire(now = Date.now()): void {
-    this.evict(now - this.retainMs, Infinity);
+    this.evict(now - this.retainMs, false);
   }
 
-  /** Removes up to `count` finished execs that ended before `before`, oldest first (Map order is start order). */
-  private evict(before: number, count: number): void {
-    for (const [id, live] of this.execs) {
-      const overBound = this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes;
-      if (count <= 0 || (before === Infinity && !overBound)) break;
-      if (live.finishedAt !== null && live.finishedAt <= before) {
+  private get overBounds(): boolean {
+    return this.finished > this.maxFinished || this.finishedBytes > this.maxFinishedBytes;
+  }
+
+  /** Removes finished execs that ended by `before`, oldest first (Map order is start order); `whileOver`: only until within the bounds. */
+  private evict(before: number, whileOver: boolean): void {
+    for (const [id, record] of this.execs) {
+      if (whileOver && !this.overBounds) break;
+      if (record.finishedAt !== null && record.finishedAt <= before) {
         this.execs.delete(id);
         this.finished--;
-        this.finishedBytes -= live.retainedBytes;
-        count--;
+        this.finishedBytes -= record.retainedBytes;
       }
     }
   }

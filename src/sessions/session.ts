@@ -1,10 +1,29 @@
 import type { SessionState } from '../protocol/messages';
-import type { Execution } from '../exec/execution';
-import type { Rlimits } from '../exec/limits';
+import type { ExecRecord } from '../exec/exec-record';
+import type { Limits } from '../exec/limits';
 import type { StateMode } from '../exec/shell-state';
+
+/** What a session is created with. */
+export interface SessionInit {
+  id: string;
+  name: string | null;
+  shell: string;
+  stateMode: StateMode;
+  cwd: string;
+  env: Record<string, string>;
+  /** null = the runtime's default timeout. */
+  timeoutS: number | null;
+  limits: Limits;
+}
 
 /** One session: its shell, its carried-over state and its command, if one runs. */
 export class Session {
+  readonly id: string;
+  readonly name: string | null;
+  readonly shell: string;
+  readonly stateMode: StateMode;
+  readonly timeoutS: number | null;
+  readonly limits: Limits;
   state: SessionState = 'idle';
   /** The current directory: where the next command starts. */
   cwd: string;
@@ -12,47 +31,28 @@ export class Session {
   env: Record<string, string>;
   lastActivity = Date.now();
   commandCount = 0;
-  current: Execution | null = null;
+  /** The exec running now; its run is set. */
+  current: ExecRecord | null = null;
   /** Process groups of finished commands that still have members (background jobs). */
   readonly lingering = new Set<number>();
   /** The session has its own cgroup (cgroup mode). */
   cgroup = false;
-  /** Cgroup leaves of finished commands not yet removed: background jobs still live in them. */
-  readonly lingeringLeaves = new Set<string>();
   readonly createdAt = new Date();
   readonly marker: Buffer;
 
-  constructor(
-    readonly id: string,
-    readonly name: string | null,
-    readonly shell: string,
-    readonly stateMode: StateMode,
-    cwd: string,
-    env: Record<string, string>,
-    /** null = the runtime's default timeout. */
-    readonly timeoutS: number | null,
-    readonly limits: Rlimits,
-    /** The limits as shell lines, built once. */
-    readonly prologue: string,
-  ) {
-    this.cwd = cwd;
-    this.env = env;
-    this.marker = Buffer.from(`TRL_SESSION_ID=${id}`);
+  constructor(init: SessionInit) {
+    this.id = init.id;
+    this.name = init.name;
+    this.shell = init.shell;
+    this.stateMode = init.stateMode;
+    this.timeoutS = init.timeoutS;
+    this.limits = init.limits;
+    this.cwd = init.cwd;
+    this.env = init.env;
+    this.marker = Buffer.from(`TRL_SESSION_ID=${init.id}`);
   }
 
   touch(): void {
     this.lastActivity = Date.now();
-  }
-
-  /** The fields every listing shows. */
-  summary() {
-    return {
-      session_id: this.id,
-      name: this.name,
-      shell: this.shell,
-      working_dir: this.cwd,
-      state: this.state,
-      created_at: this.createdAt.toISOString(),
-    };
   }
 }

@@ -28,7 +28,7 @@ export interface KillReport {
 }
 
 /** How long stop-then-kill may take, scans and the wait for the dead together. */
-export const KILL_BUDGET_MS = 3000;
+const KILL_BUDGET_MS = 3000;
 
 /** Scans in a row that must find nothing new before the set counts as stable: a hopper can slip through one. */
 const CLEAN_ROUNDS = 3;
@@ -46,13 +46,13 @@ const CLEAN_ROUNDS = 3;
  * own group and session never do. Scans go from the highest pid down, so
  * the newest processes (a hopper's latest generation) are looked at first,
  * microseconds after the listing.
- * Bounded by `budgetMs`; resolves once every process killed is gone (zombies
+ * Bounded by KILL_BUDGET_MS; resolves once every process killed is gone (zombies
  * count as gone) or the budget is spent. `emptyRounds`: empty looks that end
  * it when nothing was found at all (1 when a look just before found nothing).
  */
-export async function stopThenKill(scope: KillScope, budgetMs = KILL_BUDGET_MS, emptyRounds = 2): Promise<KillReport> {
+export async function stopThenKill(scope: KillScope, emptyRounds = 2): Promise<KillReport> {
   const started = Date.now();
-  const deadline = started + budgetMs;
+  const deadline = started + KILL_BUDGET_MS;
   const self = readProcStat(process.pid);
   const s: Sweep = {
     scope,

@@ -14,14 +14,14 @@ import {
   parseKeyValues,
   parseProcCgroup,
   resolveCgroupDir,
-} from '../../src/system/cgroup-detect';
+} from '../../src/system/cgroup-paths';
 
 /*
- * CgroupContainment for real: as root (CI), a cgroup v2 subtree is delegated
+ * DelegatedCgroup for real: as root (CI), a cgroup v2 subtree is delegated
  * to the unprivileged test user exactly as systemd's Delegate=yes does it
  * (directory, cgroup.procs, cgroup.subtree_control, cgroup.threads chowned),
  * and a small Node program running as that user — the stand-in for trld —
- * drives CgroupContainment over stdin/stdout while the test watches /proc and
+ * drives DelegatedCgroup over stdin/stdout while the test watches /proc and
  * cgroupfs as root. Not root: only the parsing tests run.
  */
 
@@ -67,11 +67,11 @@ test('parseCgroup2Mounts + resolveCgroupDir: hybrid /sys/fs/cgroup/unified, pure
 
 const IS_ROOT = process.getuid?.() === 0;
 const WANTED = ['memory', 'pids', 'cpu'];
-const MODULE = join(DAEMON_ROOT, 'dist/src/system/cgroup.js');
+const MODULE = join(DAEMON_ROOT, 'dist/src/system/cgroup-takeover.js');
 
 /** The stand-in daemon: JSON lines in ({id, op, ...}), JSON lines out ({id, ok, value | error}). */
 const DRIVER = String.raw`
-const { CgroupContainment } = require(process.argv[2]);
+const { detectCgroup } = require(process.argv[2]);
 const { spawn } = require('node:child_process');
 const { readFileSync } = require('node:fs');
 const readline = require('node:readline');
@@ -81,7 +81,7 @@ let cg = null;
 async function handle(r) {
   switch (r.op) {
     case 'detect': {
-      const d = CgroupContainment.detect(log);
+      const d = detectCgroup(log);
       cg = d.containment;
       return { ok: cg !== null, reason: d.reason, controllers: cg && cg.controllers, root: cg && cg.root, cgroup: readFileSync('/proc/self/cgroup', 'utf8') };
     }

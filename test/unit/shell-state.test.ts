@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mergeAfterCommand, parseStateReport, wrapCommand } from '../../src/exec/shell-state';
+import { mergeAfterCommand, parseStateReport } from '../../src/exec/shell-state';
+import { wrapCommand } from '../../src/exec/script';
 
 const report = (...fields: string[]) => Buffer.from(fields.map((f) => f + '\0').join(''));
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { EventSink } from '../../exec/event-sink';
+import type { EventSink } from '../event-sink';
 import { encodeLine } from '../../protocol/ndjson';
 import { SEND_HIGH_WATER } from '../outbox';
 import { Waiters } from '../waiters';

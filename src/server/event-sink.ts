@@ -1,6 +1,6 @@
 /**
- * Where stream events go: a connection today, an HTTP response or stdout
- * later. `send` returns false when the transport's buffer is full; the
+ * Where stream events go: a socket or stdio connection, or an HTTP
+ * response. `send` returns false when the transport's buffer is full; the
  * sender then waits for `onDrain` instead of queueing more.
  */
 export interface EventSink {

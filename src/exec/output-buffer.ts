@@ -1,6 +1,5 @@
+import type { StreamName } from '../protocol/events';
 import { utf8SafeEnd } from './capture';
-
-export type StreamName = 'stdout' | 'stderr';
 
 /** A piece of one stream, whole UTF-8 characters only (unless the bytes are not UTF-8 at all). */
 export interface Chunk {
@@ -33,7 +32,7 @@ class Window {
  * however slowly anyone reads; readers that fall behind learn exactly how
  * many bytes they missed.
  */
-export class OutputLog {
+export class OutputBuffer {
   private seq = 0;
   private readonly windows: Record<StreamName, Window> = { stdout: new Window(), stderr: new Window() };
 

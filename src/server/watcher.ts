@@ -1,40 +1,50 @@
 import { isUtf8 } from 'node:buffer';
+import type { ExecRecord, Follower } from '../exec/exec-record';
+import type { Chunk } from '../exec/output-buffer';
+import type { GapEvent, OutputEvent, StreamName, WaitingInputEvent } from '../protocol/events';
 import type { EventSink } from './event-sink';
-import type { Chunk, OutputLog, StreamName } from './output-log';
+import { exitEvent } from './to-wire';
 
-/** What a watcher needs of the exec it follows. */
-export interface Watched {
-  readonly id: string;
-  readonly log: OutputLog;
-  /** The exit event's fields once the command has ended, else null. */
-  exitEvent(withText?: boolean): object | null;
-  removeWatcher(w: Watcher): void;
-  /** A lossless reader fell behind (+1) or caught up (-1): the command's output is not read meanwhile. */
-  holdOutput(delta: 1 | -1): void;
+/** How a watcher reads. */
+export interface WatchOptions {
+  /** Byte offsets to start from; 0 (the default) = from the beginning of what is retained. */
+  from?: Partial<Record<StreamName, number>>;
+  /** Never skip output: while this reader is behind, the command's output waits in its pipe. */
+  lossless?: boolean;
+  /** This reader started the exec with output_keep: its exit event carries the collected text. */
+  withText?: boolean;
+}
+
+/** Starts following an exec for a client. */
+export function watch(record: ExecRecord, sink: EventSink, opts: WatchOptions = {}): Watcher {
+  const w = new Watcher(record, sink, opts);
+  record.follow(w);
+  sink.onClose(() => w.stop());
+  return w;
 }
 
 /**
- * One reader of one exec's output. It pulls from the exec's retention log at
+ * One reader of one exec's output, on the wire. It pulls from the exec's output buffer at
  * its own pace: while its sink is full it sends nothing and the command is
  * not slowed; when the sink drains it resumes where it stopped, reporting a
  * gap for any bytes that left the window in the meantime.
  */
-export class Watcher {
+export class Watcher implements Follower {
   private lastSeq = 0;
   private readonly next: Record<StreamName, number>;
   private blocked = false;
   private done = false;
+  private readonly lossless: boolean;
+  readonly withText: boolean;
 
   constructor(
-    private readonly exec: Watched,
+    private readonly exec: ExecRecord,
     private readonly sink: EventSink,
-    from: Partial<Record<StreamName, number>> = {},
-    /** Never skip output: while this reader is behind, the command's output waits in its pipe. */
-    private readonly lossless = false,
-    /** This reader started the exec with output_keep: its exit event carries the collected text. */
-    readonly withText = false,
+    opts: WatchOptions,
   ) {
-    this.next = { stdout: from.stdout ?? 0, stderr: from.stderr ?? 0 };
+    this.next = { stdout: opts.from?.stdout ?? 0, stderr: opts.from?.stderr ?? 0 };
+    this.lossless = opts.lossless ?? false;
+    this.withText = opts.withText ?? false;
     sink.retain();
   }
 
@@ -47,16 +57,17 @@ export class Watcher {
   pump = (): void => {
     if (this.blocked || this.done) return;
     if (this.sink.closed) return this.stop();
-    for (const chunk of this.exec.log.since(this.lastSeq)) {
+    for (const chunk of this.exec.output.since(this.lastSeq)) {
       if (!this.sink.ready) return this.block();
       this.lastSeq = chunk.seq;
       if (!this.sendChunk(chunk)) return this.block();
     }
-    const exit = this.exec.exitEvent(this.withText);
-    if (exit === null) return;
+    const outcome = this.exec.outcome;
+    if (outcome === null) return;
     if (!this.sink.ready) return this.block();
+    const exit = exitEvent(this.exec, outcome, this.exec.textFor(this));
     for (const stream of ['stdout', 'stderr'] as const) {
-      const total = this.exec.log.totalBytes(stream);
+      const total = this.exec.output.totalBytes(stream);
       if (this.next[stream] < total) this.sendGap(stream, total);
     }
     this.sink.send(exit);
@@ -73,8 +84,9 @@ export class Watcher {
     });
   }
 
-  /** Advisory events (waiting for input) skip a watcher that is behind. */
-  notify(event: object): void {
+  /** Advisory: skips a watcher that is behind. */
+  waitingInput(pid: number, silentMs: number): void {
+    const event = { event: 'waiting_input', exec_id: this.exec.id, pid, silent_ms: silentMs } satisfies WaitingInputEvent;
     if (!this.blocked && !this.done && this.sink.ready) this.sink.send(event);
   }
 
@@ -82,7 +94,7 @@ export class Watcher {
     if (this.done) return;
     this.done = true;
     if (this.blocked && this.lossless) this.exec.holdOutput(-1);
-    this.exec.removeWatcher(this);
+    this.exec.unfollow(this);
     this.sink.release();
   }
 
@@ -101,12 +113,12 @@ export class Watcher {
   private sendGap(stream: StreamName, to: number): void {
     const from = this.next[stream];
     this.next[stream] = to;
-    this.sink.send({ event: 'gap', exec_id: this.exec.id, stream, from, to, missed_bytes: to - from });
+    this.sink.send({ event: 'gap', exec_id: this.exec.id, stream, from, to, missed_bytes: to - from } satisfies GapEvent);
   }
 }
 
 /** Output as text when it is valid UTF-8, else as base64 with `encoding` saying so. */
-function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer): object {
+function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer): OutputEvent {
   if (isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: data.toString('utf8') };
   return { event: 'output', exec_id: execId, stream, offset, data: data.toString('base64'), encoding: 'base64' };
 }

@@ -1,0 +1,33 @@
+import type { OutputKeep } from '../protocol/messages';
+import type { StreamName } from '../protocol/events';
+import type { Limits } from './limits';
+import type { StateMode } from './shell-state';
+
+/** One command to run, complete: what the session and the request decided. */
+export interface RunSpec {
+  execId: string;
+  sessionId: string;
+  shell: string;
+  command: string;
+  cwd: string;
+  /** The complete environment of the command (runtime < session < command), markers included. */
+  env: Record<string, string>;
+  /** How the wrapped command reports cwd and env back (null: not wrapped, no carry-over). */
+  stateMode: StateMode;
+  limits: Limits;
+  /** Written to stdin first. */
+  stdin: string | undefined;
+  /** Keep stdin open after `stdin` for later input (exec.input); otherwise it is closed at once. */
+  stdinOpen: boolean;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+  /** Stop the command after this long without output; 0 = never. */
+  idleTimeoutMs: number;
+  graceMs: number;
+  /** Keep this much of each stream for the outcome (exec.run); 0 = keep nothing. */
+  collectBytes: number;
+  /** Which part of a stream over `collectBytes` the outcome keeps. */
+  outputKeep: OutputKeep;
+  /** Every chunk read from stdout or stderr, as it arrives. */
+  onOutput: (stream: StreamName, chunk: Buffer) => void;
+}

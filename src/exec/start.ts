@@ -1,0 +1,26 @@
+import { performance } from 'node:perf_hooks';
+import type { Containment } from './containment';
+import { CommandRun } from './run';
+import type { RunSpec } from './run-spec';
+import { invocation } from './script';
+import type { SpawnedProcess, Spawner } from './spawn';
+import { startError } from './start-error';
+
+/**
+ * Starts one command: its container (when the containment gives one), the
+ * shell that runs it, the spawn. Resolves with the run once the process
+ * exists; rejects with an ExecError that says what could not be started and why.
+ */
+export async function startCommand(spec: RunSpec, spawner: Spawner, containment: Containment | null): Promise<CommandRun> {
+  const container = containment?.openCommand(spec.sessionId, spec.execId) ?? null;
+  const program = invocation({ ...spec, procsFile: container?.procsFile });
+  const t0 = performance.now();
+  let child: SpawnedProcess;
+  try {
+    child = await spawner({ ...program, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId } });
+  } catch (err) {
+    container?.release();
+    throw await startError(err as NodeJS.ErrnoException, spec.shell, spec.cwd);
+  }
+  return new CommandRun(spec, child, container, t0);
+}

@@ -1,0 +1,33 @@
+import type { Containment } from '../exec/containment';
+import { terminateTree } from '../exec/terminate';
+import type { Logger } from '../system/logger';
+import type { GroupTracker } from './registry-options';
+import type { Session } from './session';
+
+/** What stopping a session's processes needs of the daemon. */
+export interface TeardownContext {
+  graceMs: number;
+  tracker: GroupTracker | null;
+  containment: Containment | null;
+  log: Logger;
+}
+
+/**
+ * Stops a removed session's command and every process it left behind (its
+ * lingering groups, its marker's carriers, its cgroup), then forgets them.
+ */
+export async function tearDown(session: Session, force: boolean, ctx: TeardownContext): Promise<void> {
+  const signal = force ? 'SIGKILL' : 'SIGTERM';
+  const sweep = terminateTree({ pgids: [...session.lingering], marker: session.marker }, ctx.graceMs, signal);
+  const waits: Promise<unknown>[] = [sweep];
+  const run = session.current?.run;
+  if (run) waits.push(run.cancel(signal), run.done);
+  if (session.cgroup) waits.push(ctx.containment!.closeSession(session.id));
+  await Promise.all(waits);
+  for (const pgid of session.lingering) ctx.tracker?.remove(pgid);
+  session.lingering.clear();
+  // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.
+  const { survivors, stable } = await sweep;
+  if (survivors === 0 && stable) ctx.tracker?.removeSession(session.id);
+  else ctx.log.warn({ session: session.id, survivors, stable }, 'processes of a destroyed session may have survived the kill; the next start-up sweeps them');
+}
