@@ -1,8 +1,10 @@
 /*
  * trl_native: the daemon's native process layer (N-API, C). Exports
  *   harden()                                  not dumpable, RLIMIT_CORE 0
- *   spawn(file, argv, envp, cwd, rlimits, user, cb)   cb(err, {pid, pidfd, fds})
+ *   spawn(file, argv, envp, cwd, rlimits, user, cgroup, cb)
+ *                                             cb(err, {pid, pidfd, fds, cgroupRefusal})
  *                                             user: null or {uid, gid, groups}
+ *                                             cgroup: null or the leaf's directory
  *   watchExit(pidfd, cb)                      cb(code|null, signo|null)
  *   sendSignal(pidfd, signo)
  */
@@ -43,6 +45,9 @@ static void complete(napi_env env, napi_status status, void *data) {
       napi_set_element(env, fds, i, v);
     }
     napi_set_named_property(env, result, "fds", fds);
+    if (job->cgroup_refusal) napi_create_int32(env, job->cgroup_refusal, &v);
+    else napi_get_null(env, &v);
+    napi_set_named_property(env, result, "cgroupRefusal", v);
     argv[1] = result;
   }
   napi_delete_reference(env, job->callback);
@@ -53,11 +58,11 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 napi_value trl_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value args[7];
+  size_t argc = 8;
+  napi_value args[8];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc < 7) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, user, callback)");
+  if (argc < 8) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, user, cgroup, callback)");
     return NULL;
   }
   struct trl_spawn_job *job = calloc(1, sizeof *job);
@@ -66,13 +71,14 @@ napi_value trl_spawn(napi_env env, napi_callback_info info) {
   job->pid = -1;
   if (!(job->file = trl_string_arg(env, args[0])) || !(job->argv = trl_string_array(env, args[1])) ||
       !(job->envp = trl_string_array(env, args[2])) || !(job->cwd = trl_string_arg(env, args[3])) ||
-      trl_read_rlimits(env, args[4], job) < 0 || trl_read_user(env, args[5], job) < 0) {
+      trl_read_rlimits(env, args[4], job) < 0 || trl_read_user(env, args[5], job) < 0 ||
+      trl_read_cgroup(env, args[6], job) < 0) {
     trl_spawn_release(job);
     return NULL;
   }
   napi_value name;
   napi_create_string_utf8(env, "trl.spawn", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, args[6], 1, &job->callback);
+  napi_create_reference(env, args[7], 1, &job->callback);
   napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
   napi_queue_async_work(env, job->work);
   return NULL;

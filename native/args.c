@@ -115,3 +115,20 @@ int trl_read_user(napi_env env, napi_value user, struct trl_spawn_job *job) {
   return 0;
 }
 
+
+/* cgroup: null, or the absolute path of the command's cgroup leaf. */
+int trl_read_cgroup(napi_env env, napi_value dir, struct trl_spawn_job *job) {
+  napi_valuetype type;
+  napi_typeof(env, dir, &type);
+  if (type == napi_null || type == napi_undefined) return 0;
+  if (!(job->cgroup_dir = trl_string_arg(env, dir))) return -1;
+  static const char procs[] = "/cgroup.procs";
+  size_t len = strlen(job->cgroup_dir);
+  if (job->cgroup_dir[0] != '/' || !(job->cgroup_procs = malloc(len + sizeof procs))) {
+    napi_throw_type_error(env, NULL, "cgroup: an absolute directory path");
+    return -1;
+  }
+  memcpy(job->cgroup_procs, job->cgroup_dir, len);
+  memcpy(job->cgroup_procs + len, procs, sizeof procs);
+  return 0;
+}

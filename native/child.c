@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +20,37 @@ static int fail(struct trl_spawn_job *job, const char *step) {
   job->child_step = step;
   _exit(127);
   return 127;
+}
+
+/* A limit or the cgroup the command must not run without: it ends the way
+ * the shell's prologue line did, exit 125 and a `trl:` line on its stderr,
+ * so the daemon reports a finished command, not a failed spawn. */
+static int refuse(const char *what) {
+  static const char head[] = "trl: cannot ";
+  if (write(2, head, sizeof head - 1) < 0 || write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0) {
+    /* nothing more to say: the exit code still tells */
+  }
+  _exit(125);
+  return 125;
+}
+
+static const char *rlimit_step(int resource) {
+  switch (resource) {
+    case RLIMIT_CPU: return "set RLIMIT_CPU";
+    case RLIMIT_NOFILE: return "set RLIMIT_NOFILE";
+    case RLIMIT_CORE: return "set RLIMIT_CORE";
+    case RLIMIT_AS: return "set RLIMIT_AS";
+    default: return "set a resource limit";
+  }
+}
+
+/* Writing 0 to cgroup.procs moves the writer itself. */
+static int enter_cgroup(const char *procs) {
+  int fd = open(procs, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int ok = write(fd, "0", 1) == 1;
+  close(fd);
+  return ok ? 0 : -1;
 }
 
 /* Every fd but 0..3: the daemon's sockets, ledger and other commands' pipes
@@ -59,9 +91,16 @@ int trl_child_main(void *arg) {
   for (int i = 0; i < TRL_STDIO_COUNT; i++)
     if (dup2(src[i], i) < 0) return fail(job, "dup2");
 
+  /* Before the limits: the fallback loop of close_from reads RLIMIT_NOFILE. */
+  close_from(TRL_STDIO_COUNT);
+
+  /* Where the kernel could not start the child in its cgroup; as the
+   * daemon's user, who owns the leaf. */
+  if (job->enter_cgroup_in_child && enter_cgroup(job->cgroup_procs) < 0) return refuse("enter the command's cgroup");
+
   /* Limits first: once the command's user, a hard limit cannot be raised. */
   for (int i = 0; i < job->n_rlimits; i++)
-    if (setrlimit(job->rlimit_resource[i], &job->rlimit_value[i]) < 0) return fail(job, "setrlimit");
+    if (setrlimit(job->rlimit_resource[i], &job->rlimit_value[i]) < 0) return refuse(rlimit_step(job->rlimit_resource[i]));
 
   /* The command's own user: supplementary groups, then gid, then uid (all
    * three ids, so no way back), no ambient capabilities, and no_new_privs so
@@ -76,8 +115,6 @@ int trl_child_main(void *arg) {
 
   /* As the command's user: a directory it may not enter fails here (EACCES). */
   if (chdir(job->cwd) < 0) return fail(job, "chdir");
-
-  close_from(TRL_STDIO_COUNT);
 
   sigset_t none;
   sigemptyset(&none);

@@ -1,13 +1,15 @@
 /*
  * Starting a command without copying the daemon: clone(CLONE_VM|CLONE_VFORK)
  * on a small stack of its own, as posix_spawn does, plus CLONE_PIDFD so the
- * daemon holds a handle on exactly this process (no pid-reuse window). It
- * runs on a libuv worker thread: the vfork wait suspends that thread only,
- * never the event loop.
+ * daemon holds a handle on exactly this process (no pid-reuse window). With
+ * a cgroup leaf, clone3 with CLONE_INTO_CGROUP starts it there (see
+ * clone3.c). It runs on a libuv worker thread: the vfork wait suspends that
+ * thread only, never the event loop.
  */
 #include "trl_native.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,8 +72,19 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
   job->child_errno = 0;
   job->child_step = NULL;
   int pidfd = -1;
-  int pid = clone(trl_child_main, (char *)stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, job, &pidfd);
-  int clone_errno = errno;
+  int pid = -1;
+  int clone_errno = 0;
+  if (job->cgroup_dir) {
+    pid = trl_clone_into_cgroup(job, stack, CHILD_STACK_BYTES, &pidfd);
+    clone_errno = errno;
+    /* Out of processes or memory is the command's error; any other refusal
+     * (no clone3, a leaf gone or not a leaf) leaves it to the child. */
+    if (pid < 0 && clone_errno != EAGAIN && clone_errno != ENOMEM) job->enter_cgroup_in_child = 1;
+  }
+  if (pid < 0 && (!job->cgroup_dir || job->enter_cgroup_in_child)) {
+    pid = clone(trl_child_main, (char *)stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, job, &pidfd);
+    clone_errno = errno;
+  }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   munmap(stack, CHILD_STACK_BYTES);
   close_fds(job->child_fd, TRL_STDIO_COUNT);
@@ -103,6 +116,8 @@ failed:
 void trl_spawn_release(struct trl_spawn_job *job) {
   free(job->file);
   free(job->cwd);
+  free(job->cgroup_dir);
+  free(job->cgroup_procs);
   if (job->argv)
     for (char **p = job->argv; *p; p++) free(*p);
   free(job->argv);

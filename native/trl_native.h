@@ -27,6 +27,12 @@ struct trl_spawn_job {
   gid_t gid;
   int n_groups;
   gid_t groups[TRL_MAX_GROUPS];
+  /* The command's cgroup leaf (NULL: none): the child starts in it (clone3
+   * CLONE_INTO_CGROUP), or writes itself into its cgroup.procs before exec. */
+  char *cgroup_dir;
+  char *cgroup_procs;
+  int enter_cgroup_in_child;
+  int cgroup_refusal; /* errno of a refused CLONE_INTO_CGROUP, 0 if none */
   int child_fd[TRL_STDIO_COUNT];  /* the child's ends, moved onto 0..3 */
   int parent_fd[TRL_STDIO_COUNT]; /* the daemon's ends */
   /* Written by the child when a step before exec (or exec) fails. */
@@ -48,6 +54,10 @@ int trl_child_main(void *arg);
 void trl_spawn_execute(struct trl_spawn_job *job);
 void trl_spawn_release(struct trl_spawn_job *job);
 
+/* clone3.c: the child started in job->cgroup_dir; -1 with errno when the
+ * kernel refuses (job->cgroup_refusal set when it lacks the feature). */
+int trl_clone_into_cgroup(struct trl_spawn_job *job, void *stack, size_t stack_size, int *pidfd);
+
 napi_value trl_spawn(napi_env env, napi_callback_info info);
 napi_value trl_watch_exit(napi_env env, napi_callback_info info);
 napi_value trl_send_signal(napi_env env, napi_callback_info info);
@@ -60,5 +70,6 @@ char *trl_string_arg(napi_env env, napi_value value);
 char **trl_string_array(napi_env env, napi_value array);
 int trl_read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *job);
 int trl_read_user(napi_env env, napi_value user, struct trl_spawn_job *job);
+int trl_read_cgroup(napi_env env, napi_value dir, struct trl_spawn_job *job);
 
 #endif

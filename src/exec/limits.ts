@@ -6,7 +6,8 @@ import { ExecError } from './errors';
 /**
  * A session's resource limits, the fields of `LimitsParams` each set or
  * absent: rlimits (cpu_s, nofile, core_bytes, as_bytes) apply to each
- * command through `ulimit`; memory_bytes, pids and cpu_percent to the
+ * command (setrlimit in the native spawner's child, `ulimit` lines under
+ * child_process); memory_bytes, pids and cpu_percent to the
  * session's cgroup, in cgroup mode only.
  */
 export type Limits = { [K in keyof LimitsParams]?: number };
@@ -69,4 +70,30 @@ export function cgroupLimits(limits: Limits): CgroupLimits {
   if (limits.pids !== undefined) cg.pidsMax = limits.pids;
   if (limits.cpu_percent !== undefined) cg.cpuMax = { quotaUs: Math.max(1000, Math.round(limits.cpu_percent * 1000)), periodUs: 100_000 };
   return cg;
+}
+
+/** One resource limit as setrlimit takes it: soft and hard in the kernel's units (seconds, fds, bytes). */
+export interface Rlimit {
+  resource: 'RLIMIT_CPU' | 'RLIMIT_NOFILE' | 'RLIMIT_CORE' | 'RLIMIT_AS';
+  soft: number;
+  hard: number;
+}
+
+/**
+ * The rlimits of a command, exactly as the shell's `ulimit` lines set them
+ * (script.ts): CPU soft limit whole seconds (SIGXCPU, a clear cause) and the
+ * hard limit one second later (SIGKILL for a command that ignores it); the
+ * others soft = hard, core in 512-byte blocks, address space in KiB.
+ */
+export function rlimitsOf(limits: Limits): Rlimit[] {
+  const out: Rlimit[] = [];
+  if (limits.cpu_s !== undefined) {
+    const soft = Math.max(1, Math.ceil(limits.cpu_s));
+    out.push({ resource: 'RLIMIT_CPU', soft, hard: soft + 1 });
+  }
+  const both = (resource: Rlimit['resource'], value: number) => out.push({ resource, soft: value, hard: value });
+  if (limits.nofile !== undefined) both('RLIMIT_NOFILE', limits.nofile);
+  if (limits.core_bytes !== undefined) both('RLIMIT_CORE', Math.ceil(limits.core_bytes / 512) * 512);
+  if (limits.as_bytes !== undefined) both('RLIMIT_AS', Math.ceil(limits.as_bytes / 1024) * 1024);
+  return out;
 }

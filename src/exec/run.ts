@@ -52,7 +52,7 @@ export class CommandRun {
     this.lastOutputAt = t0;
     this.pid = child.pid;
     const marker = Buffer.from(`TRL_EXEC_ID=${spec.execId}`);
-    this.tree = { pid: child.pid, pgids: [child.pid], marker, cgroup: container ?? undefined };
+    this.tree = { pid: child.pid, pgids: [child.pid], marker, cgroup: container ?? undefined, leader: child };
     this.stops = new StopRecord(this.tree, spec.graceMs);
     this.stdout = captureFor(spec.outputKeep, spec.collectBytes);
     this.stderr = captureFor(spec.outputKeep, spec.collectBytes);

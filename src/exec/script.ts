@@ -8,20 +8,22 @@ export interface ScriptSpec {
   command: string;
   /** How the shell reports cwd and env back (null: not a POSIX shell, no trap). */
   stateMode: StateMode;
-  limits: Limits;
-  /** The command's cgroup.procs, when it has a cgroup. */
+  /** The `ulimit` lines to write; null when the spawner sets the limits in the child. */
+  limits: Limits | null;
+  /** The command's cgroup.procs, when it has a cgroup the spawner does not start it in. */
   procsFile?: string | undefined;
 }
 
 /**
- * The program and arguments: a prologue (entering the cgroup, the ulimits),
- * then the command, in a POSIX shell under the EXIT trap that reports its
- * state; any other shell is started by /bin/sh after the prologue, without
- * carry-over. A prologue line that fails ends the command with exit 125 and
- * a `trl:` message on its stderr, rather than run it uncontained.
+ * The program and arguments: a prologue (entering the cgroup, the ulimits:
+ * what the spawner does not do in the child itself), then the command, in a
+ * POSIX shell under the EXIT trap that reports its state; any other shell is
+ * started by /bin/sh after the prologue, without carry-over. A prologue line
+ * that fails ends the command with exit 125 and a `trl:` message on its
+ * stderr, rather than run it uncontained (the native child does the same).
  */
 export function invocation(spec: ScriptSpec): { file: string; args: string[] } {
-  const prologue = (spec.procsFile ? cgroupEntryLine(spec.procsFile) : '') + ulimitLines(spec.limits);
+  const prologue = (spec.procsFile ? cgroupEntryLine(spec.procsFile) : '') + (spec.limits ? ulimitLines(spec.limits) : '');
   if (spec.stateMode !== null) return { file: spec.shell, args: ['-c', wrapCommand(spec.command, prologue, spec.stateMode)] };
   if (!prologue) return { file: spec.shell, args: ['-c', spec.command] };
   return { file: '/bin/sh', args: ['-c', `${prologue}exec "$0" -c "$1"`, spec.shell, spec.command] };

@@ -2,6 +2,7 @@ import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import type { NativeAddon, NativeErrnoError } from '../native/addon';
+import type { Rlimit } from './limits';
 import type { SpawnedProcess, Spawner } from './spawn';
 
 /** errno → name; where two names share a number (EAGAIN, EWOULDBLOCK) the first listed, which libuv reports too. */
@@ -10,6 +11,21 @@ for (const [name, n] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(n)
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
 );
+
+/** Linux's resource numbers (asm-generic, as on x86 and arm). */
+const RLIMIT_NUMBERS: Record<Rlimit['resource'], number> = { RLIMIT_CPU: 0, RLIMIT_CORE: 4, RLIMIT_NOFILE: 7, RLIMIT_AS: 9 };
+
+/** The addon's flat [resource, soft, hard, ...]. */
+function flatRlimits(rlimits: Rlimit[] | undefined): number[] {
+  const flat: number[] = [];
+  for (const r of rlimits ?? []) flat.push(RLIMIT_NUMBERS[r.resource], r.soft, r.hard);
+  return flat;
+}
+
+/** Where a debug line about the spawner goes. */
+export interface SpawnerLog {
+  debug(obj: object, msg: string): void;
+}
 
 /** The same shape of error child_process gives, so callers name the failure the same way. */
 function spawnError(err: NativeErrnoError, file: string, args: string[]): NodeJS.ErrnoException {
@@ -29,17 +45,25 @@ function spawnError(err: NativeErrnoError, file: string, args: string[]): NodeJS
  * for an exec, and the daemon's memory is not copied), the child a session
  * leader with stdio and the state pipe on fds 0..3 and nothing else open;
  * with a command user, its groups, gid and uid, no ambient capabilities and
- * no_new_privs.
+ * no_new_privs; its rlimits set and, with a cgroup leaf, started in it
+ * (clone3 CLONE_INTO_CGROUP; where the kernel refuses, the child writes
+ * itself into the leaf's cgroup.procs before exec, said once at debug level).
  * The exit is learned through the pidfd, which also reaps exactly this child.
  */
-export function nativeSpawner(addon: NativeAddon): Spawner {
-  return (spec) =>
-    new Promise((resolve, reject) => {
+export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog): Spawner {
+  let refusalSaid = false;
+  const spawner = (spec: Parameters<Spawner>[0]) =>
+    new Promise<SpawnedProcess>((resolve, reject) => {
       const envp = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
       const argv = [spec.file, ...spec.args];
       try {
-        addon.spawn(spec.file, argv, envp, spec.cwd, [], spec.user ?? null, (err, started) => {
+        addon.spawn(spec.file, argv, envp, spec.cwd, flatRlimits(spec.rlimits), spec.user ?? null, spec.cgroupDir ?? null, (err, started) => {
           if (err || !started) return reject(spawnError(err ?? Object.assign(new Error('no result'), { errno: 0, syscall: 'spawn' }), spec.file, spec.args));
+          if (started.cgroupRefusal !== null && !refusalSaid) {
+            refusalSaid = true;
+            const errno = ERRNO_NAMES.get(started.cgroupRefusal) ?? `E${started.cgroupRefusal}`;
+            log?.debug({ errno }, 'clone3 CLONE_INTO_CGROUP refused by the kernel: each command enters its cgroup from its child before exec');
+          }
           try {
             resolve(wrap(addon, started.pid, started.pidfd, started.fds));
           } catch (wrapErr) {
@@ -52,6 +76,7 @@ export function nativeSpawner(addon: NativeAddon): Spawner {
         reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
       }
     });
+  return Object.assign(spawner, { setsUpChild: true });
 }
 
 /** A child we cannot hand over: killed through its pidfd and reaped, its fds closed. */
@@ -88,6 +113,16 @@ function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, numb
     onExit: (listener) => {
       if (exit) queueMicrotask(() => listener(...exit!));
       else listeners.push(listener);
+    },
+    // Until the exit is known the pidfd is open (watchExit closes it after reaping).
+    signal: (signal) => {
+      if (exit) return false;
+      try {
+        addon.sendSignal(pidfd, constants.signals[signal]);
+        return true;
+      } catch {
+        return false;
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import type { Rlimit } from './limits';
 
 /** A user other than the daemon's that commands run as (TRL_COMMAND_USER). */
 export interface CommandUser {
@@ -18,6 +19,10 @@ export interface SpawnSpec {
   env: Record<string, string>;
   /** Run as this user instead of the daemon's. */
   user?: CommandUser;
+  /** Set in the child before exec (only for a spawner that `setsUpChild`). */
+  rlimits?: Rlimit[];
+  /** The command's cgroup leaf, which the child is started in (only for a spawner that `setsUpChild`). */
+  cgroupDir?: string;
 }
 
 /** A started process leading its own process group (pgid = pid), with stdin, stdout, stderr and a state pipe on fd 3. */
@@ -29,6 +34,8 @@ export interface SpawnedProcess {
   readonly state: Readable;
   /** Called once, when the process has exited and been reaped. */
   onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  /** Signals this process itself, never a process that reuses its pid; false once it has exited. */
+  signal(signal: NodeJS.Signals): boolean;
 }
 
 /**
@@ -36,7 +43,14 @@ export interface SpawnedProcess {
  * native process layer (nativeSpawner), chosen once at start-up. Rejects with
  * the system error when the process cannot start.
  */
-export type Spawner = (spec: SpawnSpec) => Promise<SpawnedProcess>;
+export interface Spawner {
+  (spec: SpawnSpec): Promise<SpawnedProcess>;
+  /**
+   * Applies `rlimits` and `cgroupDir` in the child before exec, so the
+   * shell's prologue leaves out its `ulimit` and cgroup entry lines.
+   */
+  readonly setsUpChild?: boolean;
+}
 
 /**
  * child_process.spawn with every stdio a pipe: 'ignore' would open /dev/null,
@@ -69,5 +83,7 @@ export const spawnWithNode: Spawner = (spec) =>
       stderr,
       state,
       onExit: (listener) => child.once('exit', listener),
+      // Node signals by pid only while it has not reaped the child: never a reused pid.
+      signal: (signal) => child.kill(signal),
     });
   });

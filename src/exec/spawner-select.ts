@@ -1,12 +1,13 @@
 import { nativeAddon } from '../native/addon';
 import type { Hardening } from '../native/harden';
 import { CommandUserError, resolveCommandUser } from './command-user';
-import { spawnWithNode, type CommandUser, type Spawner } from './spawn';
-import { nativeSpawner } from './spawn-native';
+import { spawnWithNode, type CommandUser, type SpawnSpec, type Spawner } from './spawn';
+import { nativeSpawner, type SpawnerLog } from './spawn-native';
 
 export type SpawnerName = 'native' | 'child_process';
 
 interface SelectLog {
+  debug(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
@@ -25,7 +26,7 @@ export function selectSpawner(
   log: SelectLog,
 ): { name: SpawnerName; spawner: Spawner } {
   const user = settings.command_user ? resolveCommandUser(settings.command_user, daemonUid) : null;
-  const chosen = chooseSpawner(settings.spawner, user);
+  const chosen = chooseSpawner(settings.spawner, user, log);
   if (user) log.info({ command_user: user.name, uid: user.uid }, 'commands run as another user');
   const problem = hardening.error ?? chosen.fallbackReason;
   if (problem) {
@@ -41,14 +42,16 @@ export { CommandUserError };
  * The spawner the setting asks for; child_process when it asks for native and
  * the addon does not load, with the reason for the one start-up warning.
  */
-function chooseSpawner(wanted: SpawnerName, user: CommandUser | null = null): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
-  const chosen = pick(wanted);
-  return user ? { ...chosen, spawner: (spec) => chosen.spawner({ ...spec, user }) } : chosen;
+function chooseSpawner(wanted: SpawnerName, user: CommandUser | null, log: SpawnerLog): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
+  const chosen = pick(wanted, log);
+  if (!user) return chosen;
+  const inner = chosen.spawner;
+  return { ...chosen, spawner: Object.assign((spec: SpawnSpec) => inner({ ...spec, user }), { setsUpChild: inner.setsUpChild }) };
 }
 
-function pick(wanted: SpawnerName): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
+function pick(wanted: SpawnerName, log: SpawnerLog): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
   if (wanted === 'child_process') return { name: 'child_process', spawner: spawnWithNode, fallbackReason: null };
   const { addon, error } = nativeAddon();
   if (!addon) return { name: 'child_process', spawner: spawnWithNode, fallbackReason: error };
-  return { name: 'native', spawner: nativeSpawner(addon), fallbackReason: null };
+  return { name: 'native', spawner: nativeSpawner(addon, log), fallbackReason: null };
 }

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Containment } from './containment';
 import { CommandRun } from './run';
 import type { RunSpec } from './run-spec';
+import { rlimitsOf } from './limits';
 import { invocation } from './script';
 import type { SpawnedProcess, Spawner } from './spawn';
 import { startError } from './start-error';
@@ -13,11 +14,14 @@ import { startError } from './start-error';
  */
 export async function startCommand(spec: RunSpec, spawner: Spawner, containment: Containment | null): Promise<CommandRun> {
   const container = containment?.openCommand(spec.sessionId, spec.execId) ?? null;
-  const program = invocation({ ...spec, procsFile: container?.procsFile });
+  // A spawner that sets up the child itself: no ulimit or cgroup lines for the shell to run.
+  const inChild = spawner.setsUpChild === true;
+  const program = invocation({ ...spec, limits: inChild ? null : spec.limits, procsFile: inChild ? undefined : container?.procsFile });
+  const placement = inChild ? { rlimits: rlimitsOf(spec.limits), cgroupDir: container?.dir } : {};
   const t0 = performance.now();
   let child: SpawnedProcess;
   try {
-    child = await spawner({ ...program, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId } });
+    child = await spawner({ ...program, ...placement, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId } });
   } catch (err) {
     container?.release();
     throw await startError(err as NodeJS.ErrnoException, spec.shell, spec.cwd);

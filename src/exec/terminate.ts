@@ -12,6 +12,8 @@ export interface ProcessTree {
   marker: Buffer;
   /** The command's cgroup, when there is one: nothing escapes it. */
   cgroup?: CgroupHandle;
+  /** The root process itself (its pidfd): signalled through it rather than by pid. */
+  leader?: { signal(signal: NodeJS.Signals): boolean };
 }
 
 /** One command's cgroup leaf, as the terminator uses it. */
@@ -42,10 +44,12 @@ export async function terminateTree(tree: ProcessTree, graceMs: number, signal: 
   if (signal !== 'SIGKILL') {
     const targets = await findMembers(scopeOf(tree));
     if (targets.size === 0 && !tree.cgroup) emptyRounds = 1;
+    const byPid = tree.leader ? new Map([...targets].filter(([pid]) => pid !== tree.pid)) : targets;
     // Frozen while the signal lands: a shell cannot see its child die first and print "Terminated" on the user's stderr.
     const sendAll = (s: NodeJS.Signals): void => {
       for (const pgid of tree.pgids) signalGroup(pgid, s);
-      signalProcesses(targets, s);
+      tree.leader?.signal(s);
+      signalProcesses(byPid, s);
       tree.cgroup?.signal(s);
     };
     sendAll('SIGSTOP');

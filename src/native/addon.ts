@@ -10,7 +10,13 @@ export interface NativeAddon {
     cwd: string,
     rlimits: number[],
     user: { uid: number; gid: number; groups: number[] } | null,
-    callback: (err: NativeErrnoError | null, result?: { pid: number; pidfd: number; fds: [number, number, number, number] }) => void,
+    /** The command's cgroup leaf directory: the child starts in it. */
+    cgroup: string | null,
+    /** cgroupRefusal: the errno with which the kernel refused CLONE_INTO_CGROUP (the child entered the leaf itself), else null. */
+    callback: (
+      err: NativeErrnoError | null,
+      result?: { pid: number; pidfd: number; fds: [number, number, number, number]; cgroupRefusal: number | null },
+    ) => void,
   ): void;
   /** Takes ownership of pidfd: it is closed once the process is reaped. */
   watchExit(pidfd: number, callback: (code: number | null, signo: number | null) => void): void;

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Logger } from './logger';
 import type { CgroupLimits } from './cgroup-limits';
 import type { DelegatedCgroup } from './cgroup-subtree';
@@ -40,6 +41,7 @@ export class CgroupContainment {
       return null;
     }
     return {
+      dir: dirname(procsFile),
       procsFile,
       signal: (signal: NodeJS.Signals) => void tree.signalExec(sessionId, execId, signal),
       pids: () => tree.execPids(sessionId, execId),
