@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestDaemon, waitFor } from '../helpers/daemon';
 import { daemonIdentity } from '../helpers/launch';
@@ -71,3 +71,54 @@ test('in a delegated cgroup, a timeout kills an escapee that double-forked and c
   assert.equal(existsSync(join(dir, 'sessions', session_id)), false, 'the session cgroup is removed');
   client.close();
 });
+
+test('the command\'s first process starts in its leaf: the shell is there before it runs a line (native: no entry line at all)', { skip }, async () => {
+  assert.ok(daemon, 'the daemon of the first test');
+  const client = await daemon.connect();
+  const { session_id } = await client.request<{ session_id: string }>('session.create', {});
+  const r = await client.request<{ stdout: string; exit_code: number }>('exec.run', {
+    session_id,
+    command: `grep '^0::' /proc/$$/cgroup; echo "$TRL_EXEC_ID"; tr '\\0' ' ' < /proc/$$/cmdline`,
+  });
+  const [cgroupLine, execId, cmdline] = r.stdout.split('\n');
+  assert.equal(r.exit_code, 0);
+  assert.match(cgroupLine!, new RegExp(`^0::.*/sessions/${session_id}/${execId}$`), 'the shell is in the command\'s own leaf');
+  if ((process.env.TRL_SPAWNER ?? 'native') === 'native') {
+    assert.doesNotMatch(cmdline!, /cgroup\.procs/, 'the native child is started in the leaf (clone3 CLONE_INTO_CGROUP): its shell writes no cgroup.procs');
+  } else {
+    assert.match(cmdline!, /cgroup\.procs/, 'child_process: the shell moves itself');
+  }
+  await client.request('session.destroy', { session_id });
+  client.close();
+});
+
+test('a session cgroup removed under the daemon: the next command runs held by its process group; no fd or zombie left', { skip }, async () => {
+  assert.ok(daemon, 'the daemon of the first test');
+  const client = await daemon.connect();
+  const { session_id } = await client.request<{ session_id: string }>('session.create', {});
+  const first = await client.request<{ stdout: string }>('exec.run', { session_id, command: 'echo first' });
+  assert.equal(first.stdout, 'first\n');
+  const fds = (await client.request<{ open_fds: number }>('system.stats')).open_fds;
+  await removeCgroupTree(join(dir, 'sessions', session_id));
+  assert.equal(existsSync(join(dir, 'sessions', session_id)), false);
+  for (let i = 0; i < 3; i++) {
+    const r = await client.request<{ stdout: string; exit_code: number }>('exec.run', { session_id, command: `grep -c '/sessions/${session_id}' /proc/$$/cgroup; echo ran` });
+    assert.equal(r.stdout, '0\nran\n', 'ran, outside any session cgroup');
+  }
+  assert.ok((await client.request<{ open_fds: number }>('system.stats')).open_fds <= fds + 1, 'no fd left behind');
+  const zombies = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    const stat = readText(`/proc/${p}/stat`);
+    return stat !== null && / Z \d+ /.test(stat) && Number(stat.split(') ')[1]!.split(' ')[1]) === daemon!.pid;
+  });
+  assert.deepEqual(zombies, [], 'no zombie child of the daemon');
+  await client.request('session.destroy', { session_id });
+  client.close();
+});
+
+function readText(p: string): string | null {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
