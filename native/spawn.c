@@ -77,11 +77,13 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
   if (job->cgroup_dir) {
     pid = trl_clone_into_cgroup(job, stack, CHILD_STACK_BYTES, &pidfd);
     clone_errno = errno;
-    /* Out of processes or memory is the command's error; any other refusal
-     * (no clone3, a leaf gone or not a leaf) leaves it to the child. */
-    if (pid < 0 && clone_errno != EAGAIN && clone_errno != ENOMEM) job->enter_cgroup_in_child = 1;
+    /* Any refusal (no clone3, a leaf gone or not a leaf, the session's
+     * pids.max, which a move into the leaf does not check) leaves the entry to
+     * the child, as the shell's entry line did; a plain clone still fails
+     * where the system is out of processes or memory. */
+    if (pid < 0) job->enter_cgroup_in_child = 1;
   }
-  if (pid < 0 && (!job->cgroup_dir || job->enter_cgroup_in_child)) {
+  if (pid < 0) {
     pid = clone(trl_child_main, (char *)stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, job, &pidfd);
     clone_errno = errno;
   }
