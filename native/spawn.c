@@ -49,6 +49,19 @@ static int make_stdio(struct trl_spawn_job *job) {
   return 0;
 }
 
+/* One stack per worker thread, kept: the vfork wait means its previous child
+ * has exec'd or exited before the thread spawns again, and an mmap + munmap
+ * per command would cost the event loop's thread a TLB shootdown each time. */
+static void *child_stack(void) {
+  static __thread void *stack;
+  if (!stack) {
+    void *s = mmap(NULL, CHILD_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (s == MAP_FAILED) return NULL;
+    stack = s;
+  }
+  return stack;
+}
+
 void trl_spawn_execute(struct trl_spawn_job *job) {
   job->pid = -1;
   job->pidfd = -1;
@@ -57,8 +70,8 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
     job->err_step = "socketpair";
     goto failed;
   }
-  void *stack = mmap(NULL, CHILD_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
+  void *stack = child_stack();
+  if (!stack) {
     job->err = errno;
     job->err_step = "mmap";
     goto failed;
@@ -88,7 +101,6 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
     clone_errno = errno;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  munmap(stack, CHILD_STACK_BYTES);
   close_fds(job->child_fd, TRL_STDIO_COUNT);
 
   if (pid < 0) {
