@@ -21,7 +21,7 @@ export interface Containment {
 
 /** One command's container, as the run and the terminator use it: nothing escapes it. */
 export interface CommandContainer extends CgroupHandle {
-  /** The container's directory (a spawner that can starts the command in it). */
+  /** The container's directory, which a spawner that can starts the command in. */
   readonly dir: string;
   /** The file the command's shell writes its own pid to before it runs anything, where the spawner cannot start it in `dir`. */
   readonly procsFile: string;

@@ -12,7 +12,7 @@ export interface ProcessTree {
   marker: Buffer;
   /** The command's cgroup, when there is one: nothing escapes it. */
   cgroup?: CgroupHandle;
-  /** The root process itself (its pidfd): signalled through it rather than by pid. */
+  /** The root process itself: signalled through its handle (the native spawner's pidfd), never a pid that may have been reused. */
   leader?: { signal(signal: NodeJS.Signals): boolean };
 }
 
