@@ -98,3 +98,15 @@ test('a clean text event and a NUL-only result: exact lines', async () => {
   assert.equal(line, JSON.stringify(JSON.parse(line)));
   assert.equal(r.data.stdout, '\0'.repeat(200_000) + 'héllo 😀 "q" \\ end');
 });
+
+test('a finished exec lets go of its run (and so of its result text) yet exec.list still shows its pid and start', async () => {
+  const r = await wire.request('fin', 'exec.run', { session_id: sid, command: 'echo done' });
+  assert.equal(r.data.exit_code, 0);
+  const list = await wire.request('list', 'exec.list', { session_id: sid });
+  assert.ok(list.data.execs.length > 0);
+  for (const e of list.data.execs) {
+    assert.equal(e.state, 'exited');
+    assert.ok(Number.isInteger(e.pid) && e.pid > 0, `pid ${e.pid}`);
+    assert.ok(typeof e.started_at === 'string' && !Number.isNaN(Date.parse(e.started_at)), `started_at ${e.started_at}`);
+  }
+});
