@@ -17,9 +17,10 @@
  *   BENCH_INFO_ITER    iterations of the second, info-level latency run (default BENCH_ITER/2; 0 skips it)
  *   BENCH_FLOOD_CMD    the flood command (default: head -c $BENCH_FLOOD_BYTES /dev/zero | tr '\0' x)
  *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
- *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream
+ *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream,jsonbytes
  *   BENCH_SPAWNERS     daemons side by side in parts 1-2, by TRL_SPAWNER (default native,child_process)
  */
+import { spawnSync } from 'node:child_process';
 import { runStreamBench } from './stream';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -49,7 +50,7 @@ const FLOODERS = num('BENCH_FLOODERS', 8);
 const PING_MS = num('BENCH_PING_MS', 2000);
 const PING_EVERY = num('BENCH_PING_EVERY', 5);
 const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
-const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream,jsonbytes').split(',').map((p) => p.trim()));
 const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
 /** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
 const DAEMON_ENV: Record<string, string> = Object.fromEntries(
@@ -610,6 +611,10 @@ async function main(): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   // Issue 4's figures (streaming throughput against a raw pipe, line latency): bench/stream.ts prints its own table.
   const stream = PARTS.has('stream') ? await runStreamBench() : null;
+  // The byte-level JSON string encoder against the string path it replaced (bench/json-bytes.ts prints its own table).
+  if (PARTS.has('jsonbytes')) {
+    spawnSync(process.execPath, [join(__dirname, 'json-bytes.js')], { stdio: 'inherit', env: { ...process.env, BENCH_JSON_BYTES_RUNS: process.env.BENCH_JSON_BYTES_RUNS || '7' } });
+  }
 
   const json = {
     date: new Date().toISOString(),
