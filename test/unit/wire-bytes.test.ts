@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { utf8SafeEnd, utf8SafeStart, type CapturedText } from '../../src/exec/capture';
 import { captureFor } from '../../src/exec/capture-tail';
 import { buildOutcome, type RunFacts } from '../../src/exec/outcome';
 import { encodeEvent, encodeLinePieces } from '../../src/protocol/encode';
@@ -42,15 +43,38 @@ function facts(stdout: RunFacts['stdout'], stderr: RunFacts['stderr']): RunFacts
   };
 }
 
+/** What a capture gave before it kept chunks: the whole stream concatenated, cut, then decoded (the former code, restated). */
+function decodedBefore(keep: OutputKeep, cap: number, chunks: Buffer[]): CapturedText<string> {
+  const all = Buffer.concat(chunks);
+  const total = all.length;
+  if (keep === 'head') {
+    let kept = all.subarray(0, cap);
+    if (total > cap) kept = kept.subarray(0, utf8SafeEnd(kept));
+    return { text: kept.toString('utf8'), truncated: total > cap, bytes: total };
+  }
+  if (keep === 'tail') {
+    let kept = cap <= 0 ? all.subarray(total) : all.subarray(Math.max(0, total - cap));
+    if (total > cap) kept = kept.subarray(utf8SafeStart(kept));
+    return { text: kept.toString('utf8'), truncated: total > cap, bytes: total, omitted: total - kept.length };
+  }
+  const headCap = Math.floor(cap / 2);
+  const head = all.subarray(0, Math.min(headCap, total));
+  const rest = all.subarray(head.length);
+  const tail = cap - headCap <= 0 ? rest.subarray(rest.length) : rest.subarray(Math.max(0, rest.length - (cap - headCap)));
+  if (total <= cap) return { text: all.toString('utf8'), truncated: false, bytes: total, tail: '', omitted: 0 };
+  const headEnd = utf8SafeEnd(head);
+  const tailStart = utf8SafeStart(tail);
+  const text = head.subarray(0, headEnd).toString('utf8');
+  return { text, truncated: true, bytes: total, tail: tail.subarray(tailStart).toString('utf8'), omitted: total - headEnd - (tail.length - tailStart) };
+}
+
 /** The answer line both ways: written from the bytes (new) and JSON.stringify of the decoded object (as before). */
 function bothWays(keep: OutputKeep, cap: number, out: Buffer[], err: Buffer[]): { bytes: Buffer; old: string; pieces: number } {
-  const captures = [0, 1].map(() => ({ out: captureFor(keep, cap), err: captureFor(keep, cap) }));
-  for (const c of captures) {
-    for (const chunk of out) c.out.push(chunk);
-    for (const chunk of err) c.err.push(chunk);
-  }
-  const fromBytes = execResult(buildOutcome(facts(captures[0]!.out.finishBytes(), captures[0]!.err.finishBytes())));
-  const decoded = execResult(buildOutcome(facts(captures[1]!.out.finish(), captures[1]!.err.finish())));
+  const capture = { out: captureFor(keep, cap), err: captureFor(keep, cap) };
+  for (const chunk of out) capture.out.push(chunk);
+  for (const chunk of err) capture.err.push(chunk);
+  const fromBytes = execResult(buildOutcome(facts(capture.out.finishBytes(), capture.err.finishBytes())));
+  const decoded = execResult(buildOutcome(facts(decodedBefore(keep, cap, out), decodedBefore(keep, cap, err))));
   assert.ok(fromBytes.stdout instanceof JsonBytes, 'the result carries the captured bytes');
   const parts = [...encodeLinePieces({ id: 'r-1', ok: true, data: fromBytes })];
   const bytes = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
