@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readProcStat } from '../src/system/proc';
 import { TestDaemon } from '../test/helpers/daemon';
 
@@ -18,10 +20,21 @@ export interface BenchDaemon {
 
 const LOGS_READY = new Set(['info', 'debug', 'trace']);
 
+/** The malloc settings systemd/trl.service gives trld, so the bench measures the daemon as the unit runs it. */
+function unitTunables(): Record<string, string> {
+  try {
+    const unit = readFileSync(join(__dirname, '..', '..', 'systemd', 'trl.service'), 'utf8');
+    const m = /^Environment=GLIBC_TUNABLES=(\S+)$/m.exec(unit);
+    return m ? { GLIBC_TUNABLES: m[1]! } : {};
+  } catch {
+    return {};
+  }
+}
+
 export async function startDaemon(logLevel: string, extraEnv: Record<string, string> = {}, opts: { root?: string; nodeArgs?: string[] } = {}): Promise<BenchDaemon> {
   const d = await TestDaemon.start({
     ...opts,
-    env: { TRL_LOG_LEVEL: logLevel, ...extraEnv },
+    env: { ...unitTunables(), TRL_LOG_LEVEL: logLevel, ...extraEnv },
     dirPrefix: 'trl-bench-',
     ready: LOGS_READY.has(logLevel) ? 'log' : 'ping',
   });

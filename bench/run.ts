@@ -17,9 +17,10 @@
  *   BENCH_INFO_ITER    iterations of the second, info-level latency run (default BENCH_ITER/2; 0 skips it)
  *   BENCH_FLOOD_CMD    the flood command (default: head -c $BENCH_FLOOD_BYTES /dev/zero | tr '\0' x)
  *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
- *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream
+ *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream,jsonbytes
  *   BENCH_SPAWNERS     daemons side by side in parts 1-2, by TRL_SPAWNER (default native,child_process)
  */
+import { spawnSync } from 'node:child_process';
 import { runStreamBench } from './stream';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -49,7 +50,7 @@ const FLOODERS = num('BENCH_FLOODERS', 8);
 const PING_MS = num('BENCH_PING_MS', 2000);
 const PING_EVERY = num('BENCH_PING_EVERY', 5);
 const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
-const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream,jsonbytes').split(',').map((p) => p.trim()));
 const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
 /** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
 const DAEMON_ENV: Record<string, string> = Object.fromEntries(
@@ -355,6 +356,8 @@ interface FloodFigures {
   rss_peak_stats: number;
   rss_hwm_after: number;
   rss_after_vmrss: number;
+  /** VmRSS 5 s after the flood ended: what is given back (target: idle + 20 MB). */
+  rss_after5_vmrss: number;
   rss_samples: number;
 }
 
@@ -393,6 +396,8 @@ async function flood(d: BenchDaemon): Promise<FloodFigures> {
   // What stays after the flood: retained results/windows of finished commands, heap not yet collected.
   await new Promise((r) => setTimeout(r, 1500));
   const after = await sampler.once();
+  await new Promise((r) => setTimeout(r, 3500));
+  const after5 = await sampler.once();
   await pinger.close();
   for (const c of clients) c.close();
   statsClient.close();
@@ -412,6 +417,7 @@ async function flood(d: BenchDaemon): Promise<FloodFigures> {
     rss_peak_stats: max(sampler.samples.map((s) => s.stats_rss)),
     rss_hwm_after: hwm,
     rss_after_vmrss: after.vmrss ?? NaN,
+    rss_after5_vmrss: after5.vmrss ?? NaN,
     rss_samples: sampler.samples.length,
   };
 }
@@ -511,6 +517,12 @@ async function main(): Promise<void> {
     targets.push(
       { what: 'system.ping p99 during flood', figure: `${f2(fl.ping_flood_ms.p99)} ms`, target: '≤ 3 ms', met: fl.ping_flood_ms.p99 <= 3 },
       { what: 'daemon RSS peak during flood (VmRSS)', figure: mb(fl.rss_peak_vmrss), target: '≤ 100 MB', met: fl.rss_peak_vmrss <= 100 * MB },
+      {
+        what: 'daemon RSS 5 s after the flood (VmRSS)',
+        figure: `${mb(fl.rss_after5_vmrss)} (idle ${mb(fl.rss_idle_vmrss)})`,
+        target: '≤ idle + 20 MB',
+        met: fl.rss_after5_vmrss <= fl.rss_idle_vmrss + 20 * MB,
+      },
     );
   }
 
@@ -587,6 +599,7 @@ async function main(): Promise<void> {
         ['system.stats memory_rss_bytes', mb(fl.rss_idle_stats), mb(fl.rss_peak_stats), `${f2(fl.rss_peak_stats / fl.rss_idle_stats)}×`],
         ['VmHWM after the flood (true peak)', '', mb(fl.rss_hwm_after), ''],
         ['VmRSS 1.5 s after the flood ended', '', mb(fl.rss_after_vmrss), `${f2(fl.rss_after_vmrss / fl.rss_idle_vmrss)}×`],
+        ['VmRSS 5 s after the flood ended', '', mb(fl.rss_after5_vmrss), `${f2(fl.rss_after5_vmrss / fl.rss_idle_vmrss)}×`],
       ]),
     );
   }
@@ -598,6 +611,10 @@ async function main(): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   // Issue 4's figures (streaming throughput against a raw pipe, line latency): bench/stream.ts prints its own table.
   const stream = PARTS.has('stream') ? await runStreamBench() : null;
+  // The byte-level JSON string encoder against the string path it replaced (bench/json-bytes.ts prints its own table).
+  if (PARTS.has('jsonbytes')) {
+    spawnSync(process.execPath, [join(__dirname, 'json-bytes.js')], { stdio: 'inherit', env: { ...process.env, BENCH_JSON_BYTES_RUNS: process.env.BENCH_JSON_BYTES_RUNS || '7' } });
+  }
 
   const json = {
     date: new Date().toISOString(),

@@ -1,7 +1,7 @@
 import type { HttpSettings } from './config/http';
 import type { Config } from './config/schema';
 import type { ConnectionSet } from './server/connections';
-import { listenHttp } from './server/http';
+import type * as HttpDoor from './server/http';
 import { listenOnFd, listenOnPath, type Listener } from './server/listener';
 import type { Router } from './server/router';
 import type { Logger } from './system/logger';
@@ -26,7 +26,8 @@ export async function openListeners(opts: {
   const httpFd = activated.find((s) => s.name === 'http');
   for (const s of activated) if (s !== httpFd) listeners.push(await listenOnFd(s.fd, s.name, connections.accept));
   if (activated.length === 0) listeners.push(await listenOnPath(config.socket_path, connections.accept));
-  const http = opts.http && (await listenHttp({ config, settings: opts.http, router: opts.router, logger: opts.logger, ...(httpFd ? { fd: httpFd.fd } : {}) }));
+  // The HTTP door (node:http, TLS, its handlers) is loaded only when HTTP is on: most daemons never serve it.
+  const http = opts.http && (await (require('./server/http') as typeof HttpDoor).listenHttp({ config, settings: opts.http, router: opts.router, logger: opts.logger, ...(httpFd ? { fd: httpFd.fd } : {}) }));
   if (http) listeners.push(http);
   // A failed accept (EMFILE when the daemon is out of descriptors) is reported on the server; it keeps listening.
   for (const l of listeners) l.server.on('error', (err) => opts.logger.warn({ err: err.message, listen: l.where }, 'accepting a connection failed'));

@@ -1,5 +1,6 @@
 import type { OutputKeep } from '../protocol/messages';
-import { OutputCapture, utf8SafeEnd, utf8SafeStart, type CapturedText, type StreamCapture } from './capture';
+import { JsonBytes } from '../protocol/json-text';
+import { OutputCapture, asText, cutEnd, cutStart, type CapturedText, type StreamCapture } from './capture';
 
 /**
  * The last `cap` bytes of a stream, as a queue of the chunks read: whole
@@ -37,21 +38,33 @@ export class TailCapture implements StreamCapture {
 
   /** The kept bytes: at most the cap, the end of the stream. */
   bytesKept(): Buffer {
-    const all = Buffer.concat(this.chunks.slice(this.head), this.kept);
-    this.chunks = [];
-    this.head = 0;
-    return all.length > this.cap ? all.subarray(all.length - this.cap) : all;
+    return Buffer.concat(this.chunksKept());
   }
 
-  finish(): CapturedText {
+  /** The kept chunks (no copy): at most the cap, the end of the stream. */
+  chunksKept(): Buffer[] {
+    const chunks = this.chunks.slice(this.head);
+    this.chunks = [];
+    this.head = 0;
+    if (this.kept > this.cap) chunks[0] = chunks[0]!.subarray(this.kept - this.cap);
+    return chunks;
+  }
+
+  finish(): CapturedText<string> {
+    return asText(this.finishBytes());
+  }
+
+  finishBytes(): CapturedText<JsonBytes> {
     const truncated = this.total > this.cap;
-    let buf = this.bytesKept();
-    if (truncated) buf = buf.subarray(utf8SafeStart(buf));
-    return { text: buf.toString('utf8'), truncated, bytes: this.total, omitted: this.total - buf.length };
+    let chunks = this.chunksKept();
+    if (truncated) chunks = cutStart(chunks);
+    const text = new JsonBytes(chunks);
+    return { text, truncated, bytes: this.total, omitted: this.total - text.byteLength };
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_TEXT = new JsonBytes([]);
 
 /**
  * The first half of the cap and the last half: over the cap, `text` is the
@@ -86,23 +99,21 @@ export class HeadTailCapture implements StreamCapture {
     return this.total;
   }
 
-  finish(): CapturedText {
-    const head = Buffer.concat(this.headChunks, this.headKept);
+  finish(): CapturedText<string> {
+    return asText(this.finishBytes());
+  }
+
+  finishBytes(): CapturedText<JsonBytes> {
+    const head = this.headChunks;
     this.headChunks = [];
-    const tail = this.tailPart.bytesKept();
+    const tail = this.tailPart.chunksKept();
     if (this.total <= this.cap) {
       // Nothing left out: head and tail are contiguous, decoded as one text.
-      return { text: Buffer.concat([head, tail]).toString('utf8'), truncated: false, bytes: this.total, tail: '', omitted: 0 };
+      return { text: new JsonBytes([...head, ...tail]), truncated: false, bytes: this.total, tail: NO_TEXT, omitted: 0 };
     }
-    const headEnd = utf8SafeEnd(head);
-    const tailStart = utf8SafeStart(tail);
-    return {
-      text: head.subarray(0, headEnd).toString('utf8'),
-      truncated: true,
-      bytes: this.total,
-      tail: tail.subarray(tailStart).toString('utf8'),
-      omitted: this.total - headEnd - (tail.length - tailStart),
-    };
+    const text = new JsonBytes(cutEnd(head));
+    const tailText = new JsonBytes(cutStart(tail));
+    return { text, truncated: true, bytes: this.total, tail: tailText, omitted: this.total - text.byteLength - tailText.byteLength };
   }
 }
 

@@ -1,11 +1,17 @@
-/** The captured text of one stream, cut at a character boundary if it was capped. */
-export interface CapturedText {
-  text: string;
+import { JsonBytes, type WireText } from '../protocol/json-text';
+
+/**
+ * The captured text of one stream, cut at a character boundary if it was
+ * capped: as a string (`finish`), or as the kept bytes themselves
+ * (`finishBytes`, what a result is written from: the same JSON string).
+ */
+export interface CapturedText<T extends WireText = WireText> {
+  text: T;
   truncated: boolean;
   /** Every byte the command wrote to the stream, kept or not. */
   bytes: number;
   /** head_tail only: the end of the stream, after the omitted span ("" when nothing was omitted). */
-  tail?: string;
+  tail?: T;
   /** tail and head_tail only: bytes of the stream in neither `text` nor `tail`. */
   omitted?: number;
 }
@@ -14,7 +20,14 @@ export interface CapturedText {
 export interface StreamCapture {
   push(chunk: Buffer): void;
   readonly totalBytes: number;
-  finish(): CapturedText;
+  finish(): CapturedText<string>;
+  finishBytes(): CapturedText<JsonBytes>;
+}
+
+/** The same capture decoded: JsonBytes as the string JSON.stringify would see. */
+export function asText(c: CapturedText<JsonBytes>): CapturedText<string> {
+  const { tail, ...rest } = c;
+  return tail === undefined ? { ...rest, text: c.text.toString() } : { ...rest, text: c.text.toString(), tail: tail.toString() };
 }
 
 /**
@@ -41,13 +54,56 @@ export class OutputCapture implements StreamCapture {
     return this.total;
   }
 
-  finish(): CapturedText {
-    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
+  finish(): CapturedText<string> {
+    return asText(this.finishBytes());
+  }
+
+  finishBytes(): CapturedText<JsonBytes> {
+    let chunks = this.chunks;
     this.chunks = [];
     const truncated = this.total > this.kept;
-    if (truncated) buf = buf.subarray(0, utf8SafeEnd(buf));
-    return { text: buf.toString('utf8'), truncated, bytes: this.total };
+    if (truncated) chunks = cutEnd(chunks);
+    return { text: new JsonBytes(chunks), truncated, bytes: this.total };
   }
+}
+
+/** The chunks cut as utf8SafeEnd cuts their concatenation (it looks at the last four bytes only). */
+export function cutEnd(chunks: Buffer[]): Buffer[] {
+  const last = edgeBytes(chunks, false);
+  let drop = last.length - utf8SafeEnd(last);
+  const out = chunks.slice();
+  while (drop > 0) {
+    const c = out.pop()!;
+    if (c.length > drop) out.push(c.subarray(0, c.length - drop));
+    drop -= Math.min(drop, c.length);
+  }
+  return out;
+}
+
+/** The chunks cut as utf8SafeStart cuts their concatenation (it looks at the first four bytes only). */
+export function cutStart(chunks: Buffer[]): Buffer[] {
+  let drop = utf8SafeStart(edgeBytes(chunks, true));
+  const out = chunks.slice();
+  while (drop > 0) {
+    const c = out.shift()!;
+    if (c.length > drop) out.unshift(c.subarray(drop));
+    drop -= Math.min(drop, c.length);
+  }
+  return out;
+}
+
+/** Up to four bytes at the start (or end) of the chunks' concatenation. */
+function edgeBytes(chunks: Buffer[], start: boolean): Buffer {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for (let i = 0; i < chunks.length && n < 4; i++) {
+    const c = chunks[start ? i : chunks.length - 1 - i]!;
+    const part = start ? c.subarray(0, 4 - n) : c.subarray(Math.max(0, c.length - (4 - n)));
+    if (start) parts.push(part);
+    else parts.unshift(part);
+    n += part.length;
+  }
+  return Buffer.concat(parts, n);
 }
 
 /**

@@ -26,7 +26,11 @@ export interface Follower {
  */
 export class ExecRecord {
   readonly output: OutputBuffer;
+  /** The running command; null before it starts and once it has finished (its settled `done` holds the result's text). */
   run: CommandRun | null = null;
+  /** The process id and start time, kept after the run is let go (exec.list shows them). */
+  pid: number | null = null;
+  startedAt: Date | null = null;
   /** The outcome without its text: that went to its caller and must not stay for minutes. */
   outcome: CommandOutcome | null = null;
   finishedAt: number | null = null;
@@ -54,6 +58,8 @@ export class ExecRecord {
   /** Called once the process runs. */
   started(run: CommandRun, probeInput: boolean): void {
     this.run = run;
+    this.pid = run.pid;
+    this.startedAt = run.startedAt;
     if (probeInput) this.startInputProbe(run);
   }
 
@@ -77,6 +83,8 @@ export class ExecRecord {
     const textless = (c: CapturedText): CapturedText => ({ text: '', truncated: c.truncated, bytes: c.bytes });
     this.outcome = { ...outcome, stdout: textless(outcome.stdout), stderr: textless(outcome.stderr) };
     this.finishedAt = Date.now();
+    this.run = null;
+    this.probeTick = null;
     for (const f of [...this.followers]) f.pump();
   }
 

@@ -175,8 +175,8 @@ export class CommandRun {
       cancelSignal: this.stops.cancelSignal,
       cpuLimited: this.spec.limits.cpu_s !== undefined,
       usage,
-      stdout: this.stdout.finish(),
-      stderr: this.stderr.finish(),
+      stdout: this.stdout.finishBytes(),
+      stderr: this.stderr.finishBytes(),
     });
     return { outcome, state: report && !this.stops.interrupted ? report.state : null };
   }

@@ -1,10 +1,13 @@
+import { JsonBytes } from './json-text';
+
 /**
  * A message as a wire line, in pieces of about `PIECE_CHARS` characters, so
  * that a transport can write a large answer (a 4 MiB result of control bytes
  * is a 24 MiB line once escaped) a piece at a time and wait for 'drain' in
  * between, instead of building the whole line in memory. Small messages (the
  * usual case) are one JSON.stringify; large ones are walked: objects, arrays
- * and iterables (a list produced lazily) piece by piece, long strings in slices.
+ * and iterables (a list produced lazily) piece by piece, long strings in slices,
+ * JsonBytes as Buffer slices encoded from the captured bytes (no string made).
  */
 export const PIECE_CHARS = 64 * 1024;
 
@@ -16,13 +19,19 @@ export function isSmall(message: unknown): boolean {
   return !isLazy(message) && roughChars(message, WHOLE_BELOW) < WHOLE_BELOW;
 }
 
-export function* encodeLinePieces(message: unknown): Generator<string> {
+export function* encodeLinePieces(message: unknown): Generator<string | Buffer> {
   if (isSmall(message)) {
     yield JSON.stringify(message) + '\n';
     return;
   }
   let buf = '';
   for (const part of walk(message)) {
+    if (typeof part !== 'string') {
+      if (buf.length > 0) yield buf;
+      buf = '';
+      yield part;
+      continue;
+    }
     buf += part;
     if (buf.length >= PIECE_CHARS) {
       yield buf;
@@ -32,9 +41,37 @@ export function* encodeLinePieces(message: unknown): Generator<string> {
   yield buf + '\n';
 }
 
+/**
+ * An event as one wire line. Events are flat and carry at most one pipe read
+ * of output, so the line is built whole; output given as JsonBytes is encoded
+ * from its bytes unless it is small.
+ */
+export function encodeEvent(message: object): string | Buffer {
+  let bytes = false;
+  for (const v of Object.values(message)) if (v instanceof JsonBytes && v.byteLength >= EVENT_BYTES_FROM) bytes = true;
+  if (!bytes) return JSON.stringify(message) + '\n';
+  const parts: Buffer[] = [];
+  let buf = '';
+  for (const part of walk(message)) {
+    if (typeof part === 'string') {
+      buf += part;
+      continue;
+    }
+    if (buf.length > 0) parts.push(Buffer.from(buf));
+    buf = '';
+    parts.push(part);
+  }
+  parts.push(Buffer.from(buf + '\n'));
+  return Buffer.concat(parts);
+}
+
+/** Output bytes below which an event is one JSON.stringify: the walk costs more than the string would. */
+const EVENT_BYTES_FROM = 1024;
+
 /** String characters in `value`, counted until `limit` is passed. */
 function roughChars(value: unknown, limit: number): number {
   if (typeof value === 'string') return value.length;
+  if (value instanceof JsonBytes) return value.byteLength;
   if (value === null || typeof value !== 'object') return 8;
   let n = 0;
   for (const v of Array.isArray(value) ? value : Object.values(value)) {
@@ -45,13 +82,18 @@ function roughChars(value: unknown, limit: number): number {
 }
 
 function isLazy(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
+  if (value === null || typeof value !== 'object' || value instanceof JsonBytes) return false;
   if (!Array.isArray(value) && Symbol.iterator in value) return true;
   for (const v of Array.isArray(value) ? value : Object.values(value)) if (isLazy(v)) return true;
   return false;
 }
 
-function* walk(value: unknown): Generator<string> {
+function* walk(value: unknown): Generator<string | Buffer> {
+  if (value instanceof JsonBytes) {
+    yield '"';
+    yield* value.slices();
+    return yield '"';
+  }
   if (typeof value === 'string') {
     if (value.length <= PIECE_CHARS) return yield JSON.stringify(value);
     yield '"';

@@ -6,7 +6,7 @@ export const SEND_HIGH_WATER = 1024 * 1024;
 
 /** What the outbox needs of a transport. */
 export interface OutboxTarget {
-  write(data: string): boolean;
+  write(data: string | Buffer): boolean;
   readonly writableLength: number;
   /** False once the transport can no longer be written. */
   readonly open: boolean;
@@ -78,7 +78,7 @@ export class Outbox {
     let written = 0;
     const pieces = encodeLinePieces(message);
     for (;;) {
-      let next: IteratorResult<string>;
+      let next: IteratorResult<string | Buffer>;
       try {
         next = pieces.next();
       } catch (err) {

@@ -91,7 +91,7 @@ class StdioTransport extends EventEmitter implements Transport {
     return this.gone;
   }
 
-  write(data: string): boolean {
+  write(data: string | Uint8Array): boolean {
     if (this.gone) return false;
     return this.output.write(data);
   }

@@ -5,12 +5,13 @@ import type { ExecRecord } from '../exec/exec-record';
 import type { CommandOutcome } from '../exec/outcome';
 import type { ExecSummary, ExitEvent } from '../protocol/events';
 import { ErrorCode, TrlError } from '../protocol/errors';
+import type { WithBytes } from '../protocol/json-text';
 import type { ExecResult } from '../protocol/messages';
 import type { Session } from '../sessions/session';
 import type { Handler } from './router';
 
-/** exec.run's result: the outcome with its collected text. */
-export function execResult(o: CommandOutcome): ExecResult {
+/** exec.run's result: the outcome with its collected text (as bytes: the line encoder writes them). */
+export function execResult(o: CommandOutcome): WithBytes<ExecResult> {
   return { stdout: o.stdout.text, stderr: o.stderr.text, ...resultFields(o), ...keptParts(o.stdout, o.stderr) };
 }
 
@@ -19,7 +20,7 @@ export function execResult(o: CommandOutcome): ExecResult {
  * exec.stream given output_keep. Here `*_truncated` means the retention
  * window no longer holds the stream's start.
  */
-export function exitEvent(record: ExecRecord, o: CommandOutcome, text: { stdout: CapturedText; stderr: CapturedText } | null): ExitEvent {
+export function exitEvent(record: ExecRecord, o: CommandOutcome, text: { stdout: CapturedText; stderr: CapturedText } | null): WithBytes<ExitEvent> {
   return {
     event: 'exit',
     exec_id: record.id,
@@ -27,7 +28,7 @@ export function exitEvent(record: ExecRecord, o: CommandOutcome, text: { stdout:
     stdout_truncated: record.output.retainedFrom('stdout') > 0,
     stderr_truncated: record.output.retainedFrom('stderr') > 0,
     ...(text ? { stdout: text.stdout.text, stderr: text.stderr.text, ...keptParts(text.stdout, text.stderr) } : {}),
-  } satisfies ExitEvent;
+  } satisfies WithBytes<ExitEvent>;
 }
 
 /** One exec as exec.list and exec.attach describe it. */
@@ -39,8 +40,8 @@ export function execSummary(record: ExecRecord): ExecSummary {
     session_id: record.sessionId,
     command: record.command,
     state: o === null ? 'running' : 'exited',
-    pid: record.run?.pid ?? null,
-    started_at: record.run?.startedAt.toISOString() ?? null,
+    pid: record.pid,
+    started_at: record.startedAt?.toISOString() ?? null,
     finished_at: record.finishedAt === null ? null : new Date(record.finishedAt).toISOString(),
     exit_code: o?.exitCode ?? null,
     timed_out: o ? o.timeout !== null : false,
@@ -87,8 +88,8 @@ function resultFields(o: CommandOutcome): Omit<ExecResult, 'stdout' | 'stderr'> 
 }
 
 /** The result fields only `output_keep` "tail" and "head_tail" add. */
-function keptParts(out: CapturedText, err: CapturedText): Partial<ExecResult> {
-  const parts: Partial<ExecResult> = {};
+function keptParts(out: CapturedText, err: CapturedText): Partial<WithBytes<ExecResult>> {
+  const parts: Partial<WithBytes<ExecResult>> = {};
   if (out.tail !== undefined) parts.stdout_tail = out.tail;
   if (err.tail !== undefined) parts.stderr_tail = err.tail;
   if (out.omitted !== undefined) parts.stdout_omitted_bytes = out.omitted;

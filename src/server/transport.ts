@@ -8,7 +8,7 @@ export interface Transport {
   on(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   removeAllListeners(event: 'data'): unknown;
-  write(data: string): boolean;
+  write(data: string | Uint8Array): boolean;
   end(): unknown;
   pause(): unknown;
   resume(): unknown;

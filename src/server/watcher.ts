@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ExecRecord, Follower } from '../exec/exec-record';
 import type { Chunk } from '../exec/output-buffer';
 import type { GapEvent, OutputEvent, StreamName, WaitingInputEvent } from '../protocol/events';
+import { JsonBytes, type WithBytes } from '../protocol/json-text';
 import type { EventSink } from './event-sink';
 import { exitEvent } from './to-wire';
 
@@ -117,8 +118,8 @@ export class Watcher implements Follower {
   }
 }
 
-/** Output as text when it is valid UTF-8, else as base64 with `encoding` saying so. */
-function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer): OutputEvent {
-  if (isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: data.toString('utf8') };
+/** Output as text when it is valid UTF-8 (written from its bytes), else as base64 with `encoding` saying so. */
+function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer): WithBytes<OutputEvent> {
+  if (isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([data]) };
   return { event: 'output', exec_id: execId, stream, offset, data: data.toString('base64'), encoding: 'base64' };
 }
