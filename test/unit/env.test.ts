@@ -33,3 +33,8 @@ test('names that merely contain a private prefix are kept; undefined values skip
   const env = buildRuntimeEnv({ MY_TRL_X: '1', trl_lower: '2', XWATCHDOG_USEC: '3', GONE: undefined }, {});
   assert.deepEqual(env, { MY_TRL_X: '1', trl_lower: '2', XWATCHDOG_USEC: '3' });
 });
+
+test("the daemon's own malloc tuning (GLIBC_TUNABLES from the unit) does not reach commands; an env file may still set one", () => {
+  assert.equal(buildRuntimeEnv({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=8192', PATH: '/usr/bin' }, {}).GLIBC_TUNABLES, undefined);
+  assert.equal(buildRuntimeEnv({}, { GLIBC_TUNABLES: 'glibc.malloc.check=3' }).GLIBC_TUNABLES, 'glibc.malloc.check=3');
+});
