@@ -4,6 +4,8 @@ import { captureFor } from './capture-tail';
 import type { CommandContainer } from './containment';
 import { buildOutcome, type CommandOutcome } from './outcome';
 import { OutputPause } from './output-pause';
+import type { TerminalSize } from './pty/master';
+import { TerminalScreen } from './pty/screen';
 import type { RunSpec } from './run-spec';
 import type { ShellState } from './shell-state';
 import type { SpawnedProcess } from './spawn';
@@ -28,6 +30,8 @@ export class CommandRun {
   readonly done: Promise<RunEnd>;
   readonly startedAt = new Date();
   readonly stops: StopRecord;
+  /** A command on a terminal: its screen, kept while the exec is retained. */
+  readonly screen: TerminalScreen | null;
 
   private readonly stdout: StreamCapture;
   private readonly stderr: StreamCapture;
@@ -40,6 +44,9 @@ export class CommandRun {
   private finished = false;
   private readonly output: OutputPause;
   private lastOutputAt: number;
+  /** Who holds the output: a lossless reader behind, the screen's emulator behind. */
+  private readerHeld = false;
+  private screenHeld = false;
 
   /** Watches a spawned command (see startCommand) to its end. */
   constructor(
@@ -58,6 +65,7 @@ export class CommandRun {
     this.stderr = captureFor(spec.outputKeep, spec.collectBytes);
     this.output = new OutputPause([child.stdout, child.stderr]);
     this.state = new StatePipe(child.state);
+    this.screen = spec.pty ? new TerminalScreen(spec.pty, spec.pty.scrollback, (stop) => this.holdForScreen(stop)) : null;
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.wire();
   }
@@ -83,12 +91,15 @@ export class CommandRun {
    */
   pauseOutput(): void {
     if (this.finished) return;
+    this.readerHeld = true;
     this.output.pause();
     this.timeouts.stopIdle();
   }
 
   resumeOutput(): void {
     if (this.finished) return;
+    this.readerHeld = false;
+    if (this.screenHeld) return;
     this.output.resume();
     if (this.exit === null) this.timeouts.startIdle();
   }
@@ -97,6 +108,25 @@ export class CommandRun {
   writeInput(data: string, eof: boolean): void {
     if (data.length > 0) this.child.stdin.write(data);
     if (eof) this.child.stdin.end();
+  }
+
+  /** A command on a terminal: sets its window size (the foreground group gets SIGWINCH). False when it has none or it has ended. */
+  resize(size: TerminalSize): boolean {
+    if (this.finished || !this.child.terminal?.resize(size)) return false;
+    this.screen?.resize(size);
+    return true;
+  }
+
+  get onTerminal(): boolean {
+    return this.child.terminal !== undefined;
+  }
+
+  /** The emulator is behind: the terminal is not read meanwhile (the idle timeout keeps running: the command is not silent). */
+  private holdForScreen(stop: boolean): void {
+    this.screenHeld = stop;
+    if (this.finished) return;
+    if (stop) this.output.pause();
+    else if (!this.readerHeld) this.output.resume();
   }
 
   /** Stops the command's whole tree: TERM → grace → KILL, or the one signal given. */
@@ -136,6 +166,7 @@ export class CommandRun {
     this.lastOutputAt = performance.now();
     this.timeouts.outputSeen();
     capture.push(chunk);
+    this.screen?.write(chunk);
     this.spec.onOutput(stream, chunk);
   }
 
