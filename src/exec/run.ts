@@ -22,6 +22,12 @@ export interface RunEnd {
 
 /** After the shell exits, how long its background children may keep our stdout/stderr open before we stop reading. */
 const DRAIN_AFTER_EXIT_MS = 100;
+/**
+ * A terminal's output can be still flowing then: its emulator paces the
+ * reading, and a resume may come just before the drain check. It is read on
+ * while bytes move, for at most this long after the exit.
+ */
+const TERMINAL_DRAIN_MAX_MS = 2000;
 
 /** One command from spawn to finish: capture, timeouts, input, stops, and its outcome, built once. */
 export class CommandRun {
@@ -47,6 +53,9 @@ export class CommandRun {
   /** Who holds the output: a lossless reader behind, the screen's emulator behind. */
   private readerHeld = false;
   private screenHeld = false;
+  /** Last output read or reading resumed (terminals: see TERMINAL_DRAIN_MAX_MS). */
+  private outputMovedAt = 0;
+  private exitAt = 0;
 
   /** Watches a spawned command (see startCommand) to its end. */
   constructor(
@@ -126,7 +135,10 @@ export class CommandRun {
     this.screenHeld = stop;
     if (this.finished) return;
     if (stop) this.output.pause();
-    else if (!this.readerHeld) this.output.resume();
+    else if (!this.readerHeld) {
+      this.outputMovedAt = performance.now();
+      this.output.resume();
+    }
   }
 
   /** Stops the command's whole tree: TERM → grace → KILL, or the one signal given. */
@@ -154,6 +166,7 @@ export class CommandRun {
     });
     child.onExit((code, signal) => {
       this.exit = { code, signal };
+      this.exitAt = performance.now();
       this.timeouts.stopIdle();
       if (this.openStreams > 0) {
         this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
@@ -163,7 +176,7 @@ export class CommandRun {
   }
 
   private onData(stream: 'stdout' | 'stderr', capture: StreamCapture, chunk: Buffer): void {
-    this.lastOutputAt = performance.now();
+    this.lastOutputAt = this.outputMovedAt = performance.now();
     this.timeouts.outputSeen();
     capture.push(chunk);
     this.screen?.write(chunk);
@@ -176,6 +189,11 @@ export class CommandRun {
       // A lossless reader is behind: what is still in the pipes is owed to it; wait for it to catch up.
       // A reader may hold output, never the end: once the command is timed out, cancelled or
       // destroyed, the pipes are let go and the exec ends.
+      this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
+      return;
+    }
+    const now = performance.now();
+    if (this.screen && !this.stops.any && now - this.outputMovedAt < DRAIN_AFTER_EXIT_MS && now - this.exitAt < TERMINAL_DRAIN_MAX_MS) {
       this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
       return;
     }

@@ -11,7 +11,11 @@ export interface NativeAddon {
     rlimits: number[],
     user: { uid: number; gid: number; groups: number[] } | null,
     callback: (err: NativeErrnoError | null, result?: { pid: number; pidfd: number; fds: [number, number, number, number] }) => void,
+    /** A terminal instead of socket pairs on 0..2: fds[0] is its master, fds[1] and fds[2] are -1. */
+    pty?: { cols: number; rows: number },
   ): void;
+  /** Sets a terminal's window size (TIOCSWINSZ on its master). */
+  resizePty(masterFd: number, cols: number, rows: number): void;
   /** Takes ownership of pidfd: it is closed once the process is reaped. */
   watchExit(pidfd: number, callback: (code: number | null, signo: number | null) => void): void;
   sendSignal(pidfd: number, signo: number): void;
