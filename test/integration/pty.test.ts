@@ -135,6 +135,7 @@ test('exec.screen reads a full-screen redraw: alternate screen, cursor addressin
   await exitOf(it);
   const after = await client.screen(s.execId);
   assert.equal(after.state, 'exited');
+  assert.deepEqual((await client.execs()).find((e) => e.exec_id === s.execId)?.pty, { cols: 50, rows: 12 });
   assert.equal(after.alternate, false);
   assert.equal(after.cols, 50);
   assert.equal(after.rows, 12);

@@ -33,6 +33,8 @@ export class TerminalScreen {
   private title = '';
   private pending = 0;
   private backlogged = false;
+  /** After the command: the last screen as text, the emulator gone (a retained exec keeps only this). */
+  private frozen: ScreenSnapshot | null = null;
 
   constructor(
     size: TerminalSize,
@@ -61,11 +63,32 @@ export class TerminalScreen {
   }
 
   resize(size: TerminalSize): void {
-    this.term.resize(size.cols, size.rows);
+    if (!this.frozen) this.term.resize(size.cols, size.rows);
+  }
+
+  get size(): TerminalSize {
+    const { cols, rows } = this.frozen ?? this.term;
+    return { cols, rows };
+  }
+
+  /**
+   * The command has ended: once the emulator has parsed everything, the
+   * screen and all its scrollback are kept as text and the emulator is
+   * disposed, so a retained exec holds characters, not a grid of cells.
+   */
+  freeze(): void {
+    void this.snapshot(Number.MAX_SAFE_INTEGER).then((last) => {
+      this.frozen = last;
+      this.term.dispose();
+    });
   }
 
   /** The screen once everything written so far is parsed. */
   snapshot(scrollbackLines = 0): Promise<ScreenSnapshot> {
+    if (this.frozen) {
+      const f = this.frozen;
+      return Promise.resolve({ ...f, scrollback: scrollbackLines > 0 ? f.scrollback.slice(-scrollbackLines) : [] });
+    }
     return new Promise((resolve) => {
       this.term.write('', () => {
         const buf = this.term.buffer.active;
