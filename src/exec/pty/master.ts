@@ -1,28 +1,5 @@
-import { readSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
-import { ReadStream } from 'node:tty';
-
-/**
- * What the kernel still holds once the slave is closed: reads then return
- * data or EIO, never block. Bounded by the pty's own buffers (the writers
- * were blocked when they were full).
- */
-function drainAfterHangup(fd: number, master: ReadStream, stdout: Readable): void {
-  const buf = Buffer.allocUnsafe(READ_BYTES);
-  while (!master.destroyed) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, buf.length, null);
-    } catch {
-      return; // EIO: all read; EAGAIN: nothing more
-    }
-    if (n <= 0) return;
-    stdout.push(Buffer.from(buf.subarray(0, n)));
-  }
-}
-
-/** One read from the master, and what `stdout` holds before the master stops being read. */
-const READ_BYTES = 64 * 1024;
+import { readMaster } from './read';
 
 /** A terminal's window, in character cells. */
 export interface TerminalSize {
@@ -52,29 +29,7 @@ export function terminalStdio(
   masterFd: number,
   resizeFd: (fd: number, cols: number, rows: number) => void,
 ): { stdin: Writable; stdout: Readable; stderr: Readable; terminal: TerminalControl } {
-  // Node destroys a socket on a read error, dropping whatever its readable side still buffers; EIO
-  // comes right after the last bytes. So the master hands each read to `stdout` at once (onread: no
-  // buffer of its own) and stops reading while `stdout` is full; EIO then ends `stdout` after its data.
-  // libuv reports end-of-file as soon as the slave hangs up (POLLHUP) after a short read, while the
-  // kernel still holds output (a pty gives at most 4 KiB a read): that rest is read here, then the end.
-  const stdout = new Readable({
-    highWaterMark: READ_BYTES,
-    read() {
-      master.resume();
-    },
-    destroy(err, done) {
-      master.destroy();
-      done(err);
-    },
-  });
-  const master = new ReadStream(masterFd, {
-    onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: (n: number, buf: Buffer) => stdout.push(Buffer.from(buf.subarray(0, n))) },
-  } as ConstructorParameters<typeof ReadStream>[1]);
-  master.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EIO' ? stdout.push(null) : stdout.destroy(err)));
-  master.on('end', () => {
-    drainAfterHangup(masterFd, master, stdout);
-    stdout.push(null);
-  });
+  const { master, stdout } = readMaster(masterFd);
   const stdin = new Writable({
     write(chunk: Buffer, _enc, done) {
       if (master.destroyed) return done();
