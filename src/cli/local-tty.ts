@@ -24,6 +24,9 @@ export function takeTerminal(client: TrlClient, execId: string): { restore: (ext
   const saved = sttySettings();
   const watcher = saved ? restoreIfTrlDies(saved) : null;
   process.stdin.setRawMode(true);
+  // libuv's raw mode keeps output processing (a \n becomes \r\n): the remote terminal already did
+  // that, and a program in raw mode there means a bare \n. Output passes through untouched, as with ssh.
+  stty(['-opost']);
   const onResize = () => {
     client.resize(execId, process.stdout.columns, process.stdout.rows).catch(() => {}); // ended meanwhile
   };
@@ -66,8 +69,13 @@ export function takeTerminal(client: TrlClient, execId: string): { restore: (ext
 
 /** `stty -g` of our terminal: every setting, to put back. */
 function sttySettings(): string | null {
+  return stty(['-g'])?.trim() ?? null;
+}
+
+/** stty on our terminal (stdin); its output, or null when it failed. */
+function stty(args: string[]): string | null {
   try {
-    return execFileSync('stty', ['-g'], { stdio: [0, 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('stty', args, { stdio: [0, 'pipe', 'ignore'] }).toString();
   } catch {
     return null;
   }

@@ -4,6 +4,7 @@ argv: node trl socket scenario. Prints one JSON line with what it saw.
 scenario "resize": trl exec -t runs a program that shows its size, follows a
   window change, and dies in the alternate screen with the cursor hidden.
 scenario "kill": trl exec -t -- sleep 100 is killed with SIGKILL in raw mode.
+scenario "shell": trl shell, a line typed into it.
 """
 import fcntl, json, os, pty, select, signal, struct, subprocess, sys, termios, time
 
@@ -11,7 +12,7 @@ node, trl, sock, scenario = sys.argv[1:5]
 ENV = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'TRL_SOCKET_PATH': sock, 'TERM': 'xterm-256color'}
 PROGRAM = r'''import os, signal, sys
 sys.stdout.write("\x1b[?1049h\x1b[?25l"); sys.stdout.flush()
-signal.signal(signal.SIGWINCH, lambda *a: os.write(1, b"winch %d %d\r\n" % tuple(os.get_terminal_size(0))))
+signal.signal(signal.SIGWINCH, lambda *a: os.write(1, b"winch %d %d\n" % tuple(os.get_terminal_size(0))))
 print("ready %d %d term=%s" % (*os.get_terminal_size(0), os.environ.get("TERM")), flush=True)
 line = sys.stdin.readline()
 print("got " + line.strip(), flush=True)
@@ -26,6 +27,9 @@ if pid == 0:
     before = stty_g()
     if scenario == 'resize':
         rc = subprocess.call([node, trl, 'exec', '-t', '--', 'python3', '-c', PROGRAM], env=ENV, cwd='/tmp')
+        killed = None
+    elif scenario == 'shell':
+        rc = subprocess.call([node, trl, 'shell'], env=ENV, cwd='/tmp')
         killed = None
     else:
         p = subprocess.Popen([node, trl, 'exec', '-t', '--', 'sleep', '100'], env=ENV, cwd='/tmp')
@@ -58,6 +62,9 @@ while time.time() < deadline:
     if not chunk:
         break
     out += chunk
+    if scenario == 'shell' and not sent_line and chunk:
+        sent_line = True
+        os.write(fd, b'echo hi-$((1+1)); exit 4\r')
     if scenario == 'resize':
         if not sent_resize and b'ready 111 33' in out:
             sent_resize = True

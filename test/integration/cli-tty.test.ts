@@ -15,7 +15,7 @@ withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (d) => {
   daemon = d;
 });
 
-function drive(scenario: 'resize' | 'kill'): Promise<{ rc: number; restored: boolean; raw_while_running: boolean | null; output: string }> {
+function drive(scenario: 'resize' | 'kill' | 'shell'): Promise<{ rc: number; restored: boolean; raw_while_running: boolean | null; output: string }> {
   return new Promise((done, fail) => {
     execFile('python3', [DRIVER, process.execPath, TRL, daemon.socketPath, scenario], { timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) return fail(new Error(`${err.message}\n${stderr}`));
@@ -31,9 +31,18 @@ test('trl exec -t: the terminal size goes along and follows a window change, key
   assert.match(r.output, /got hello/);
   assert.equal(r.rc, 3, r.output);
   assert.equal(r.restored, true, 'stty -g is the same before and after');
+  // The remote terminal made each \n a \r\n; the local one passes that through untouched (no \r\r\n).
+  assert.doesNotMatch(r.output, /\r\r\n/);
   // The program died in the alternate screen with its cursor hidden: trl switched both back.
   const tail = r.output.slice(r.output.lastIndexOf('got hello'));
   assert.ok(tail.includes('\x1b[?1049l') && tail.includes('\x1b[?25h'), JSON.stringify(tail));
+});
+
+test('trl shell: an interactive shell on a terminal in a temporary session, its exit status passed on', { skip }, async () => {
+  const r = await drive('shell');
+  assert.match(r.output, /\r\nhi-2\r\n/);
+  assert.equal(r.rc, 4, r.output);
+  assert.equal(r.restored, true);
 });
 
 test('trl exec -t killed with SIGKILL in raw mode: the terminal is restored anyway', { skip }, async () => {
