@@ -208,7 +208,7 @@ export class CommandRun {
     this.timeouts.clear();
     clearTimeout(this.drainTimer);
     this.child.stdin.destroy();
-    this.screen?.freeze();
+    void this.screen?.freeze();
     this.settle(this.end(this.exit));
   }
 

@@ -58,6 +58,12 @@ test('pty: true is an 80x24 xterm on /dev/pts/N, the command is its session lead
   assert.equal(tpgid, pgid);
 });
 
+test('exec.run stdin on a terminal is typed at the start', { skip }, async () => {
+  const r = await client.run({ session_id: await session(), command: 'stty -echo; read x; echo "got:$x"', pty: true, stdin: 'typed\r' });
+  assert.equal(r.exit_code, 0);
+  assert.match(r.stdout, /got:typed\r\n$/);
+});
+
 test('a TERM in the command env wins over xterm-256color', { skip }, async () => {
   const r = await client.run({ session_id: await session(), command: 'echo "$TERM"', pty: true, env: { TERM: 'vt100' } });
   assert.equal(r.stdout, 'vt100\r\n');

@@ -76,8 +76,8 @@ export class TerminalScreen {
    * screen and all its scrollback are kept as text and the emulator is
    * disposed, so a retained exec holds characters, not a grid of cells.
    */
-  freeze(): void {
-    void this.snapshot(Number.MAX_SAFE_INTEGER).then((last) => {
+  freeze(): Promise<void> {
+    return this.snapshot(Number.MAX_SAFE_INTEGER).then((last) => {
       this.frozen = last;
       this.term.dispose();
     });
