@@ -45,8 +45,12 @@ export function terminalStdio(
     resize({ cols, rows }) {
       // destroyed is set before the fd is closed, so a number reused by another open is never resized.
       if (master.destroyed) return false;
-      resizeFd(masterFd, cols, rows);
-      return true;
+      try {
+        resizeFd(masterFd, cols, rows);
+        return true;
+      } catch {
+        return false; // the terminal is being torn down
+      }
     },
   };
   return { stdin, stdout, stderr, terminal };
