@@ -1,10 +1,12 @@
 /*
  * trl_native: the daemon's native process layer (N-API, C). Exports
  *   harden()                                  not dumpable, RLIMIT_CORE 0
- *   spawn(file, argv, envp, cwd, rlimits, user, cgroup, cb)
+ *   spawn(file, argv, envp, cwd, rlimits, user, cgroup, cb[, pty])
  *                                             cb(err, {pid, pidfd, fds, cgroupRefusal})
  *                                             user: null or {uid, gid, groups}
  *                                             cgroup: null or the leaf's directory
+ *                                             pty: {cols, rows}: fds[0] is the master, fds[1..2] -1
+ *   resizePty(masterFd, cols, rows)
  *   watchExit(pidfd, cb)                      cb(code|null, signo|null)
  *   sendSignal(pidfd, signo)
  */
@@ -58,17 +60,24 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 napi_value trl_spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value args[8];
+  size_t argc = 9;
+  napi_value args[9];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
   if (argc < 8) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, user, cgroup, callback)");
+    napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, rlimits, user, cgroup, callback[, pty])");
     return NULL;
   }
   struct trl_spawn_job *job = calloc(1, sizeof *job);
   if (!job) return trl_throw_errno(env, ENOMEM, "spawn");
   for (int i = 0; i < TRL_STDIO_COUNT; i++) job->parent_fd[i] = job->child_fd[i] = -1;
   job->pid = -1;
+  job->pty_slave = -1;
+  napi_value no_pty;
+  napi_get_undefined(env, &no_pty);
+  if (trl_read_pty(env, argc > 8 ? args[8] : no_pty, job) < 0) {
+    trl_spawn_release(job);
+    return NULL;
+  }
   if (!(job->file = trl_string_arg(env, args[0])) || !(job->argv = trl_string_array(env, args[1])) ||
       !(job->envp = trl_string_array(env, args[2])) || !(job->cwd = trl_string_arg(env, args[3])) ||
       trl_read_rlimits(env, args[4], job) < 0 || trl_read_user(env, args[5], job) < 0 ||
@@ -90,6 +99,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"spawn", NULL, trl_spawn, NULL, NULL, NULL, napi_default, NULL},
       {"watchExit", NULL, trl_watch_exit, NULL, NULL, NULL, napi_default, NULL},
       {"sendSignal", NULL, trl_send_signal, NULL, NULL, NULL, napi_default, NULL},
+      {"resizePty", NULL, trl_pty_resize, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ int trl_child_main(void *arg) {
   /* Move any end that sits on 0..3 out of the way before dup2 onto 0..3. */
   int src[TRL_STDIO_COUNT];
   for (int i = 0; i < TRL_STDIO_COUNT; i++) {
-    src[i] = job->child_fd[i];
+    src[i] = job->pty && i < 3 ? job->pty_slave : job->child_fd[i];
     if (src[i] < TRL_STDIO_COUNT) {
       src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, TRL_STDIO_COUNT);
       if (src[i] < 0) return fail(job, "fcntl");
@@ -90,6 +91,10 @@ int trl_child_main(void *arg) {
   }
   for (int i = 0; i < TRL_STDIO_COUNT; i++)
     if (dup2(src[i], i) < 0) return fail(job, "dup2");
+
+  /* A terminal: the new session's controlling terminal is the slave now on
+   * fd 0, so ^C, job control and /dev/tty work; its foreground group is ours. */
+  if (job->pty && ioctl(0, TIOCSCTTY, 0) < 0) return fail(job, "ioctl(TIOCSCTTY)");
 
   /* Before the limits: the fallback loop of close_from reads RLIMIT_NOFILE. */
   close_from(TRL_STDIO_COUNT);

@@ -65,9 +65,9 @@ static void *child_stack(void) {
 void trl_spawn_execute(struct trl_spawn_job *job) {
   job->pid = -1;
   job->pidfd = -1;
-  if (make_stdio(job) < 0) {
+  if (job->pty ? trl_pty_open(job) < 0 : make_stdio(job) < 0) {
     job->err = errno;
-    job->err_step = "socketpair";
+    job->err_step = job->pty ? "openpty" : "socketpair";
     goto failed;
   }
   void *stack = child_stack();
@@ -102,6 +102,7 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close_fds(job->child_fd, TRL_STDIO_COUNT);
+  close_fds(&job->pty_slave, 1);
 
   if (pid < 0) {
     job->err = clone_errno;
@@ -124,6 +125,7 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
 
 failed:
   close_fds(job->child_fd, TRL_STDIO_COUNT);
+  if (job->pty) close_fds(&job->pty_slave, 1);
   close_fds(job->parent_fd, TRL_STDIO_COUNT);
 }
 

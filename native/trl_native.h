@@ -33,6 +33,11 @@ struct trl_spawn_job {
   char *cgroup_procs;
   int enter_cgroup_in_child;
   int cgroup_refusal; /* errno of a refused CLONE_INTO_CGROUP, 0 if none */
+  /* A terminal (pty.c): the slave is the child's 0..2 and controlling
+   * terminal, the master the daemon's parent_fd[0]; child_fd[0..2] stay -1. */
+  int pty;
+  unsigned short pty_cols, pty_rows;
+  int pty_slave;
   int child_fd[TRL_STDIO_COUNT];  /* the child's ends, moved onto 0..3 */
   int parent_fd[TRL_STDIO_COUNT]; /* the daemon's ends */
   /* Written by the child when a step before exec (or exec) fails. */
@@ -71,5 +76,10 @@ char **trl_string_array(napi_env env, napi_value array);
 int trl_read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *job);
 int trl_read_user(napi_env env, napi_value user, struct trl_spawn_job *job);
 int trl_read_cgroup(napi_env env, napi_value dir, struct trl_spawn_job *job);
+
+/* pty.c: a terminal for the command instead of socket pairs on 0..2. */
+int trl_read_pty(napi_env env, napi_value pty, struct trl_spawn_job *job);
+int trl_pty_open(struct trl_spawn_job *job);
+napi_value trl_pty_resize(napi_env env, napi_callback_info info);
 
 #endif

@@ -49,7 +49,7 @@ export async function assemble(loaded: LoadedConfig, opts: { uid: number; harden
   const router = createRouter(
     registry,
     { startedAt: opts.startedAt, connections: () => connections.current?.size ?? 0, containment, spawner: spawn.name, pressure: () => pressure.underPressure },
-    { maxStdinBytes: config.max_stdin_bytes },
+    { maxStdinBytes: config.max_stdin_bytes, pty: { maxPtys: config.max_ptys, maxCols: config.pty_max_cols, maxRows: config.pty_max_rows } },
   );
   return { registry, router, spawnerName: spawn.name, connections };
 }

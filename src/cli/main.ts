@@ -3,6 +3,7 @@ import { TrlRequestError } from '../client/client';
 import { connectToDaemon } from '../client/discover';
 import { attach } from './attach';
 import { exec } from './exec';
+import { shell } from './shell';
 import { parseCommandLine } from './options';
 import { USAGE, UsageError } from './usage';
 
@@ -33,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'exec':
         return await exec(client, command.length ? command : positionals.slice(1), opts);
+      case 'shell':
+        return await shell(client, opts);
       case 'attach':
         if (!positionals[1]) throw new UsageError('attach needs an exec id');
         return await attach(client, positionals[1], opts);

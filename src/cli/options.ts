@@ -11,6 +11,7 @@ export interface Options {
   shell?: string;
   env?: string[];
   interactive?: boolean;
+  tty?: boolean;
   'print-id'?: boolean;
   'from-stdout'?: string;
   'from-stderr'?: string;
@@ -35,6 +36,7 @@ export function parseCommandLine(argv: string[]): { opts: Options; positionals: 
       shell: { type: 'string' },
       env: { type: 'string', short: 'e', multiple: true },
       interactive: { type: 'boolean', short: 'i' },
+      tty: { type: 'boolean', short: 't' },
       'print-id': { type: 'boolean' },
       'from-stdout': { type: 'string' },
       'from-stderr': { type: 'string' },

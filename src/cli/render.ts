@@ -1,7 +1,7 @@
 import { outputBytes, type ExitEvent, type StreamEvent } from '../client/client';
 
 /** Writes the command's output as raw bytes to our stdout/stderr, in order, until its exit event. */
-export async function render(events: AsyncIterable<StreamEvent>, onBrokenPipe: () => void): Promise<ExitEvent> {
+export async function render(events: AsyncIterable<StreamEvent>, onBrokenPipe: () => void, seen?: (bytes: Buffer) => void): Promise<ExitEvent> {
   let stdoutBroken = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (stdoutBroken) return;
@@ -14,7 +14,9 @@ export async function render(events: AsyncIterable<StreamEvent>, onBrokenPipe: (
       case 'output': {
         const out = ev.stream === 'stdout' ? process.stdout : process.stderr;
         if (ev.stream === 'stdout' && stdoutBroken) break;
-        if (!out.write(outputBytes(ev))) await drained(out);
+        const bytes = outputBytes(ev);
+        seen?.(bytes);
+        if (!out.write(bytes)) await drained(out);
         break;
       }
       case 'gap':

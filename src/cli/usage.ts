@@ -15,6 +15,9 @@ Commands:
       --idle-timeout S         stop the command after S seconds without output
       -e, --env NAME=VALUE     set a variable for this command (repeatable)
       -i, --interactive        pass trl's own stdin to the command (end of input is passed on too)
+      -t, --tty                run the command on a terminal the size of yours, yours in raw mode meanwhile:
+                               every key goes to it (Ctrl-C interrupts it there), your window size follows;
+                               your terminal is restored afterwards (needs trl's stdin and stdout on a terminal)
       --print-id               print the exec id on stderr when the command starts
                                Ctrl-C cancels the command (TERM, grace, KILL); a second Ctrl-C kills it at once
   attach EXEC_ID [--from-stdout N] [--from-stderr N]
@@ -23,6 +26,7 @@ Commands:
                                Ctrl-C detaches and leaves the command running
   cancel EXEC_ID [--signal SIG]  cancel a command (default TERM, grace, KILL; with --signal only that signal)
   cancel --session ID [--signal SIG]  cancel the command running in a session
+  shell [--session ID]         an interactive shell on a terminal in a session (default: a temporary one)
   execs [--session ID]         list running and recently finished commands
   destroy SESSION_ID           destroy a session and everything it started
   doctor [--json] [--user] ... check this host against the deployment checklist; --user: your own instance

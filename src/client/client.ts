@@ -1,5 +1,5 @@
 import { createConnection } from 'node:net';
-import type { ExecResult, ExecRunRequest, SessionCreateRequest } from '../protocol/messages';
+import type { ExecResult, ExecRunRequest, ExecScreen, SessionCreateRequest } from '../protocol/messages';
 import type { ExecCancelled, ExecStreamRequest, ExecStreamStarted, ExecSummary, StreamEvent, StreamName } from '../protocol/events';
 import { ClientConnection } from './connection';
 import type { EventQueue } from './event-queue';
@@ -17,7 +17,7 @@ export type {
   WaitingInputEvent,
 } from '../protocol/events';
 export { outputBytes } from '../protocol/events';
-export type { ExecResult, ExecRunRequest, SessionCreateRequest } from '../protocol/messages';
+export type { ExecResult, ExecRunRequest, ExecScreen, PtySize, SessionCreateRequest } from '../protocol/messages';
 export { collectStream, type CollectedStream } from './collect';
 export { TrlRequestError } from './connection';
 export { defaultSocketPath } from './socket-path';
@@ -139,6 +139,16 @@ export class TrlClient {
   /** exec.input: writes `data` to the command's stdin; `eof` closes it afterwards. */
   input(execId: string, data: string, eof = false): Promise<{ exec_id: string; bytes: number; eof: boolean }> {
     return this.connection.send('exec.input', { exec_id: execId, data, eof });
+  }
+
+  /** exec.resize: a new window size for a command started with `pty`; its foreground group gets SIGWINCH. */
+  resize(execId: string, cols: number, rows: number): Promise<{ exec_id: string; cols: number; rows: number }> {
+    return this.connection.send('exec.resize', { exec_id: execId, cols, rows });
+  }
+
+  /** exec.screen: the screen of a command started with `pty`, while it runs or while its exec is retained. */
+  screen(execId: string, scrollback = 0): Promise<ExecScreen> {
+    return this.connection.send<ExecScreen>('exec.screen', { exec_id: execId, ...(scrollback > 0 ? { scrollback } : {}) });
   }
 
   /** exec.list: running and recently finished execs (of one session, or all). */

@@ -2,6 +2,7 @@ import type { OutputKeep } from '../protocol/messages';
 import type { StreamName } from '../protocol/events';
 import type { Limits } from './limits';
 import type { StateMode } from './shell-state';
+import type { TerminalSize } from './pty/master';
 
 /** One command to run, complete: what the session and the request decided. */
 export interface RunSpec {
@@ -28,6 +29,8 @@ export interface RunSpec {
   collectBytes: number;
   /** Which part of a stream over `collectBytes` the outcome keeps. */
   outputKeep: OutputKeep;
+  /** Run on a terminal of this size, its screen kept by an emulator with this many lines of scrollback. */
+  pty?: TerminalSize & { scrollback: number };
   /** Every chunk read from stdout or stderr, as it arrives. */
   onOutput: (stream: StreamName, chunk: Buffer) => void;
 }

@@ -4,6 +4,8 @@ import { captureFor } from './capture-tail';
 import type { CommandContainer } from './containment';
 import { buildOutcome, type CommandOutcome } from './outcome';
 import { OutputPause } from './output-pause';
+import type { TerminalSize } from './pty/master';
+import { TerminalScreen } from './pty/screen';
 import type { RunSpec } from './run-spec';
 import type { ShellState } from './shell-state';
 import type { SpawnedProcess } from './spawn';
@@ -20,6 +22,12 @@ export interface RunEnd {
 
 /** After the shell exits, how long its background children may keep our stdout/stderr open before we stop reading. */
 const DRAIN_AFTER_EXIT_MS = 100;
+/**
+ * A terminal's output can be still flowing then: its emulator paces the
+ * reading, and a resume may come just before the drain check. It is read on
+ * while bytes move, for at most this long after the exit.
+ */
+const TERMINAL_DRAIN_MAX_MS = 2000;
 
 /** One command from spawn to finish: capture, timeouts, input, stops, and its outcome, built once. */
 export class CommandRun {
@@ -28,6 +36,8 @@ export class CommandRun {
   readonly done: Promise<RunEnd>;
   readonly startedAt = new Date();
   readonly stops: StopRecord;
+  /** A command on a terminal: its screen, kept while the exec is retained. */
+  readonly screen: TerminalScreen | null;
 
   private readonly stdout: StreamCapture;
   private readonly stderr: StreamCapture;
@@ -40,6 +50,12 @@ export class CommandRun {
   private finished = false;
   private readonly output: OutputPause;
   private lastOutputAt: number;
+  /** Who holds the output: a lossless reader behind, the screen's emulator behind. */
+  private readerHeld = false;
+  private screenHeld = false;
+  /** Last output read or reading resumed (terminals: see TERMINAL_DRAIN_MAX_MS). */
+  private outputMovedAt = 0;
+  private exitAt = 0;
 
   /** Watches a spawned command (see startCommand) to its end. */
   constructor(
@@ -58,6 +74,7 @@ export class CommandRun {
     this.stderr = captureFor(spec.outputKeep, spec.collectBytes);
     this.output = new OutputPause([child.stdout, child.stderr]);
     this.state = new StatePipe(child.state);
+    this.screen = spec.pty ? new TerminalScreen(spec.pty, spec.pty.scrollback, (stop) => this.holdForScreen(stop)) : null;
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.wire();
   }
@@ -83,12 +100,15 @@ export class CommandRun {
    */
   pauseOutput(): void {
     if (this.finished) return;
+    this.readerHeld = true;
     this.output.pause();
     this.timeouts.stopIdle();
   }
 
   resumeOutput(): void {
     if (this.finished) return;
+    this.readerHeld = false;
+    if (this.screenHeld) return;
     this.output.resume();
     if (this.exit === null) this.timeouts.startIdle();
   }
@@ -97,6 +117,28 @@ export class CommandRun {
   writeInput(data: string, eof: boolean): void {
     if (data.length > 0) this.child.stdin.write(data);
     if (eof) this.child.stdin.end();
+  }
+
+  /** A command on a terminal: sets its window size (the foreground group gets SIGWINCH). False when it has none or it has ended. */
+  resize(size: TerminalSize): boolean {
+    if (this.finished || !this.child.terminal?.resize(size)) return false;
+    this.screen?.resize(size);
+    return true;
+  }
+
+  get onTerminal(): boolean {
+    return this.child.terminal !== undefined;
+  }
+
+  /** The emulator is behind: the terminal is not read meanwhile (the idle timeout keeps running: the command is not silent). */
+  private holdForScreen(stop: boolean): void {
+    this.screenHeld = stop;
+    if (this.finished) return;
+    if (stop) this.output.pause();
+    else if (!this.readerHeld) {
+      this.outputMovedAt = performance.now();
+      this.output.resume();
+    }
   }
 
   /** Stops the command's whole tree: TERM → grace → KILL, or the one signal given. */
@@ -124,6 +166,7 @@ export class CommandRun {
     });
     child.onExit((code, signal) => {
       this.exit = { code, signal };
+      this.exitAt = performance.now();
       this.timeouts.stopIdle();
       if (this.openStreams > 0) {
         this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
@@ -133,9 +176,10 @@ export class CommandRun {
   }
 
   private onData(stream: 'stdout' | 'stderr', capture: StreamCapture, chunk: Buffer): void {
-    this.lastOutputAt = performance.now();
+    this.lastOutputAt = this.outputMovedAt = performance.now();
     this.timeouts.outputSeen();
     capture.push(chunk);
+    this.screen?.write(chunk);
     this.spec.onOutput(stream, chunk);
   }
 
@@ -145,6 +189,11 @@ export class CommandRun {
       // A lossless reader is behind: what is still in the pipes is owed to it; wait for it to catch up.
       // A reader may hold output, never the end: once the command is timed out, cancelled or
       // destroyed, the pipes are let go and the exec ends.
+      this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
+      return;
+    }
+    const now = performance.now();
+    if (this.screen && !this.stops.any && now - this.outputMovedAt < DRAIN_AFTER_EXIT_MS && now - this.exitAt < TERMINAL_DRAIN_MAX_MS) {
       this.drainTimer = setTimeout(() => this.abandonStreams(), DRAIN_AFTER_EXIT_MS);
       return;
     }
@@ -159,6 +208,7 @@ export class CommandRun {
     this.timeouts.clear();
     clearTimeout(this.drainTimer);
     this.child.stdin.destroy();
+    void this.screen?.freeze();
     this.settle(this.end(this.exit));
   }
 

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import type { NativeAddon, NativeErrnoError } from '../native/addon';
 import type { Rlimit } from './limits';
+import { terminalStdio } from './pty/master';
 import type { SpawnedProcess, Spawner } from './spawn';
 
 /** errno → name; where two names share a number (EAGAIN, EWOULDBLOCK) the first listed, which libuv reports too. */
@@ -65,12 +66,12 @@ export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog): Spawner {
             log?.debug({ errno }, 'clone3 CLONE_INTO_CGROUP refused by the kernel: each command enters its cgroup from its child before exec');
           }
           try {
-            resolve(wrap(addon, started.pid, started.pidfd, started.fds));
+            resolve(wrap(addon, started.pid, started.pidfd, started.fds, spec.pty !== undefined));
           } catch (wrapErr) {
             abandon(addon, started.pidfd, started.fds);
             reject(wrapErr);
           }
-        });
+        }, spec.pty);
       } catch (err) {
         // A NUL byte in an argument or the environment, as child_process refuses it.
         reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
@@ -95,9 +96,16 @@ function abandon(addon: NativeAddon, pidfd: number, fds: number[]): void {
   }
 }
 
-function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number]): SpawnedProcess {
-  const stdin = new Socket({ fd: fds[0], readable: false, writable: true });
-  const [stdout, stderr, state] = fds.slice(1).map((fd) => new Socket({ fd, readable: true, writable: false }));
+function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number], pty: boolean): SpawnedProcess {
+  const state = new Socket({ fd: fds[3], readable: true, writable: false });
+  const { stdin, stdout, stderr, terminal } = pty
+    ? terminalStdio(fds[0], (fd, cols, rows) => addon.resizePty(fd, cols, rows))
+    : {
+        stdin: new Socket({ fd: fds[0], readable: false, writable: true }),
+        stdout: new Socket({ fd: fds[1], readable: true, writable: false }),
+        stderr: new Socket({ fd: fds[2], readable: true, writable: false }),
+        terminal: undefined,
+      };
   let exit: [number | null, NodeJS.Signals | null] | undefined;
   const listeners: ((code: number | null, signal: NodeJS.Signals | null) => void)[] = [];
   addon.watchExit(pidfd, (code, signo) => {
@@ -107,9 +115,10 @@ function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, numb
   return {
     pid,
     stdin,
-    stdout: stdout!,
-    stderr: stderr!,
-    state: state!,
+    stdout,
+    stderr,
+    state,
+    ...(terminal ? { terminal } : {}),
     onExit: (listener) => {
       if (exit) queueMicrotask(() => listener(...exit!));
       else listeners.push(listener);

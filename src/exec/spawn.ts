@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Rlimit } from './limits';
+import type { TerminalControl, TerminalSize } from './pty/master';
 
 /** A user other than the daemon's that commands run as (TRL_COMMAND_USER). */
 export interface CommandUser {
@@ -23,6 +24,8 @@ export interface SpawnSpec {
   rlimits?: Rlimit[];
   /** The command's cgroup leaf, which the child is started in (only for a spawner that `setsUpChild`). */
   cgroupDir?: string;
+  /** On a new terminal of this size: its slave is the command's stdin, stdout, stderr and controlling terminal. */
+  pty?: TerminalSize;
 }
 
 /** A started process leading its own process group (pgid = pid), with stdin, stdout, stderr and a state pipe on fd 3. */
@@ -32,6 +35,8 @@ export interface SpawnedProcess {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly state: Readable;
+  /** Present when the command runs on a terminal (stdout is then its master, stderr empty). */
+  readonly terminal?: TerminalControl;
   /** Called once, when the process has exited and been reaped. */
   onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
   /** Signals this process itself, never a process that reuses its pid; false once it has exited. */
@@ -59,6 +64,10 @@ export interface Spawner {
  */
 export const spawnWithNode: Spawner = (spec) =>
   new Promise((resolve, reject) => {
+    if (spec.pty) {
+      // child_process cannot make a controlling terminal; the server refuses pty before it gets here.
+      return reject(Object.assign(new Error('a terminal (pty) needs the native process layer'), { code: 'PTY_UNAVAILABLE' }));
+    }
     const child = spawn(spec.file, spec.args, {
       cwd: spec.cwd,
       env: spec.env,

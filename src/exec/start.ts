@@ -21,7 +21,8 @@ export async function startCommand(spec: RunSpec, spawner: Spawner, containment:
   const t0 = performance.now();
   let child: SpawnedProcess;
   try {
-    child = await spawner({ ...program, ...placement, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId } });
+    const pty = spec.pty ? { pty: { cols: spec.pty.cols, rows: spec.pty.rows } } : {};
+    child = await spawner({ ...program, ...placement, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId }, ...pty });
   } catch (err) {
     container?.release();
     throw await startError(err as NodeJS.ErrnoException, spec.shell, spec.cwd);

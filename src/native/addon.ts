@@ -17,7 +17,11 @@ export interface NativeAddon {
       err: NativeErrnoError | null,
       result?: { pid: number; pidfd: number; fds: [number, number, number, number]; cgroupRefusal: number | null },
     ) => void,
+    /** A terminal instead of socket pairs on 0..2: fds[0] is its master, fds[1] and fds[2] are -1. */
+    pty?: { cols: number; rows: number },
   ): void;
+  /** Sets a terminal's window size (TIOCSWINSZ on its master). */
+  resizePty(masterFd: number, cols: number, rows: number): void;
   /** Takes ownership of pidfd: it is closed once the process is reaped. */
   watchExit(pidfd: number, callback: (code: number | null, signo: number | null) => void): void;
   sendSignal(pidfd: number, signo: number): void;

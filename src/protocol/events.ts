@@ -88,6 +88,8 @@ export interface ExecSummary {
   stdout_bytes: number;
   stderr_bytes: number;
   retained: Record<StreamName, RetainedRange>;
+  /** On a terminal: its current size (exec.resize, exec.screen apply); null for pipes. */
+  pty: { cols: number; rows: number } | null;
 }
 
 /** exec.stream's params as a client writes them. */

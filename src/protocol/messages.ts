@@ -111,6 +111,19 @@ export type SessionDestroyParams = z.infer<typeof SessionDestroyParams>;
 export const OutputKeep = z.enum(['head', 'tail', 'head_tail']);
 export type OutputKeep = z.infer<typeof OutputKeep>;
 
+/** The most cells a terminal side may have on the wire; the daemon's settings (TRL_PTY_MAX_COLS, TRL_PTY_MAX_ROWS) bound it further. */
+export const MAX_PTY_SIDE = 10_000;
+const PtySide = z.number().int().min(1, 'a terminal needs at least one column and one row').max(MAX_PTY_SIDE, `at most ${MAX_PTY_SIDE}`);
+/** A terminal's size in character cells. */
+export const PtySize = z.object({ cols: PtySide, rows: PtySide });
+export type PtySize = z.infer<typeof PtySize>;
+/** The size a terminal gets from `pty: true`, as a VT100's. */
+export const DEFAULT_PTY_SIZE: PtySize = { cols: 80, rows: 24 };
+/** `pty`: true (80×24), a size, or false/absent for pipes; null after parsing means pipes. */
+const PtyParam = z
+  .union([z.boolean(), PtySize])
+  .transform((p): PtySize | null => (p === true ? { ...DEFAULT_PTY_SIZE } : p === false ? null : p));
+
 export const ExecRunParams = z.object({
   session_id: SessionId,
   command: z
@@ -123,6 +136,11 @@ export const ExecRunParams = z.object({
   /** Stop the command after this many seconds without output (TERM → grace → KILL); 0 = never. */
   idle_timeout_s: TimeoutS.nullish(),
   output_keep: OutputKeep.nullish(),
+  /**
+   * Run on a new terminal of this size (true: 80×24): stdin, stdout and stderr are its slave, output arrives
+   * as stdout (a terminal merges stderr), exec.input types raw keys, exec.resize and exec.screen apply.
+   */
+  pty: PtyParam.nullish(),
 });
 export type ExecRunParams = z.infer<typeof ExecRunParams>;
 /** exec.run's params as a client writes them. */
@@ -168,6 +186,36 @@ export const ExecInputParams = z.object({
   eof: z.boolean().nullish(),
 });
 export type ExecInputParams = z.infer<typeof ExecInputParams>;
+
+/** exec.resize: a new window size for a command on a terminal; its foreground group gets SIGWINCH. */
+export const ExecResizeParams = PtySize.extend({ exec_id: ExecId });
+export type ExecResizeParams = z.infer<typeof ExecResizeParams>;
+
+/** exec.screen: the screen of a command on a terminal, running or retained. */
+export const ExecScreenParams = z.object({
+  exec_id: ExecId,
+  /** Also return up to this many lines that scrolled off the top (oldest first); default 0. */
+  scrollback: z.number().int().nonnegative().max(100_000).nullish(),
+});
+export type ExecScreenParams = z.infer<typeof ExecScreenParams>;
+
+/** exec.screen's data: the screen as a person at that terminal would see it. */
+export interface ExecScreen {
+  exec_id: string;
+  state: 'running' | 'exited';
+  cols: number;
+  rows: number;
+  /** One string per row, top to bottom, trailing blanks trimmed. */
+  lines: string[];
+  /** Zero-based row and column of the cursor. */
+  cursor: { row: number; col: number };
+  /** The last window title the program set; "" when none. */
+  title: string;
+  /** True while the program shows the alternate screen (editors, pagers, top). */
+  alternate: boolean;
+  /** Lines above the screen, oldest first: as many as asked for and kept. */
+  scrollback: string[];
+}
 
 export const ExecListParams = z.object({ session_id: SessionId.nullish() });
 export type ExecListParams = z.infer<typeof ExecListParams>;

@@ -5,6 +5,8 @@ import {
   ExecCancelParams,
   ExecInputParams,
   ExecListParams,
+  ExecResizeParams,
+  ExecScreenParams,
   ExecStreamParams,
   ExecRunParams,
   NoParams,
@@ -20,6 +22,7 @@ import type { ExecCancelled, ExecStreamStarted } from '../protocol/events';
 import { atEdge, execResult, execSummary, sessionSummary } from './to-wire';
 import { Router } from './router';
 import { watch } from './watcher';
+import { DEFAULT_PTY_LIMITS, notOnTerminal, Terminals, type PtyLimits } from './terminal';
 
 export interface DaemonInfo {
   startedAt: number;
@@ -34,7 +37,8 @@ export interface DaemonInfo {
 const uptimeS = (info: DaemonInfo) => Math.floor((Date.now() - info.startedAt) / 1000);
 
 /** The v1 methods, wired to the session registry. */
-export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number }): Router {
+export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits: { maxStdinBytes: number; pty?: PtyLimits }): Router {
+  const terminals = new Terminals(limits.pty ?? DEFAULT_PTY_LIMITS, info.spawner);
   return new Router()
     .register('system.ping', NoParams, () => ({ uptime_s: uptimeS(info), version: VERSION }))
     .register('system.stats', NoParams, () => ({
@@ -83,11 +87,11 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
     .register(
       'exec.run',
       ExecRunParams,
-      atEdge(async (p) => execResult(await (await registry.start(p, true)).done)),
+      atEdge(async (p) => execResult(await (await terminals.admit(p.pty, () => registry.start(p, true))).done)),
     )
     .register('exec.stream', ExecStreamParams, atEdge(async (p, ctx) => {
       const withText = p.output_keep != null;
-      const { record } = await registry.start(p, withText);
+      const { record } = await terminals.admit(p.pty, () => registry.start(p, withText));
       record.textForStarter = withText;
       if (p.kill_on_disconnect) ctx.sink.onClose(() => void record.run?.cancel());
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
@@ -134,6 +138,16 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
       record.inputSent();
       return { exec_id: record.id, bytes, eof: p.eof ?? false };
     })
+    .register('exec.resize', ExecResizeParams, (p) => {
+      const { record, run } = registry.runningExec(p);
+      if (!run.onTerminal) throw notOnTerminal(record.id);
+      terminals.checkSize(p, 'params');
+      if (!run.resize({ cols: p.cols, rows: p.rows })) {
+        throw new TrlError(ErrorCode.EXEC_NOT_RUNNING, `exec ${record.id} has already finished; its terminal is closed`);
+      }
+      return { exec_id: record.id, cols: p.cols, rows: p.rows };
+    })
+    .register('exec.screen', ExecScreenParams, (p) => terminals.screen(registry.execs.get(p.exec_id), p.scrollback ?? 0))
     .register('exec.list', ExecListParams, (p) => {
       // Produced as it is written: thousands of retained command texts never make one string.
       const execs = new LazyList(function* () {

@@ -29,6 +29,9 @@ export async function startInSession(session: Session, params: ExecStreamParams,
   session.state = 'running';
   session.touch();
   const record = new ExecRecord(randomUUID(), session.id, params.command, ctx.settings.stream_window_bytes);
+  // A terminal's input stays open (keys are typed through exec.input) unless the request says otherwise.
+  const inputOpen = params.stdin_open ?? params.pty != null;
+  const term: Record<string, string> = params.pty ? { TERM: 'xterm-256color' } : {};
   let run: CommandRun;
   try {
     run = await startCommand(
@@ -38,17 +41,18 @@ export async function startInSession(session: Session, params: ExecStreamParams,
         shell: session.shell,
         command: params.command,
         cwd: session.cwd,
-        env: { ...session.env, ...params.env, TRL_SESSION_ID: session.id },
+        env: { ...session.env, ...term, ...params.env, TRL_SESSION_ID: session.id },
         stateMode: session.stateMode,
         limits: session.limits,
         stdin: params.stdin ?? undefined,
-        stdinOpen: params.stdin_open ?? false,
+        stdinOpen: inputOpen,
         timeoutMs: Math.round((params.timeout_s ?? ctx.timeoutS) * 1000),
         idleTimeoutMs: Math.round((params.idle_timeout_s ?? 0) * 1000),
         graceMs: ctx.settings.kill_grace_ms,
         collectBytes: ctx.collect ? ctx.settings.max_output_bytes : 0,
         outputKeep: params.output_keep ?? 'head',
         onOutput: record.push,
+        ...(params.pty ? { pty: { ...params.pty, scrollback: ctx.settings.pty_scrollback_lines } } : {}),
       },
       ctx.spawner,
       ctx.containment,
@@ -57,7 +61,7 @@ export async function startInSession(session: Session, params: ExecStreamParams,
     if (session.state === 'running') session.state = 'idle';
     throw err;
   }
-  record.started(run, params.stdin_open ?? false);
+  record.started(run, inputOpen);
   session.current = record;
   return { record, run };
 }

@@ -18,7 +18,7 @@ export type RegistrySettings = Pick<
   | 'max_sessions' | 'default_timeout_s' | 'kill_grace_ms' | 'max_output_bytes' | 'max_idle_sec' | 'session_ttl_sec'
   | 'max_stdin_bytes' | 'stream_window_bytes' | 'exec_retain_s' | 'max_retained_execs' | 'max_retained_bytes'
   | 'max_running_commands' | 'rlimit_cpu_s' | 'rlimit_nofile' | 'rlimit_core_bytes' | 'rlimit_as_bytes'
-  | 'memory_max_bytes' | 'pids_max' | 'cpu_max_percent'
+  | 'memory_max_bytes' | 'pids_max' | 'cpu_max_percent' | 'pty_scrollback_lines'
 >;
 
 /** What the registry is built from. */
