@@ -3,6 +3,7 @@ import type { CapturedText } from './capture';
 import { InputProbe, stdinLink } from './input-wait';
 import type { CommandOutcome } from './outcome';
 import { OutputBuffer } from './output-buffer';
+import type { TerminalScreen } from './pty/screen';
 import type { CommandRun } from './run';
 
 /** Silence after which a command with open stdin is checked for a pending read. */
@@ -28,6 +29,8 @@ export class ExecRecord {
   readonly output: OutputBuffer;
   /** The running command; null before it starts and once it has finished (its settled `done` holds the result's text). */
   run: CommandRun | null = null;
+  /** A terminal command's screen, kept (as text once the command ends) while the record is retained. */
+  screen: TerminalScreen | null = null;
   /** The process id and start time, kept after the run is let go (exec.list shows them). */
   pid: number | null = null;
   startedAt: Date | null = null;
@@ -58,6 +61,7 @@ export class ExecRecord {
   /** Called once the process runs. */
   started(run: CommandRun, probeInput: boolean): void {
     this.run = run;
+    this.screen = run.screen;
     this.pid = run.pid;
     this.startedAt = run.startedAt;
     if (probeInput) this.startInputProbe(run);
@@ -93,9 +97,9 @@ export class ExecRecord {
     return follower.withText ? this.text : null;
   }
 
-  /** What this exec keeps once finished: its output windows and its command text (listed by exec.list). */
+  /** What this exec keeps once finished: its output windows, its command text (listed by exec.list) and a terminal's last screen. */
   get retainedBytes(): number {
-    return this.output.retainedBytes + this.command.length * 2;
+    return this.output.retainedBytes + this.command.length * 2 + (this.screen?.retainedBytes ?? 0);
   }
 
   get running(): boolean {

@@ -63,7 +63,7 @@ export class Terminals {
 
   /** The screen of an exec on a terminal, running or retained. */
   async screen(record: ExecRecord, scrollback: number): Promise<ExecScreen> {
-    const screen = record.run?.screen;
+    const screen = record.screen;
     if (!screen) throw notOnTerminal(record.id);
     return { exec_id: record.id, state: record.running ? 'running' : 'exited', ...(await screen.snapshot(scrollback)) };
   }

@@ -52,7 +52,7 @@ export function execSummary(record: ExecRecord): ExecSummary {
       stdout: { from: out.retainedFrom('stdout'), to: out.totalBytes('stdout') },
       stderr: { from: out.retainedFrom('stderr'), to: out.totalBytes('stderr') },
     },
-    pty: record.run?.screen?.size ?? null,
+    pty: record.screen?.size ?? null,
   } satisfies ExecSummary;
 }
 

@@ -113,6 +113,10 @@ info "cold start in the box, connect to first answer (ms, 5 runs, sorted): $sort
 # --- 3. exec.run as trl; others are refused -----------------------------------
 fresh_limits
 expect "3. exec.run works and the command runs as trl" trl "$(as_trl trl exec -- id -un 2>&1)"
+# A terminal under the hardened unit (PrivateDevices: /dev/ptmx and /dev/pts must still be there), driven from a real one.
+tty_out=$(as_trl script -qec 'trl exec -t -- sh -c "tty; stty size"' /dev/null 2>&1 | tr -d '\r')
+if grep -q '^/dev/pts/[0-9]' <<<"$tty_out" && grep -q '^[0-9]* [0-9]*$' <<<"$tty_out"; then pass "3. trl exec -t under the system unit: the command's terminal is a /dev/pts/N with a size"
+else fail "3. trl exec -t under the system unit: the command's terminal is a /dev/pts/N with a size"; sed 's/^/      /' <<<"$tty_out"; fi
 nobody=$(box setpriv --reuid=nobody --regid=nogroup --clear-groups node /mnt/e2e/probe.cjs /run/trl/trl.sock "$PING")
 expect "3. a client running as nobody is refused by the socket's permissions" EACCES "$(jget r.error <<<"$nobody")"
 

@@ -66,6 +66,15 @@ export class TerminalScreen {
     if (!this.frozen) this.term.resize(size.cols, size.rows);
   }
 
+  /** What a retained exec keeps of the screen once frozen: its text (UTF-16); 0 while the emulator runs (counted as a running command). */
+  get retainedBytes(): number {
+    if (!this.frozen) return 0;
+    let chars = this.frozen.title.length;
+    for (const l of this.frozen.lines) chars += l.length;
+    for (const l of this.frozen.scrollback) chars += l.length;
+    return chars * 2;
+  }
+
   get size(): TerminalSize {
     const { cols, rows } = this.frozen ?? this.term;
     return { cols, rows };
