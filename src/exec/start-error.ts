@@ -7,6 +7,10 @@ export async function startError(err: NodeJS.ErrnoException, shell: string, cwd:
   if (code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM') {
     return new ExecError('out_of_resources', `cannot start the command: the system is out of processes, memory or file descriptors (${code}); retry later`);
   }
+  if (code === 'ENOSPC') {
+    // Only opening a terminal's master fails so: the kernel's pseudo-terminals (kernel.pty.max) are all in use.
+    return new ExecError('out_of_resources', 'cannot start the command: the system has no pseudo-terminal left (ENOSPC, kernel.pty.max); retry later or run it without pty');
+  }
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     const cwdOk = await stat(cwd).then((s) => s.isDirectory(), () => false);
     if (!cwdOk) {
