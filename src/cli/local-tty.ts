@@ -60,7 +60,7 @@ export function takeTerminal(client: TrlClient, execId: string): { restore: (ext
       process.stdin.pause();
       process.stdin.unref?.();
       if (watcher) {
-        watcher.stdin?.end(); // it restores the saved settings once more, harmlessly, and exits
+        watcher.stdin?.end('restored\n'); // it restores the saved settings once more, harmlessly, and exits
         watcher.unref();
       }
     },
@@ -81,11 +81,16 @@ function stty(args: string[]): string | null {
   }
 }
 
+/** What a dead trl cannot switch back itself: alternate screen, hidden cursor, cursor keys, bracketed paste, mouse, colours (printf's octal escapes). */
+const DIED_RESETS = ['?1049l', '?25h', '?1l', '?2004l', '?1000l', '?1002l', '?1003l', '?1006l', '0m'].map((m) => `\\033[${m}`).join('');
+
 /** A shell that waits for end-of-file on a pipe from trl, then restores the terminal: trl's end, however it comes. */
 function restoreIfTrlDies(saved: string): ChildProcess | null {
   if (!/^[0-9a-fA-F:]+$/.test(saved)) return null;
   try {
-    const child = spawn('/bin/sh', ['-c', `trap '' INT HUP TERM QUIT; cat >/dev/null; stty ${saved} <&2`], {
+    // trl says "restored" before it ends; end-of-file without it means trl died: the modes a program may have left on go too.
+    const script = `trap '' INT HUP TERM QUIT; read -r how; [ "$how" = restored ] || printf '${DIED_RESETS}' >&2; cat >/dev/null; stty ${saved} <&2`;
+    const child = spawn('/bin/sh', ['-c', script], {
       stdio: ['pipe', 'ignore', process.stdin],
       detached: false,
     });

@@ -3,7 +3,7 @@
 argv: node trl socket scenario. Prints one JSON line with what it saw.
 scenario "resize": trl exec -t runs a program that shows its size, follows a
   window change, and dies in the alternate screen with the cursor hidden.
-scenario "kill": trl exec -t -- sleep 100 is killed with SIGKILL in raw mode.
+scenario "kill": trl exec -t of a program in the alternate screen with the cursor hidden is killed with SIGKILL in raw mode.
 scenario "shell": trl shell, a line typed into it.
 """
 import fcntl, json, os, pty, select, signal, struct, subprocess, sys, termios, time
@@ -32,7 +32,7 @@ if pid == 0:
         rc = subprocess.call([node, trl, 'shell'], env=ENV, cwd='/tmp')
         killed = None
     else:
-        p = subprocess.Popen([node, trl, 'exec', '-t', '--', 'sleep', '100'], env=ENV, cwd='/tmp')
+        p = subprocess.Popen([node, trl, 'exec', '-t', '--', 'sh', '-c', r'printf "\033[?1049h\033[?25l"; sleep 100'], env=ENV, cwd='/tmp')
         deadline = time.time() + 10
         while stty_g() == before and time.time() < deadline:
             time.sleep(0.05)

@@ -45,10 +45,12 @@ test('trl shell: an interactive shell on a terminal in a temporary session, its 
   assert.equal(r.restored, true);
 });
 
-test('trl exec -t killed with SIGKILL in raw mode: the terminal is restored anyway', { skip }, async () => {
+test('trl exec -t killed with SIGKILL in raw mode: the terminal is restored anyway, out of the alternate screen, cursor shown', { skip }, async () => {
   const r = await drive('kill');
   assert.equal(r.raw_while_running, true, 'trl had the terminal in raw mode');
   assert.equal(r.restored, true, r.output);
+  const after = r.output.slice(r.output.lastIndexOf('\x1b[?1049h'));
+  assert.ok(after.includes('\x1b[?1049l') && after.includes('\x1b[?25h'), JSON.stringify(after));
 });
 
 test('trl exec -t without a terminal is refused with a message that says so', async () => {
