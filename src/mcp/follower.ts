@@ -31,6 +31,8 @@ export class Follower {
   lost: string | null = null;
   /** The pid reading stdin when the daemon last said the command waits for input; cleared by new output or input. */
   waitingPid: number | null = null;
+  /** When output last arrived or input was last sent (ms since the epoch): read_screen waits for the screen to settle after it. */
+  lastActivity = Date.now();
   private wake: (() => void) | null = null;
   readonly ended: Promise<void>;
 
@@ -67,8 +69,14 @@ export class Follower {
     });
   }
 
+  /** Something was done to the command (a resize) that should make it print: read_screen waits for that. */
+  touched(): void {
+    this.lastActivity = Date.now();
+  }
+
   inputSent(): void {
     this.waitingPid = null;
+    this.lastActivity = Date.now();
   }
 
   /** Everything since the previous take, per stream; resets the pending output. */
@@ -89,6 +97,7 @@ export class Follower {
         if (ev.event === 'output') {
           this.pending[ev.stream].push(outputBytes(ev));
           this.waitingPid = null;
+          this.lastActivity = Date.now();
         } else if (ev.event === 'gap') {
           this.missed[ev.stream] += ev.missed_bytes;
         } else if (ev.event === 'waiting_input') {

@@ -10,7 +10,8 @@ import { registerTools } from './tools';
 const USAGE = `Usage: trl mcp [--socket PATH] [--cwd DIR]
 
 An MCP server on stdin/stdout for coding agents: run_command, start_command,
-read_output, send_input, cancel_command, list_commands, run by trld.
+read_output, send_input, cancel_command, list_commands, read_screen,
+resize_terminal, run by trld.
 One MCP connection is one trl session, started in DIR (default: the current
 directory) on first use and destroyed when the connection ends.
 `;

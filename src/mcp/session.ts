@@ -13,6 +13,8 @@ export interface StartArgs {
   command: string;
   env?: Record<string, string> | undefined;
   timeout_s?: number | undefined;
+  /** A terminal: true (80x24) or its size; absent or false for pipes. */
+  pty?: boolean | { cols: number; rows: number } | undefined;
 }
 
 /**
@@ -58,7 +60,7 @@ export class McpSession {
       const stale = this.main !== null && this.main.generation !== this.link.generation;
       let note = stale ? `trld was restarted: a new session started in ${this.cwd} (directory and exported variables were reset)` : null;
       let sid = await this.mainSession(c);
-      const params = { command: args.command, timeout_s: args.timeout_s, env: args.env, output_keep: 'head_tail' as const };
+      const params = { command: args.command, timeout_s: args.timeout_s, env: args.env, output_keep: 'head_tail' as const, ...(args.pty ? { pty: args.pty } : {}) };
       // A command whose request the agent cancelled is still stopping: the session is free once its result is in.
       await this.stopping;
       const onAbort = () => void c.cancel({ session_id: sid }).catch(() => {});
@@ -86,7 +88,7 @@ export class McpSession {
       const cwd = this.main && this.main.generation === this.link.generation ? (await c.request<SessionInfo>('session.info', { session_id: this.main.id })).working_dir : this.cwd;
       const sid = await this.create(c, `${this.name}:bg`, cwd);
       try {
-        const s = await c.stream({ session_id: sid, command: args.command, ...(args.env ? { env: args.env } : {}), ...(args.timeout_s !== undefined ? { timeout_s: args.timeout_s } : {}), stdin_open: true });
+        const s = await c.stream({ session_id: sid, command: args.command, ...(args.env ? { env: args.env } : {}), ...(args.timeout_s !== undefined ? { timeout_s: args.timeout_s } : {}), ...(args.pty ? { pty: args.pty } : {}), stdin_open: true });
         return this.track(new Follower(s.execId, args.command, s.events, sid), c);
       } catch (err) {
         void c.request('session.destroy', { session_id: sid, force: true }).catch(() => {});

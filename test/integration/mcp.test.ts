@@ -75,11 +75,11 @@ async function readUntil(a: Agent, execId: string, until: RegExp): Promise<strin
   return all;
 }
 
-test('tools: the six names, and a command run with its exit code, output and duration', async () => {
+test('tools: the eight names, and a command run with its exit code, output and duration', async () => {
   const a = await agent();
   try {
     const { tools } = await a.client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_command', 'list_commands', 'read_output', 'run_command', 'send_input', 'start_command']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_command', 'list_commands', 'read_output', 'read_screen', 'resize_terminal', 'run_command', 'send_input', 'start_command']);
     const r = await a.call('run_command', { command: 'echo hello; echo oops >&2; exit 3' });
     assert.equal(r.isError, false, 'a non-zero exit is a normal result');
     assert.match(r.text, /^exit_code: 3$/m);
@@ -226,9 +226,9 @@ test('bad requests are tool errors naming the thing: unknown exec, missing or wr
     const small = await a.call('read_output', { exec_id: unknown, max_bytes: 10 });
     assert.equal(small.isError, true);
     assert.match(small.text, /max_bytes/);
-    const pty = await a.call('start_command', { command: 'true', pty: true });
+    const pty = await a.call('start_command', { command: 'true', pty: { cols: 0, rows: 24 } });
     assert.equal(pty.isError, true);
-    assert.match(pty.text, /pty is not supported/);
+    assert.match(pty.text, /cols must be at least 1/);
   } finally {
     await a.client.close();
   }
@@ -285,6 +285,114 @@ test('an agent cancelling its run_command request cancels the command', async ()
   }
 });
 
+test('terminal: run_command and start_command with pty get a /dev/pts terminal; stderr is merged into stdout', async () => {
+  const a = await agent();
+  try {
+    const run = await a.call('run_command', { command: 'tty; echo to-stderr >&2', pty: true });
+    assert.equal(run.isError, false, run.text);
+    assert.match(run.text, /^exit_code: 0$/m);
+    assert.match(run.text, /\/dev\/pts\/\d+\r\nto-stderr\r\n/);
+    assert.match(run.text, /stderr: \(empty\)/);
+    const piped = await a.call('run_command', { command: 'tty' });
+    assert.match(piped.text, /not a tty/, 'without pty, a command has no terminal');
+    const started = await a.call('start_command', { command: 'tty', pty: true });
+    assert.equal(started.isError, false, started.text);
+    assert.match(started.text, /read_screen/);
+    const out = await readUntil(a, execIdOf(started.text), /state: exited/);
+    assert.match(out, /\/dev\/pts\/\d+/);
+    assert.match(out, /state: exited, exit_code: 0/);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('terminal: read_screen shows a full-screen redraw (alternate screen, cursor addressing, title); "\\r" sent by send_input ends it', async () => {
+  const a = await agent();
+  try {
+    const started = await a.call('start_command', { command: `printf '\\033]0;my-title\\007\\033[?1049h\\033[2J\\033[3;5Hhello'; read x; echo "got [$x]"`, pty: { cols: 60, rows: 10 } });
+    assert.equal(started.isError, false, started.text);
+    const id = execIdOf(started.text);
+    await readUntil(a, id, /waiting for input/);
+    const screen = await a.call('read_screen', { exec_id: id });
+    assert.equal(screen.isError, false, screen.text);
+    assert.match(screen.text, /^state: running$/m);
+    assert.match(screen.text, /^size: 60 columns x 10 rows$/m);
+    assert.match(screen.text, /^title: "my-title"$/m);
+    assert.match(screen.text, /^alternate screen: yes/m);
+    assert.match(screen.text, /^cursor: row 2, column 9 /m);
+    assert.match(screen.text, /^0 \| $/m, 'the cleared rows are blank');
+    assert.match(screen.text, /^2 \|     hello$/m, 'row 2 (from 0), column 4: where the program put it');
+    assert.match(screen.text, /^\(rows 3–9 are blank\)$/m);
+    const sent = await a.call('send_input', { exec_id: id, text: 'abc\r' });
+    assert.equal(sent.isError, false, sent.text);
+    assert.match(sent.text, /sent 4 bytes/);
+    const out = await readUntil(a, id, /state: exited/);
+    assert.match(out, /got \[abc\]/, '"\\r" reached the terminal as Enter');
+    assert.match(out, /state: exited, exit_code: 0/);
+    const after = await a.call('read_screen', { exec_id: id });
+    assert.equal(after.isError, false, after.text);
+    assert.match(after.text, /^state: exited$/m, 'the last screen stays readable');
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('terminal: resize_terminal changes what stty size reports; Ctrl-C sent as "\\u0003" interrupts the program', async () => {
+  const a = await agent();
+  try {
+    const started = await a.call('start_command', { command: 'stty size; read x; stty size; sleep 100', pty: { cols: 100, rows: 30 } });
+    const id = execIdOf(started.text);
+    assert.match(await readUntil(a, id, /waiting for input/), /30 100/);
+    const resized = await a.call('resize_terminal', { exec_id: id, cols: 120, rows: 40 });
+    assert.equal(resized.isError, false, resized.text);
+    assert.match(resized.text, /120 columns x 40 rows/);
+    await a.call('send_input', { exec_id: id, text: '\r' });
+    assert.match(await readUntil(a, id, /40 120/), /40 120/);
+    const screen = await a.call('read_screen', { exec_id: id });
+    assert.match(screen.text, /^size: 120 columns x 40 rows$/m);
+    assert.match(screen.text, /^ *2 \| 40 120$/m);
+    await a.call('send_input', { exec_id: id, text: '\u0003' });
+    const out = await readUntil(a, id, /state: exited/);
+    assert.match(out, /state: exited, exit_code: (130|\d+ \(killed by SIGINT\))/, out);
+  } finally {
+    await a.client.close();
+  }
+});
+
+test('terminal errors are tool errors naming the problem: read_screen and resize_terminal of a command on pipes, a finished or unknown exec', async () => {
+  const a = await agent();
+  try {
+    const piped = execIdOf((await a.call('start_command', { command: 'read x' })).text);
+    for (const tool of ['read_screen', 'resize_terminal'] as const) {
+      const r = await a.call(tool, { exec_id: piped, ...(tool === 'resize_terminal' ? { cols: 90, rows: 20 } : {}) });
+      assert.equal(r.isError, true, r.text);
+      assert.match(r.text, new RegExp(`${tool} of exec ${piped}`));
+      assert.match(r.text, /INVALID_PARAMS/);
+      assert.match(r.text, /not on a terminal/);
+      assert.match(r.text, /start_command and pty: true/);
+    }
+    const done = execIdOf((await a.call('start_command', { command: 'true', pty: true })).text);
+    await readUntil(a, done, /state: exited/);
+    const late = await a.call('resize_terminal', { exec_id: done, cols: 90, rows: 20 });
+    assert.equal(late.isError, true, late.text);
+    assert.match(late.text, /EXEC_NOT_RUNNING/);
+    const unknown = randomUUID();
+    const gone = await a.call('read_screen', { exec_id: unknown });
+    assert.equal(gone.isError, true);
+    assert.match(gone.text, new RegExp(`read_screen of exec ${unknown}: trld refused \\(EXEC_NOT_FOUND\\)`));
+    const huge = await a.call('resize_terminal', { exec_id: done, cols: 0, rows: 20 });
+    assert.equal(huge.isError, true);
+    assert.match(huge.text, /cols must be at least 1/);
+    const tooBig = await a.call('start_command', { command: 'true', pty: { cols: 9000, rows: 24 } });
+    assert.equal(tooBig.isError, true, tooBig.text);
+    assert.match(tooBig.text, /cols/);
+    assert.match(tooBig.text, /TRL_PTY_MAX_COLS/);
+  } finally {
+    await a.client.close();
+  }
+});
+
+// Last: it replaces the daemon, and trl mcp started after it would find none on the socket the others use.
 test('trld going away in the middle of run_command is a tool error; the MCP server lives on and uses the restarted daemon', async () => {
   const a = await agent();
   try {
@@ -299,7 +407,7 @@ test('trld going away in the middle of run_command is a tool error; the MCP serv
     const next = await a.call('run_command', { command: 'true' });
     assert.equal(next.isError, true);
     assert.match(next.text, new RegExp(`cannot connect to trld; tried:\\n  ${daemon.socketPath} `));
-    assert.deepEqual((await a.client.listTools()).tools.length, 6, 'still answering');
+    assert.deepEqual((await a.client.listTools()).tools.length, 8, 'still answering');
 
     // The daemon comes back on the same socket: the next call reconnects, in a new session.
     const old = daemon;
