@@ -309,7 +309,10 @@ test('terminal: run_command and start_command with pty get a /dev/pts terminal; 
 test('terminal: read_screen shows a full-screen redraw (alternate screen, cursor addressing, title); "\\r" sent by send_input ends it', async () => {
   const a = await agent();
   try {
-    const started = await a.call('start_command', { command: `printf '\\033]0;my-title\\007\\033[?1049h\\033[2J\\033[3;5Hhello'; read x; echo "got [$x]"`, pty: { cols: 60, rows: 10 } });
+    const started = await a.call('start_command', {
+      command: `printf '\\033]0;my-title\\007\\033[?1049h\\033[2J\\033[3;5Hhello'; read x; sleep 0.1; printf '\\033[6;1Hsecond [%s]' "$x"; read y; echo "got [$x]"`,
+      pty: { cols: 60, rows: 10 },
+    });
     assert.equal(started.isError, false, started.text);
     const id = execIdOf(started.text);
     await readUntil(a, id, /waiting for input/);
@@ -326,6 +329,9 @@ test('terminal: read_screen shows a full-screen redraw (alternate screen, cursor
     const sent = await a.call('send_input', { exec_id: id, text: 'abc\r' });
     assert.equal(sent.isError, false, sent.text);
     assert.match(sent.text, /sent 4 bytes/);
+    const redrawn = await a.call('read_screen', { exec_id: id });
+    assert.match(redrawn.text, /^5 \| second \[abc\]$/m, 'read_screen right after send_input shows what the keys made the program draw');
+    await a.call('send_input', { exec_id: id, text: '\r' });
     const out = await readUntil(a, id, /state: exited/);
     assert.match(out, /got \[abc\]/, '"\\r" reached the terminal as Enter');
     assert.match(out, /state: exited, exit_code: 0/);
