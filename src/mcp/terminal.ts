@@ -38,13 +38,15 @@ export function renderScreen(s: ExecScreen): string {
   ];
   if (s.scrollback.length > 0) {
     lines.push(`scrollback (${s.scrollback.length} lines above the screen, oldest first):`);
-    for (const l of s.scrollback) lines.push(`   | ${l}`);
+    for (const l of s.scrollback) lines.push(`   | ${l.trimEnd()}`);
   }
-  let last = s.lines.length - 1;
-  while (last >= 0 && s.lines[last] === '' && last !== s.cursor.row) last--;
-  const width = String(s.lines.length - 1).length;
+  // A program that paints spaces to the end of a row (vim does) leaves blanks the emulator keeps: they tell a model nothing.
+  const rows = s.lines.map((l) => l.trimEnd());
+  let last = rows.length - 1;
+  while (last >= 0 && rows[last] === '' && last !== s.cursor.row) last--;
+  const width = String(rows.length - 1).length;
   lines.push(`screen (row | text):`);
-  for (let i = 0; i <= last; i++) lines.push(`${String(i).padStart(width)} | ${s.lines[i]}`);
-  if (last < s.lines.length - 1) lines.push(last + 1 === s.lines.length - 1 ? `(row ${last + 1} is blank)` : `(rows ${last + 1}–${s.lines.length - 1} are blank)`);
+  for (let i = 0; i <= last; i++) lines.push(`${String(i).padStart(width)} | ${rows[i]}`);
+  if (last < rows.length - 1) lines.push(last + 1 === rows.length - 1 ? `(row ${last + 1} is blank)` : `(rows ${last + 1}–${rows.length - 1} are blank)`);
   return lines.join('\n');
 }

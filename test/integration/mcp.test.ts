@@ -365,6 +365,39 @@ test('terminal: resize_terminal changes what stty size reports; Ctrl-C sent as "
   }
 });
 
+/** Reads the screen until `until` matches it (bounded number of reads). */
+async function screenUntil(a: Agent, execId: string, until: RegExp): Promise<string> {
+  let last = '';
+  for (let i = 0; i < 40 && !until.test(last); i++) {
+    const r = await a.call('read_screen', { exec_id: execId });
+    assert.equal(r.isError, false, r.text);
+    last = r.text;
+  }
+  return last;
+}
+
+test('terminal: an agent edits a file in vi through start_command, read_screen and send_input', async () => {
+  const a = await agent();
+  try {
+    const file = `notes-${randomUUID().slice(0, 8)}.txt`;
+    const started = await a.call('start_command', { command: `vi -u NONE -N ${file}`, pty: true });
+    assert.equal(started.isError, false, started.text);
+    const id = execIdOf(started.text);
+    const opened = await screenUntil(a, id, /^23 \| .*notes-/m);
+    assert.match(opened, /^alternate screen: yes/m, opened);
+    assert.match(opened, /^ 1 \| ~$/m, opened);
+    await a.call('send_input', { exec_id: id, text: 'ihello from an agent\u001b' });
+    const typed = await screenUntil(a, id, /^ 0 \| hello from an agent$/m);
+    assert.match(typed, /^ 0 \| hello from an agent$/m, typed);
+    await a.call('send_input', { exec_id: id, text: ':wq\r' });
+    assert.match(await readUntil(a, id, /state: exited/), /state: exited, exit_code: 0/);
+    const cat = await a.call('run_command', { command: `cat ${file}` });
+    assert.match(cat.text, /stdout \(20 bytes\):\nhello from an agent\n/);
+  } finally {
+    await a.client.close();
+  }
+});
+
 test('terminal errors are tool errors naming the problem: read_screen and resize_terminal of a command on pipes, a finished or unknown exec', async () => {
   const a = await agent();
   try {
