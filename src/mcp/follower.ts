@@ -42,6 +42,8 @@ export class Follower {
     events: AsyncIterable<StreamEvent>,
     /** The session started for this command alone (destroyed when it ends), if any. */
     readonly ownSession: string | null,
+    /** Started on a terminal by this connection: a prompt is then answered with keys, and read on the screen. */
+    readonly terminal = false,
   ) {
     this.ended = this.consume(events);
   }

@@ -38,7 +38,9 @@ export function renderSince(f: Follower, maxBytes: number): string {
     if (x.missed > 0) lines.push(`[${x.missed} bytes of ${s} were no longer retained by trld and are lost]`);
     lines.push(x.bytes === 0 ? `${s}: (nothing new)` : renderStream(`${s} since the last read`, excerpt(x.head, x.tail, x.bytes, Math.floor(maxBytes / 2)), x.bytes));
   }
-  if (f.waitingPid !== null) {
+  if (f.waitingPid !== null && f.terminal) {
+    lines.push(`waiting for input: process ${f.waitingPid} is blocked reading its terminal (a prompt?); see it with read_screen, answer with send_input keys ("\\r" is Enter, "\\u0003" Ctrl-C)`);
+  } else if (f.waitingPid !== null) {
     lines.push(`waiting for input: process ${f.waitingPid} is blocked reading stdin (a prompt?); answer with send_input, or send_input with eof: true to close stdin`);
   }
   return lines.join('\n');
@@ -49,5 +51,6 @@ export function renderSummary(e: ExecSummary & { orphan: boolean }): string {
   const status = e.state === 'running' ? 'running' : `exited ${e.exit_code}${e.timed_out ? ' (timed out)' : ''}${e.cancelled ? ' (cancelled)' : ''}`;
   const command = e.command.length > 200 ? `${e.command.slice(0, 200)}…` : e.command;
   const from = e.orphan ? ' [left by an earlier trl mcp]' : '';
-  return `${e.exec_id}  ${status}  started ${e.started_at ?? '?'}  stdout ${e.stdout_bytes} B, stderr ${e.stderr_bytes} B${from}\n    ${command}`;
+  const terminal = e.pty ? `  terminal ${e.pty.cols}x${e.pty.rows}` : '';
+  return `${e.exec_id}  ${status}  started ${e.started_at ?? '?'}  stdout ${e.stdout_bytes} B, stderr ${e.stderr_bytes} B${terminal}${from}\n    ${command}`;
 }

@@ -89,7 +89,7 @@ export class McpSession {
       const sid = await this.create(c, `${this.name}:bg`, cwd);
       try {
         const s = await c.stream({ session_id: sid, command: args.command, ...(args.env ? { env: args.env } : {}), ...(args.timeout_s !== undefined ? { timeout_s: args.timeout_s } : {}), ...(args.pty ? { pty: args.pty } : {}), stdin_open: true });
-        return this.track(new Follower(s.execId, args.command, s.events, sid), c);
+        return this.track(new Follower(s.execId, args.command, s.events, sid, Boolean(args.pty)), c);
       } catch (err) {
         void c.request('session.destroy', { session_id: sid, force: true }).catch(() => {});
         this.ownSessions.delete(sid);

@@ -348,7 +348,10 @@ test('terminal: resize_terminal changes what stty size reports; Ctrl-C sent as "
   try {
     const started = await a.call('start_command', { command: 'stty size; read x; stty size; sleep 100', pty: { cols: 100, rows: 30 } });
     const id = execIdOf(started.text);
-    assert.match(await readUntil(a, id, /waiting for input/), /30 100/);
+    const prompt = await readUntil(a, id, /waiting for input/);
+    assert.match(prompt, /30 100/);
+    assert.match(prompt, /blocked reading its terminal \(a prompt\?\); see it with read_screen/);
+    assert.match((await a.call('list_commands')).text, new RegExp(`${id}  running .* terminal 100x30`));
     const resized = await a.call('resize_terminal', { exec_id: id, cols: 120, rows: 40 });
     assert.equal(resized.isError, false, resized.text);
     assert.match(resized.text, /120 columns x 40 rows/);
