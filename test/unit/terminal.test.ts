@@ -63,3 +63,9 @@ test('the CLI puts back exactly the modes a program left on, even when a sequenc
   clean.see(Buffer.from('\x1b[?1049h\x1b[?1049l\x1b[?25l\x1b[?25h plain text'));
   assert.equal(clean.resets(), '');
 });
+
+test('a row ends at its last visible character: spaces a program painted are trimmed like empty cells', async () => {
+  const screen = new TerminalScreen({ cols: 20, rows: 2 }, 0, () => {});
+  screen.write(Buffer.from('~      \x1b[7m   \x1b[0m\r\n  x   '));
+  assert.deepEqual((await screen.snapshot()).lines, ['~', '  x']);
+});

@@ -101,7 +101,8 @@ export class TerminalScreen {
     return new Promise((resolve) => {
       this.term.write('', () => {
         const buf = this.term.buffer.active;
-        const line = (y: number) => buf.getLine(y)?.translateToString(true) ?? '';
+        // Spaces a program painted (vim's `~` rows) are trimmed as well as empty cells: a row ends at its last visible character.
+        const line = (y: number) => (buf.getLine(y)?.translateToString(true) ?? '').replace(/ +$/, '');
         const lines: string[] = [];
         for (let y = 0; y < this.term.rows; y++) lines.push(line(buf.baseY + y));
         const scrollback: string[] = [];
