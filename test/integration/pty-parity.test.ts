@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { TestDaemon, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { livePidsWithEnv } from '../helpers/proc';
 import { collectStream, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /**
  * What a pipe command has, a terminal command has too: attach by offset,
- * kill_on_disconnect, cancel, the idle timeout, rlimits.
+ * kill_on_disconnect, cancel, the idle timeout, rlimits, the restart sweep.
  */
 
 const skip = process.env.TRL_SPAWNER === 'child_process' ? 'TRL_SPAWNER=child_process: a controlling terminal needs the native process layer' : false;
@@ -81,4 +82,23 @@ test('a terminal command gets the session rlimits', { skip }, async () => {
   const sid = await session(client, { limits: { nofile: 77 } });
   const r = await client.run({ session_id: sid, command: 'ulimit -n', pty: true });
   assert.equal(r.stdout, '77\r\n');
+});
+
+test('after trld is SIGKILLed, the restart sweep kills a terminal command it left running', { skip }, async () => {
+  const m = marker();
+  const first = await TestDaemon.start();
+  let second: TestDaemon | null = null;
+  try {
+    const c = await first.connect();
+    const s = await c.stream({ session_id: await session(c), command: 'echo started; sleep 600', env: m.env, pty: true });
+    await readUntil(s.events[Symbol.asyncIterator](), (out) => out.includes('started'));
+    assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length >= 2), 'the shell and sleep run');
+    await first.stop('SIGKILL');
+    second = await TestDaemon.start({ env: { TRL_RUNTIME_DIR: join(first.dir, 'run') } });
+    assert.ok(await waitFor(() => livePidsWithEnv(m.needle).length === 0, 5000), `survivors after the restart: ${livePidsWithEnv(m.needle)}`);
+  } finally {
+    for (const pid of livePidsWithEnv(m.needle)) process.kill(pid, 'SIGKILL');
+    await second?.dispose();
+    await first.dispose();
+  }
 });
