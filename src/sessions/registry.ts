@@ -111,10 +111,10 @@ export class SessionRegistry {
     const done = run.done.then(({ outcome, state }) => {
       this.commandsRunning--;
       this.commandsRun++;
-      // Background jobs may still be in the group. Checked after the answer has gone out (the check
-      // costs an exception per finished command); a live group is rechecked by housekeeping.
+      // Background jobs may still be in the group: one kill(-pgid, 0), no exception when it is gone
+      // (system/proc.ts); a live group is rechecked by housekeeping.
       session.lingering.add(run.pid);
-      setImmediate(() => forgetIfGone(session, run.pid, this.tracker));
+      forgetIfGone(session, run.pid, this.tracker);
       endInSession(session, before, params, state);
       record.finish(outcome);
       this.execs.ended(record);

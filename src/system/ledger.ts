@@ -29,7 +29,10 @@ export const WRITE_DELAY_MS = 50;
  * WRITE_DELAY_MS later, written atomically (ledger-file.ts); a group that
  * starts and ends within that time never touches the file, so short commands
  * cost no disk I/O (the benchmark measured ~1 ms per command for a write per
- * event-loop turn). Start times are read at write time, not on the spawn
+ * event-loop turn). That holds per group: a write due for an older change
+ * leaves out groups younger than WRITE_DELAY_MS and writes them when they
+ * reach that age, so a stream of short commands causes no writes at all.
+ * Start times are read at write time, not on the spawn
  * path. The window: a daemon killed within WRITE_DELAY_MS of a spawn leaves
  * that group unrecorded; its processes still carry the session's marker,
  * and the session is recorded from its creation. A session stays recorded
@@ -52,8 +55,8 @@ export class OrphanLedger {
   private scheduled = false;
   /** Entries removed since the last write, or previous-run entries cleared: the file is out of date. */
   private dirty = false;
-  /** Groups added since the last write: removing one of them needs no write. */
-  private readonly unwritten = new Set<number>();
+  /** Groups not in the file yet, with when they were added (ms, monotonic): removing one of them needs no write. */
+  private readonly unwritten = new Map<number, number>();
   private failing = false;
 
   private constructor(
@@ -90,7 +93,7 @@ export class OrphanLedger {
   /** Records a started group; `startTime` may be '' (read when the entry is written). Cheap: one coalesced write. */
   add(entry: { pgid: number; pid: number; startTime: string; sessionId: string }): void {
     this.live.set(entry.pgid, { pgid: entry.pgid, pid: entry.pid, startTime: entry.startTime, sessionId: entry.sessionId });
-    this.unwritten.add(entry.pgid);
+    this.unwritten.set(entry.pgid, performance.now());
     this.schedule();
   }
 
@@ -128,29 +131,47 @@ export class OrphanLedger {
     return result;
   }
 
-  private schedule(): void {
+  private schedule(delayMs = WRITE_DELAY_MS): void {
     if (this.scheduled || this.path === null || (!this.dirty && this.unwritten.size === 0)) return;
     this.scheduled = true;
     setTimeout(() => {
       this.scheduled = false;
-      this.flush();
-    }, WRITE_DELAY_MS);
+      this.flush(false);
+    }, delayMs);
   }
 
-  /** Writes the file now (fresh temp file + rename: a reader never sees half a ledger). */
-  private flush(): void {
+  /**
+   * Writes the file (fresh temp file + rename: a reader never sees half a
+   * ledger) when something is due: a removal or session change, or a group
+   * WRITE_DELAY_MS old. `all` writes every group now, young or not.
+   */
+  private flush(all = true): void {
     if (this.path === null || (!this.dirty && this.unwritten.size === 0)) return;
+    // Timers may fire up to a millisecond early (rounding): a group that old counts as due.
+    const dueBefore = all ? Infinity : performance.now() - WRITE_DELAY_MS + 1;
+    let due = this.dirty;
+    let youngest = Infinity;
+    for (const [pgid, at] of this.unwritten) {
+      if (at <= dueBefore) {
+        due = true;
+        this.unwritten.delete(pgid);
+      } else youngest = Math.min(youngest, at);
+    }
+    if (this.unwritten.size > 0) this.schedule(Math.max(1, Math.ceil(youngest + WRITE_DELAY_MS - performance.now())));
+    if (!due) return;
+    const entries: LedgerEntry[] = [];
     for (const e of this.live.values()) {
+      if (this.unwritten.has(e.pgid)) continue;
       // A leader already gone leaves members (or not): '0' lets the sweep judge by the group alone.
       if (e.startTime === '') e.startTime = readStartTime(e.pid) ?? '0';
+      entries.push(e);
     }
     this.dirty = false;
-    this.unwritten.clear();
     const data: LedgerFile = {
       v: 1,
       bootId: this.bootId,
       owner: this.self,
-      entries: [...this.previous, ...this.live.values()],
+      entries: [...this.previous, ...entries],
       sessions: [...new Set([...this.previousSessions, ...this.sessions])],
     };
     try {

@@ -67,6 +67,29 @@ test('add is written once after the write delay, atomically, mode 0600, ids only
   }
 });
 
+test('a write due for another change leaves out a group younger than the write delay, then writes it when it is due', async () => {
+  const dir = tempDir();
+  try {
+    const ledger = OrphanLedger.open(dir, quiet);
+    ledger.addSession('s-young');
+    await sleep(WRITE_DELAY_MS / 2);
+    const addedAt = performance.now();
+    ledger.add({ pgid: 4343, pid: 4343, startTime: '5', sessionId: 's-young' });
+    await waitFor(() => existsSync(join(dir, 'orphans.json')));
+    const early = JSON.parse(readFileSync(join(dir, 'orphans.json'), 'utf8')) as { entries: { pgid: number }[]; sessions: string[] };
+    assert.deepEqual(early.sessions, ['s-young'], 'the session is written at its own time');
+    // Only meaningful while the group is still young (a loaded machine may be late).
+    if (performance.now() - addedAt < WRITE_DELAY_MS - 2) assert.equal(early.entries.length, 0, 'a young group waits for its own delay');
+    await tick();
+    assert.deepEqual(readLedger(dir).entries.map((e) => e.pgid), [4343], 'written once it is due');
+    ledger.remove(4343);
+    await tick();
+    assert.equal(readLedger(dir).entries.length, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('sweep kills a recorded group that is still alive, then clears the ledger', async () => {
   const dir = tempDir();
   const child = spawnGroup('sleep 60');
