@@ -285,7 +285,10 @@ test('an agent cancelling its run_command request cancels the command', async ()
   }
 });
 
-test('terminal: run_command and start_command with pty get a /dev/pts terminal; stderr is merged into stdout', async () => {
+// Terminals need the native process layer; under the child_process fallback trld refuses pty (tested in pty.test.ts).
+const noTerminal = process.env.TRL_SPAWNER === 'child_process' ? 'TRL_SPAWNER=child_process: a controlling terminal needs the native process layer' : false;
+
+test('terminal: run_command and start_command with pty get a /dev/pts terminal; stderr is merged into stdout', { skip: noTerminal }, async () => {
   const a = await agent();
   try {
     const run = await a.call('run_command', { command: 'tty; echo to-stderr >&2', pty: true });
@@ -306,7 +309,7 @@ test('terminal: run_command and start_command with pty get a /dev/pts terminal; 
   }
 });
 
-test('terminal: read_screen shows a full-screen redraw (alternate screen, cursor addressing, title); "\\r" sent by send_input ends it', async () => {
+test('terminal: read_screen shows a full-screen redraw (alternate screen, cursor addressing, title); "\\r" sent by send_input ends it', { skip: noTerminal }, async () => {
   const a = await agent();
   try {
     const started = await a.call('start_command', {
@@ -343,7 +346,7 @@ test('terminal: read_screen shows a full-screen redraw (alternate screen, cursor
   }
 });
 
-test('terminal: resize_terminal changes what stty size reports; Ctrl-C sent as "\\u0003" interrupts the program', async () => {
+test('terminal: resize_terminal changes what stty size reports; Ctrl-C sent as "\\u0003" interrupts the program', { skip: noTerminal }, async () => {
   const a = await agent();
   try {
     const started = await a.call('start_command', { command: 'stty size; read x; stty size; sleep 100', pty: { cols: 100, rows: 30 } });
@@ -379,7 +382,7 @@ async function screenUntil(a: Agent, execId: string, until: RegExp): Promise<str
   return last;
 }
 
-test('terminal: an agent edits a file in vi through start_command, read_screen and send_input', async () => {
+test('terminal: an agent edits a file in vi through start_command, read_screen and send_input', { skip: noTerminal }, async () => {
   const a = await agent();
   try {
     const file = `notes-${randomUUID().slice(0, 8)}.txt`;
@@ -401,7 +404,7 @@ test('terminal: an agent edits a file in vi through start_command, read_screen a
   }
 });
 
-test('terminal errors are tool errors naming the problem: read_screen and resize_terminal of a command on pipes, a finished or unknown exec', async () => {
+test('terminal errors are tool errors naming the problem: read_screen and resize_terminal of a command on pipes, a finished or unknown exec', { skip: noTerminal }, async () => {
   const a = await agent();
   try {
     const piped = execIdOf((await a.call('start_command', { command: 'read x' })).text);
