@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { TestDaemon, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { livePidsWithEnv } from '../helpers/proc';
-import { collectStream, type StreamEvent, type TrlClient } from '../../src/client/client';
+import { readUntil } from '../helpers/terminal';
+import { collectStream, type TrlClient } from '../../src/client/client';
 
 /**
  * What a pipe command has, a terminal command has too: attach by offset,
@@ -25,16 +26,6 @@ const session = async (c: TrlClient, extra: object = {}): Promise<string> => (aw
 function marker(): { env: Record<string, string>; needle: string } {
   const name = `TRL_TEST_PTY_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   return { env: { [name]: '1' }, needle: `${name}=1` };
-}
-
-async function readUntil(it: AsyncIterator<StreamEvent>, until: (stdout: string) => boolean): Promise<string> {
-  let stdout = '';
-  for (;;) {
-    const r = await it.next();
-    if (r.done) throw new Error(`stream ended early; stdout so far: ${JSON.stringify(stdout)}`);
-    if (r.value.event === 'output' && r.value.stream === 'stdout') stdout += r.value.data;
-    if (until(stdout)) return stdout;
-  }
 }
 
 test('a second client attaches to a terminal command by offset and gets the rest, without gaps', { skip }, async () => {

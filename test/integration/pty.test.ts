@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withDaemonAndClient } from '../helpers/daemon';
+import { readUntil } from '../helpers/terminal';
 import { collectStream, type ExitEvent, type StreamEvent, type TrlClient } from '../../src/client/client';
 
 /**
@@ -18,17 +19,6 @@ withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60', TRL_PTY_MAX_COLS: '300
 
 async function session(): Promise<string> {
   return (await client.createSession({ working_dir: '/tmp' })).session_id;
-}
-
-/** Reads events until the stdout text so far satisfies `until`; returns that text. */
-async function readUntil(it: AsyncIterator<StreamEvent>, until: (stdout: string) => boolean): Promise<string> {
-  let stdout = '';
-  for (;;) {
-    const r = await it.next();
-    if (r.done) throw new Error(`stream ended early; stdout so far: ${JSON.stringify(stdout)}`);
-    if (r.value.event === 'output' && r.value.stream === 'stdout') stdout += r.value.data;
-    if (until(stdout)) return stdout;
-  }
 }
 
 /** The remaining events up to the exit event. */
