@@ -54,7 +54,7 @@ export async function exec(client: TrlClient, argv: string[], opts: Options): Pr
     const stream = await client.stream(params);
     if (opts['print-id']) process.stderr.write(`trl: exec ${stream.execId} (session ${sessionId})\n`);
     Object.assign(stopInterrupts, cancelOnInterrupt(client, stream.execId));
-    if (pty) Object.assign(terminal, takeTerminal(client, stream.execId));
+    if (pty) Object.assign(terminal, await takeTerminal(client, stream.execId));
     else if (interactive) Object.assign(input, forwardStdin(client, stream.execId));
     let brokenPipe = false;
     const exit = await render(

@@ -20,13 +20,17 @@ export function localTerminalSize(): { cols: number; rows: number } {
  * process if trl itself is killed (even with SIGKILL), because its pipe
  * from trl closes then.
  */
-export function takeTerminal(client: TrlClient, execId: string): { restore: (extra: string) => void } {
+export async function takeTerminal(client: TrlClient, execId: string): Promise<{ restore: (extra: string) => void }> {
   const saved = sttySettings();
   const watcher = saved ? restoreIfTrlDies(saved) : null;
+  // In-process (tcsetattr): nothing of it can outlive a killed trl. libuv keeps the settings from
+  // before it and puts exactly those back on setRawMode(false), output processing included.
   process.stdin.setRawMode(true);
   // libuv's raw mode keeps output processing (a \n becomes \r\n): the remote terminal already did
   // that, and a program in raw mode there means a bare \n. Output passes through untouched, as with ssh.
-  stty(['-opost']);
+  // The watcher switches it off itself, before it waits for trl's end, so that a trl killed meanwhile
+  // cannot leave an stty of its own running that lands after the watcher's restore.
+  if (!(watcher && (await watcher.ready))) stty(['-opost']);
   const onResize = () => {
     client.resize(execId, process.stdout.columns, process.stdout.rows).catch(() => {}); // ended meanwhile
   };
@@ -60,8 +64,9 @@ export function takeTerminal(client: TrlClient, execId: string): { restore: (ext
       process.stdin.pause();
       process.stdin.unref?.();
       if (watcher) {
-        watcher.stdin?.end('restored\n'); // it restores the saved settings once more, harmlessly, and exits
-        watcher.unref();
+        // Told, it exits without touching the terminal: a late stty would undo the line editing of the shell that prompts next.
+        watcher.child.stdin?.end('restored\n');
+        watcher.child.unref();
       }
     },
   };
@@ -84,18 +89,36 @@ function stty(args: string[]): string | null {
 /** What a dead trl cannot switch back itself: alternate screen, hidden cursor, cursor keys, bracketed paste, mouse, colours (printf's octal escapes). */
 const DIED_RESETS = ['?1049l', '?25h', '?1l', '?2004l', '?1000l', '?1002l', '?1003l', '?1006l', '0m'].map((m) => `\\033[${m}`).join('');
 
-/** A shell that waits for end-of-file on a pipe from trl, then restores the terminal: trl's end, however it comes. */
-function restoreIfTrlDies(saved: string): ChildProcess | null {
+/** How long trl waits for the watcher to take the terminal's output processing off before doing it itself. */
+const WATCHER_READY_MS = 2000;
+
+/**
+ * A shell that switches output processing off, says "ready", then waits for
+ * end-of-file on a pipe from trl and restores the terminal unless trl said
+ * it had: trl's end, however it comes. `ready` is false if it never said so.
+ */
+function restoreIfTrlDies(saved: string): { child: ChildProcess; ready: Promise<boolean> } | null {
   if (!/^[0-9a-fA-F:]+$/.test(saved)) return null;
   try {
-    // trl says "restored" before it ends; end-of-file without it means trl died: the modes a program may have left on go too.
-    const script = `trap '' INT HUP TERM QUIT; read -r how; [ "$how" = restored ] || printf '${DIED_RESETS}' >&2; cat >/dev/null; stty ${saved} <&2`;
-    const child = spawn('/bin/sh', ['-c', script], {
-      stdio: ['pipe', 'ignore', process.stdin],
-      detached: false,
-    });
+    // End-of-file without "restored" means trl died: the modes a program may have left on go too.
+    const script = `trap '' INT HUP TERM QUIT; stty -opost <&2; echo "ready $?"; read -r how; [ "$how" = restored ] && exit 0; printf '${DIED_RESETS}' >&2; stty ${saved} <&2`;
+    const child = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'pipe', process.stdin] });
     child.on('error', () => {});
-    return child;
+    const ready = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), WATCHER_READY_MS);
+      const settle = (ok: boolean) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      child.stdout!.once('data', (chunk: Buffer) => settle(chunk.toString().startsWith('ready 0')));
+      child.stdout!.once('end', () => settle(false));
+      child.once('error', () => settle(false));
+    });
+    // Afterwards its output is nothing we read; it must not hold trl's event loop open.
+    void ready.then(() => {
+      child.stdout!.destroy();
+    });
+    return { child, ready };
   } catch {
     return null;
   }
