@@ -5,7 +5,7 @@ NODE ?= node
 RUN_DIR ?= /tmp/trl-$(shell id -u)
 SOCKET ?= $(RUN_DIR)/trl.sock
 
-.PHONY: all deps system-deps native build run test test-fallback bench chaos clean FORCE
+.PHONY: all deps system-deps native sd-notify build run test test-fallback bench chaos clean FORCE
 
 all: build
 
@@ -52,12 +52,21 @@ $(NATIVE_ADDON): native/binding.gyp $(wildcard native/*.c native/*.h) $(NATIVE_I
 	$(NODE_GYP) rebuild --directory native --loglevel warn
 	@touch $@
 
-native: deps $(NATIVE_ADDON)
+native: deps $(NATIVE_ADDON) sd-notify
 	@$(NODE) -e 'const a = require("./$(NATIVE_ADDON)"); for (const f of ["harden", "spawn", "watchExit", "sendSignal"]) if (typeof a[f] !== "function") throw new Error("trl_native exports no " + f)' \
 	  || { echo "make: $(NATIVE_ADDON) did not build or does not load (needs a C compiler and Node's headers under $(npm_config_nodedir)/include/node)" >&2; exit 1; }
-	@test -f node_modules/sd-notify/build/Release/notify.node || npm rebuild sd-notify --loglevel warn
-	@test -f node_modules/sd-notify/build/Release/notify.node \
-	  || { echo "make: the sd-notify addon did not build: install libsystemd-dev (make system-deps), then run make again" >&2; exit 1; }
+
+# sd-notify is an optional dependency: npm ci drops it, silently, when
+# libsystemd-dev is missing at that moment. Once the headers are there it is
+# installed again here (npm ci: npm rebuild cannot bring back a removed package).
+# Without it trld runs but cannot tell systemd it is ready: enough for
+# `make run` (a note), not for the tests or the package (an error).
+SD_NOTIFY_ADDON := node_modules/sd-notify/build/Release/notify.node
+SD_NOTIFY_MISSING = echo "make: the sd-notify addon did not build: install libsystemd-dev (make system-deps, as root), then run make again" >&2
+sd-notify: deps
+	@test -f $(SD_NOTIFY_ADDON) || ! test -f /usr/include/systemd/sd-daemon.h \
+	  || if test -d node_modules/sd-notify; then npm rebuild sd-notify --loglevel warn; else npm ci --no-audit --no-fund --loglevel warn; fi
+	@test -f $(SD_NOTIFY_ADDON) || { $(SD_NOTIFY_MISSING); $(if $(SD_NOTIFY_OPTIONAL),echo "note: make run goes on without it (no readiness notification, which only systemd uses)" >&2,exit 1); }
 
 build: deps native
 	npx tsc -p tsconfig.json
@@ -66,6 +75,8 @@ build: deps native
 # needs TRL_ALLOW_ROOT, since commands would then run as root. Core size 0: a
 # crash must not write the daemon's memory (every session's secrets) to disk.
 # The directory must be ours alone: one made by another user could swap the socket and read every request.
+# A fresh machine may lack libsystemd-dev: the daemon runs without the sd-notify addon.
+run: SD_NOTIFY_OPTIONAL := 1
 run: build
 	@mkdir -p -m 700 $(RUN_DIR)
 	@if [ -L "$(RUN_DIR)" ] || [ ! -O "$(RUN_DIR)" ] || [ -n "$$(find "$(RUN_DIR)" -maxdepth 0 -perm /022)" ]; then \
