@@ -9,6 +9,8 @@
  *   resizePty(masterFd, cols, rows)
  *   watchExit(pidfd, cb)                      cb(code|null, signo|null)
  *   sendSignal(pidfd, signo)
+ *   becomeSubreaper()                         orphans of commands re-parented to the daemon
+ *   reapChild(pid)                            true once an adopted child has ended (reaped now)
  */
 #include "trl_native.h"
 
@@ -100,6 +102,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"watchExit", NULL, trl_watch_exit, NULL, NULL, NULL, napi_default, NULL},
       {"sendSignal", NULL, trl_send_signal, NULL, NULL, NULL, napi_default, NULL},
       {"resizePty", NULL, trl_pty_resize, NULL, NULL, NULL, napi_default, NULL},
+      {"becomeSubreaper", NULL, trl_become_subreaper, NULL, NULL, NULL, napi_default, NULL},
+      {"reapChild", NULL, trl_reap_child, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

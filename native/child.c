@@ -80,6 +80,12 @@ int trl_child_main(void *arg) {
   /* Session and process-group leader: one signal to -pid reaches the group. */
   if (setsid() < 0) return fail(job, "setsid");
 
+  /* The command's leader adopts every orphan of its tree (kept across exec):
+   * a descendant that double-forks and setsids keeps a parent chain to the
+   * leader while the command runs, so the tree walk finds it even when its
+   * environment is hidden (non-dumpable). */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return fail(job, "prctl(PR_SET_CHILD_SUBREAPER)");
+
   /* Move any end that sits on 0..3 out of the way before dup2 onto 0..3. */
   int src[TRL_STDIO_COUNT];
   for (int i = 0; i < TRL_STDIO_COUNT; i++) {

@@ -2,6 +2,7 @@ import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import type { NativeAddon, NativeErrnoError } from '../native/addon';
+import { Adoptions } from './adoptions';
 import type { Rlimit } from './limits';
 import { terminalStdio } from './pty/master';
 import type { SpawnedProcess, Spawner } from './spawn';
@@ -50,9 +51,13 @@ function spawnError(err: NativeErrnoError, file: string, args: string[]): NodeJS
  * (clone3 CLONE_INTO_CGROUP; where the kernel refuses, the child writes
  * itself into the leaf's cgroup.procs before exec, said once at debug level).
  * The exit is learned through the pidfd, which also reaps exactly this child.
+ * With `adopt`, the daemon becomes child subreaper and the leader one too
+ * (set in the child): an orphan stays under the leader while it runs, and
+ * under the daemon after it ended, tagged with the leader's owner (Adoptions).
  */
-export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog): Spawner {
+export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog, opts: { adopt?: boolean } = {}): Spawner {
   let refusalSaid = false;
+  const adoptions = opts.adopt ? Adoptions.start(addon) : null;
   const spawner = (spec: Parameters<Spawner>[0]) =>
     new Promise<SpawnedProcess>((resolve, reject) => {
       const envp = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
@@ -66,7 +71,7 @@ export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog): Spawner {
             log?.debug({ errno }, 'clone3 CLONE_INTO_CGROUP refused by the kernel: each command enters its cgroup from its child before exec');
           }
           try {
-            resolve(wrap(addon, started.pid, started.pidfd, started.fds, spec.pty !== undefined));
+            resolve(wrap(addon, started.pid, started.pidfd, started.fds, spec.pty !== undefined, () => spec.owner !== undefined && adoptions?.ended([spec.owner])));
           } catch (wrapErr) {
             abandon(addon, started.pidfd, started.fds);
             reject(wrapErr);
@@ -77,7 +82,7 @@ export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog): Spawner {
         reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
       }
     });
-  return Object.assign(spawner, { setsUpChild: true });
+  return Object.assign(spawner, { setsUpChild: true }, adoptions ? { adopted: adoptions } : {});
 }
 
 /** A child we cannot hand over: killed through its pidfd and reaped, its fds closed. */
@@ -96,7 +101,7 @@ function abandon(addon: NativeAddon, pidfd: number, fds: number[]): void {
   }
 }
 
-function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number], pty: boolean): SpawnedProcess {
+function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number], pty: boolean, onEnded: () => void): SpawnedProcess {
   const state = new Socket({ fd: fds[3], readable: true, writable: false });
   const { stdin, stdout, stderr, terminal } = pty
     ? terminalStdio(fds[0], (fd, cols, rows) => addon.resizePty(fd, cols, rows))
@@ -110,6 +115,7 @@ function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, numb
   const listeners: ((code: number | null, signal: NodeJS.Signals | null) => void)[] = [];
   addon.watchExit(pidfd, (code, signo) => {
     exit = [code, signo === null ? null : (SIGNAL_NAMES.get(signo) ?? null)];
+    onEnded();
     for (const l of listeners.splice(0)) l(...exit);
   });
   return {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Rlimit } from './limits';
+import type { Adopter } from './adoptions';
 import type { TerminalControl, TerminalSize } from './pty/master';
 
 /** A user other than the daemon's that commands run as (TRL_COMMAND_USER). */
@@ -26,6 +27,8 @@ export interface SpawnSpec {
   cgroupDir?: string;
   /** On a new terminal of this size: its slave is the command's stdin, stdout, stderr and controlling terminal. */
   pty?: TerminalSize;
+  /** Whose the processes are that this one leaves behind when it ends (a session id), for a spawner that adopts them. */
+  owner?: string;
 }
 
 /** A started process leading its own process group (pgid = pid), with stdin, stdout, stderr and a state pipe on fd 3. */
@@ -55,6 +58,8 @@ export interface Spawner {
    * shell's prologue leaves out its `ulimit` and cgroup entry lines.
    */
   readonly setsUpChild?: boolean;
+  /** What the daemon adopted of the processes commands left behind (the native layer, as child subreaper). */
+  readonly adopted?: Adopter;
 }
 
 /**

@@ -46,12 +46,12 @@ function chooseSpawner(wanted: SpawnerName, user: CommandUser | null, log: Spawn
   const chosen = pick(wanted, log);
   if (!user) return chosen;
   const inner = chosen.spawner;
-  return { ...chosen, spawner: Object.assign((spec: SpawnSpec) => inner({ ...spec, user }), { setsUpChild: inner.setsUpChild }) };
+  return { ...chosen, spawner: Object.assign((spec: SpawnSpec) => inner({ ...spec, user }), { setsUpChild: inner.setsUpChild, adopted: inner.adopted }) };
 }
 
 function pick(wanted: SpawnerName, log: SpawnerLog): { name: SpawnerName; spawner: Spawner; fallbackReason: string | null } {
   if (wanted === 'child_process') return { name: 'child_process', spawner: spawnWithNode, fallbackReason: null };
   const { addon, error } = nativeAddon();
   if (!addon) return { name: 'child_process', spawner: spawnWithNode, fallbackReason: error };
-  return { name: 'native', spawner: nativeSpawner(addon, log), fallbackReason: null };
+  return { name: 'native', spawner: nativeSpawner(addon, log, { adopt: true }), fallbackReason: null };
 }

@@ -22,7 +22,7 @@ export async function startCommand(spec: RunSpec, spawner: Spawner, containment:
   let child: SpawnedProcess;
   try {
     const pty = spec.pty ? { pty: { cols: spec.pty.cols, rows: spec.pty.rows } } : {};
-    child = await spawner({ ...program, ...placement, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId }, ...pty });
+    child = await spawner({ ...program, ...placement, cwd: spec.cwd, env: { ...spec.env, TRL_EXEC_ID: spec.execId }, owner: spec.sessionId, ...pty });
   } catch (err) {
     container?.release();
     throw await startError(err as NodeJS.ErrnoException, spec.shell, spec.cwd);

@@ -14,6 +14,8 @@ export interface ProcessTree {
   cgroup?: CgroupHandle;
   /** The root process itself: signalled through its handle (the native spawner's pidfd), never a pid that may have been reused. */
   leader?: { signal(signal: NodeJS.Signals): boolean };
+  /** Processes the daemon adopted from this tree (its children since their parent ended), asked again on each look. */
+  adopted?: () => number[];
 }
 
 /** One command's cgroup leaf, as the terminator uses it. */
@@ -95,7 +97,9 @@ export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
 }
 
 function scopeOf(tree: ProcessTree): KillScope {
-  return { rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids: tree.cgroup ? () => tree.cgroup!.pids() : undefined };
+  const { cgroup, adopted } = tree;
+  const extraPids = cgroup && adopted ? () => [...cgroup.pids(), ...adopted()] : cgroup ? () => cgroup.pids() : adopted;
+  return { rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids };
 }
 
 function snapshot(tree: ProcessTree): Map<number, string> {

@@ -25,6 +25,10 @@ export interface NativeAddon {
   /** Takes ownership of pidfd: it is closed once the process is reaped. */
   watchExit(pidfd: number, callback: (code: number | null, signo: number | null) => void): void;
   sendSignal(pidfd: number, signo: number): void;
+  /** PR_SET_CHILD_SUBREAPER: what commands leave running is re-parented to the daemon's main thread. */
+  becomeSubreaper(): void;
+  /** True once this child of the daemon has ended (it is reaped now) or is no child any more; false while it runs. */
+  reapChild(pid: number): boolean;
 }
 
 /** What the addon throws or reports: a positive errno and the step that failed. */

@@ -149,7 +149,7 @@ export class SessionRegistry {
     this.sessions.delete(id);
     session.state = 'terminated';
     this.onChange();
-    await tearDown(session, force, { graceMs: this.settings.kill_grace_ms, tracker: this.tracker, containment: this.containment, log: this.o.log });
+    await tearDown(session, force, { graceMs: this.settings.kill_grace_ms, tracker: this.tracker, containment: this.containment, adopted: this.o.spawner.adopted ?? null, log: this.o.log });
     this.o.log.info({ session: id, reason, force }, 'session destroyed');
   }
 
@@ -157,6 +157,8 @@ export class SessionRegistry {
   async destroyAll(reason: string): Promise<void> {
     clearInterval(this.housekeeping);
     await Promise.all([...this.sessions.keys()].map((id) => this.destroy(id, false, reason)));
+    // Whatever the daemon adopted and could not tie to a session it destroyed (the sessions' kills take the rest).
+    await this.o.spawner.adopted?.killAll();
   }
 
   /** Expires idle and over-age sessions and old results, and forgets background groups that have ended. */

@@ -1,3 +1,4 @@
+import type { Adopter } from '../exec/adoptions';
 import type { Containment } from '../exec/containment';
 import { terminateTree } from '../exec/terminate';
 import type { Logger } from '../system/logger';
@@ -9,21 +10,27 @@ export interface TeardownContext {
   graceMs: number;
   tracker: GroupTracker | null;
   containment: Containment | null;
+  /** The orphans the daemon adopted, where it adopts them. */
+  adopted: Adopter | null;
   log: Logger;
 }
 
 /**
  * Stops a removed session's command and every process it left behind (its
- * lingering groups, its marker's carriers, its cgroup), then forgets them.
+ * lingering groups, its marker's carriers, its cgroup, what the daemon
+ * adopted of it), then forgets them.
  */
 export async function tearDown(session: Session, force: boolean, ctx: TeardownContext): Promise<void> {
   const signal = force ? 'SIGKILL' : 'SIGTERM';
-  const sweep = terminateTree({ pgids: [...session.lingering], marker: session.marker }, ctx.graceMs, signal);
+  const adopted = ctx.adopted ? () => ctx.adopted!.of(session.id) : undefined;
+  const sweep = terminateTree({ pgids: [...session.lingering], marker: session.marker, ...(adopted ? { adopted } : {}) }, ctx.graceMs, signal);
   const waits: Promise<unknown>[] = [sweep];
   const run = session.current?.run;
   if (run) waits.push(run.cancel(signal), run.done);
   if (session.cgroup) waits.push(ctx.containment!.closeSession(session.id));
   await Promise.all(waits);
+  // Its processes are gone: what is handed over from now on (a leader that ended during the kill) dies on sight.
+  ctx.adopted?.close(session.id);
   for (const pgid of session.lingering) ctx.tracker?.remove(pgid);
   session.lingering.clear();
   // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.

@@ -2,7 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { withDaemonAndClient } from '../helpers/daemon';
+import { readFileSync, readdirSync } from 'node:fs';
+import { sleep, waitFor, withDaemonAndClient, type TestDaemon } from '../helpers/daemon';
 import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
 import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../reliability/escapees';
 import type { TrlClient } from '../../src/client/client';
@@ -14,9 +15,31 @@ import type { TrlClient } from '../../src/client/client';
  */
 
 let client: TrlClient;
-withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (_d, c) => {
+let daemon: TestDaemon;
+withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (d, c) => {
+  daemon = d;
   client = c;
 });
+// Orphans are adopted by the native layer (child subreaper); child_process cannot set that up.
+const noAdoption = process.env.TRL_SPAWNER === 'child_process' && 'TRL_SPAWNER=child_process: only the native layer makes the leader and the daemon subreapers';
+
+/** The children of `pid` as /proc shows them now: pid → state letter. */
+function childrenOf(pid: number): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === pid) found.set(Number(name), state!);
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]);
 const tokens: string[] = [];
 after(() => {
   for (const t of tokens) {
@@ -90,4 +113,38 @@ test('a non-dumpable setsid child whose parent lives is killed at timeout (its e
   const r = await client.request<{ timed_out: boolean }>('exec.run', { session_id: sid, command: `${escapees().linked} ${t} & sleep 300`, timeout_s: 0.5 });
   assert.equal(r.timed_out, true);
   assert.deepEqual(livePidsWithToken(t), []);
+});
+
+test('a non-dumpable, double-forked, setsid daemon (no parent, group, session or readable marker) dies at timeout: the leader adopted it', { skip: noAdoption }, async () => {
+  const t = token();
+  const sid = await session();
+  const r = await client.request<{ timed_out: boolean }>('exec.run', { session_id: sid, command: `${escapees().hidden} ${t}; sleep 300`, timeout_s: 0.5 });
+  assert.equal(r.timed_out, true);
+  assert.deepEqual(livePidsWithToken(t), []);
+});
+
+test('left running by a command that ended, it is the daemon\'s child: another session\'s destroy spares it, its own session\'s kills it', { skip: noAdoption }, async () => {
+  const t = token();
+  const mine = await session();
+  await client.request('exec.run', { session_id: mine, command: `${escapees().hidden} ${t}` });
+  assert.ok(await waitFor(() => livePidsWithToken(t).length === 1), 'the hidden daemon runs');
+  const [pid] = livePidsWithToken(t);
+  assert.equal(ppidOf(pid!), daemon.pid, 'adopted by the daemon, not by PID 1');
+  const other = await session();
+  await client.request('exec.run', { session_id: other, command: 'true' });
+  await client.request('session.destroy', { session_id: other });
+  assert.deepEqual(livePidsWithToken(t), [pid], 'another session\'s destroy left it alone');
+  await client.request('session.destroy', { session_id: mine });
+  assert.deepEqual(livePidsWithToken(t), [], 'its session\'s destroy killed it');
+});
+
+test('what the daemon adopted is reaped when it ends by itself: no zombie stays behind', { skip: noAdoption }, async () => {
+  const sid = await session();
+  await client.request('exec.run', { session_id: sid, command: '(sleep 0.6 &); (setsid sleep 0.6 &); (sh -c "sleep 0.6 & :" &)' });
+  await sleep(200);
+  const adopted = [...childrenOf(daemon.pid).keys()].filter((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('sleep'));
+  assert.equal(adopted.length, 3, 'the three sleeps are the daemon\'s children');
+  assert.ok(await waitFor(() => [...childrenOf(daemon.pid)].every(([p]) => !adopted.includes(p)), 3000), 'each is gone, reaped');
+  assert.deepEqual([...childrenOf(daemon.pid)].filter(([, state]) => state === 'Z'), [], 'no zombie child of the daemon');
+  await client.request('session.destroy', { session_id: sid });
 });

@@ -1,0 +1,138 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { NativeAddon } from '../native/addon';
+import { stopThenKill } from '../system/kill';
+import { readEnviron } from '../system/proc';
+
+/** What the sessions need of the adopted: whose they are, and a say when an owner is gone. */
+export interface Adopter {
+  /** The live adopted processes that may belong to `owner` (a session id). */
+  of(owner: string): number[];
+  /** Stop-then-kill of every adopted process and what descends from it (shutdown). */
+  killAll(): Promise<void>;
+  /** `owner` is gone: what it leaves from now on is killed on sight. */
+  close(owner: string): void;
+}
+
+/** Closed owners remembered (the newest): a leader that ends during its session's teardown leaves orphans a moment later. */
+const CLOSED_KEPT = 256;
+const MARKER = Buffer.from('TRL_SESSION_ID=');
+
+/**
+ * The orphans the daemon adopts as child subreaper (native/adopt.c): what a
+ * command's tree leaves running when its leader, or an adopted process, ends.
+ * An adopted process is tagged with the session its marker names; one whose
+ * environment cannot be read (non-dumpable, or cleared) with the owners of
+ * what ended and handed it over: a leader (told by `ended`) or an adopted
+ * process (reaped here, on SIGCHLD). When two owners' processes end in the
+ * same turn of the event loop such a process is tagged with both, and dies
+ * with either. A child that nothing that ended explains waits, unclaimed,
+ * for the next look that does (it is reaped meanwhile if it ends); shutdown
+ * kills every child, claimed or not.
+ */
+export class Adoptions implements Adopter {
+  /** pid → the owners it may belong to. */
+  private readonly adopted = new Map<number, Set<string>>();
+  private pending = new Set<string>();
+  private scheduled = false;
+  private readonly closed = new Set<string>();
+  private readonly childrenFile = `/proc/${process.pid}/task/${process.pid}/children`;
+
+  private constructor(private readonly addon: Pick<NativeAddon, 'reapChild'>) {}
+
+  /** Makes the daemon a subreaper; null (nothing changed) where the kernel cannot list its children. */
+  static start(addon: Pick<NativeAddon, 'becomeSubreaper' | 'reapChild'>): Adoptions | null {
+    const adoptions = new Adoptions(addon);
+    // Without the list, adopted children could be neither found nor reaped: no subreaper then.
+    if (!existsSync(adoptions.childrenFile)) return null;
+    addon.becomeSubreaper();
+    process.on('SIGCHLD', () => adoptions.ended([]));
+    return adoptions;
+  }
+
+  /** A process of these owners has ended: what it left is looked at once this turn of the event loop is done. */
+  ended(owners: Iterable<string>): void {
+    for (const owner of owners) this.pending.add(owner);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.scan();
+    });
+  }
+
+  of(owner: string): number[] {
+    const pids: number[] = [];
+    for (const [pid, owners] of this.adopted) if (owners.has(owner)) pids.push(pid);
+    return pids;
+  }
+
+  async killAll(): Promise<void> {
+    const all = (): number[] => {
+      this.scan();
+      return this.children();
+    };
+    if (all().length > 0) await stopThenKill({ extraPids: all });
+    this.scan();
+  }
+
+  close(owner: string): void {
+    this.closed.add(owner);
+    if (this.closed.size > CLOSED_KEPT) this.closed.delete(this.closed.values().next().value!);
+    // Claimed during the owner's kill (handed over by a process that died in it): killed now.
+    const orphaned = [...this.adopted].filter(([, own]) => this.allClosed(own)).map(([pid]) => pid);
+    if (orphaned.length > 0) this.kill(orphaned);
+  }
+
+  private allClosed(owners: Set<string>): boolean {
+    for (const o of owners) if (!this.closed.has(o)) return false;
+    return owners.size > 0;
+  }
+
+  private kill(pids: number[]): void {
+    void stopThenKill({ extraPids: () => pids }).catch(() => {}); // what survives is taken at shutdown
+  }
+
+  /** Reaps the adopted that ended (their owners pass to what they leave), then claims the new children. */
+  private scan(): void {
+    const owners = this.pending;
+    this.pending = new Set();
+    for (const [pid, own] of this.adopted) {
+      if (!this.addon.reapChild(pid)) continue;
+      this.adopted.delete(pid);
+      for (const o of own) owners.add(o);
+    }
+    for (const pid of this.children()) {
+      if (this.adopted.has(pid)) continue;
+      const marked = sessionOf(pid);
+      const own = marked !== null ? new Set([marked]) : new Set(owners);
+      // Ended already (a hopper's middle generation): what it left is explained by the same owners.
+      if (this.addon.reapChild(pid)) continue;
+      if (own.size === 0) continue; // unclaimed for now
+      this.adopted.set(pid, own);
+      if (this.allClosed(own)) this.kill([pid]);
+    }
+  }
+
+  private children(): number[] {
+    let text: string;
+    try {
+      text = readFileSync(this.childrenFile, 'latin1');
+    } catch {
+      return [];
+    }
+    const pids: number[] = [];
+    for (const word of text.split(' ')) if (word.trim()) pids.push(Number(word));
+    return pids;
+  }
+}
+
+/** The session a process's marker names, when its environment can be read. */
+function sessionOf(pid: number): string | null {
+  const env = readEnviron(pid);
+  if (!env) return null;
+  let at = env.indexOf(MARKER);
+  while (at > 0 && env[at - 1] !== 0) at = env.indexOf(MARKER, at + 1);
+  if (at < 0) return null;
+  const end = env.indexOf(0, at);
+  return env.toString('latin1', at + MARKER.length, end < 0 ? env.length : end);
+}
