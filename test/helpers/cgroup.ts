@@ -21,3 +21,13 @@ export async function removeCgroupTree(d: string): Promise<void> {
     }
   }
 }
+
+/**
+ * A launch prefix: root moves the daemon's process into the cgroup `dir`,
+ * then becomes `user` by exec (setpriv, not runuser: runuser forks and
+ * waits, so a SIGKILL meant for the daemon would reach only runuser and
+ * leave trld running).
+ */
+export function intoCgroupAs(dir: string, user: string): string[] {
+  return ['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec setpriv --reuid='${user}' --regid="$(id -g '${user}')" --init-groups -- "$@"`, 'sh'];
+}

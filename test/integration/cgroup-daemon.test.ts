@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { TestDaemon, waitFor } from '../helpers/daemon';
 import { daemonIdentity } from '../helpers/launch';
 import { livePidsWithEnv } from '../helpers/proc';
-import { removeCgroupTree } from '../helpers/cgroup';
+import { intoCgroupAs, removeCgroupTree } from '../helpers/cgroup';
 
 /*
  * The whole daemon in cgroup mode: as root, a cgroup v2 subtree is delegated
@@ -43,9 +43,8 @@ test('in a delegated cgroup, a timeout kills an escapee that double-forked and c
   for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(dir, f), id.uid, id.gid);
   // Root puts the daemon's process into the cgroup, then drops to the test user.
   const user = id.user ?? String(id.uid);
-  const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync)!;
   daemon = await TestDaemon.start({
-    prefix: ['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${user} -- "$@"`, 'sh'],
+    prefix: intoCgroupAs(dir, user),
     asSelf: true,
     dirOwner: 'daemon',
     env: { TRL_KILL_GRACE_MS: '500' },

@@ -8,13 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TestDaemon, runDaemonToExit, sleep } from '../helpers/daemon';
 import { daemonIdentity } from '../helpers/launch';
 import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
-import { removeCgroupTree } from '../helpers/cgroup';
+import { intoCgroupAs, removeCgroupTree } from '../helpers/cgroup';
 import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from './escapees';
 import { createSession, figure, latencyFigure, nextId, pingSeries } from './lib';
 import { RawWire } from '../helpers/raw-wire';
@@ -204,8 +204,7 @@ test('escapees in cgroup mode: the non-dumpable double-forking daemon and the ho
   mkdirSync(dir);
   const id = daemonIdentity();
   for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(dir, f), id.uid, id.gid);
-  const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync)!;
-  const d = await TestDaemon.start({ prefix: ['/bin/sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec ${runuser} -u ${id.user ?? id.uid} -- "$@"`, 'sh'], asSelf: true, dirOwner: 'daemon', env: { TRL_KILL_GRACE_MS: '500' } });
+  const d = await TestDaemon.start({ prefix: intoCgroupAs(dir, id.user ?? String(id.uid)), asSelf: true, dirOwner: 'daemon', env: { TRL_KILL_GRACE_MS: '500' } });
   const hop = `tok-${randomUUID()}`;
   const hid = `tok-${randomUUID()}`;
   const results: Record<string, unknown> = {};
