@@ -19,6 +19,7 @@
  *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
  *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream,jsonbytes
  *   BENCH_SPAWNERS     daemons side by side in parts 1-2, by TRL_SPAWNER (default native,child_process)
+ *   BENCH_NODE_ARGS    extra node flags for the daemons, space-separated (e.g. --trace-gc; diagnostics)
  */
 import { spawnSync } from 'node:child_process';
 import { runStreamBench } from './stream';
@@ -52,6 +53,7 @@ const PING_EVERY = num('BENCH_PING_EVERY', 5);
 const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
 const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream,jsonbytes').split(',').map((p) => p.trim()));
 const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS || '').split(/\s+/).filter(Boolean);
 /** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
 const DAEMON_ENV: Record<string, string> = Object.fromEntries(
   (process.env.BENCH_DAEMON_ENV || '')
@@ -452,7 +454,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   const floor = Floor.start();
   const daemons: Daemons = [];
-  for (const spawner of SPAWNERS) daemons.push({ label: spawner, d: await startDaemon('warn', { TRL_SPAWNER: spawner, ...DAEMON_ENV }) });
+  for (const spawner of SPAWNERS) daemons.push({ label: spawner, d: await startDaemon('warn', { TRL_SPAWNER: spawner, ...DAEMON_ENV }, { nodeArgs: NODE_ARGS }) });
   const d = daemons[0]!.d;
   const rssFresh = readMemory(d.pid)?.rss ?? NaN;
   let lat: LatencyFigures | null = null;
@@ -466,7 +468,7 @@ async function main(): Promise<void> {
     }
     if (INFO_ITER > 0 && PARTS.has('info')) {
       log(`exec.run true latency at the default log level (info), ${INFO_ITER} iterations…`);
-      const di = await startDaemon('info', { TRL_SPAWNER: SPAWNERS[0]!, ...DAEMON_ENV });
+      const di = await startDaemon('info', { TRL_SPAWNER: SPAWNERS[0]!, ...DAEMON_ENV }, { nodeArgs: NODE_ARGS });
       try {
         info = await latency([{ label: SPAWNERS[0]!, d: di }], floor, INFO_ITER);
       } finally {

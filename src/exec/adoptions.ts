@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { constants, openSync, readSync } from 'node:fs';
 import type { NativeAddon } from '../native/addon';
 import { stopThenKill } from '../system/kill';
 import { readEnviron } from '../system/proc';
@@ -35,15 +35,23 @@ export class Adoptions implements Adopter {
   private pending = new Set<string>();
   private scheduled = false;
   private readonly closed = new Set<string>();
-  private readonly childrenFile = `/proc/${process.pid}/task/${process.pid}/children`;
+  /** Read again from offset 0 on each look: one pread, no open and close per command. */
+  private listing = Buffer.allocUnsafe(4096);
 
-  private constructor(private readonly addon: Pick<NativeAddon, 'reapChild'>) {}
+  private constructor(
+    private readonly addon: Pick<NativeAddon, 'reapChild'>,
+    private readonly childrenFd: number,
+  ) {}
 
   /** Makes the daemon a subreaper; null (nothing changed) where the kernel cannot list its children. */
   static start(addon: Pick<NativeAddon, 'becomeSubreaper' | 'reapChild'>): Adoptions | null {
-    const adoptions = new Adoptions(addon);
-    // Without the list, adopted children could be neither found nor reaped: no subreaper then.
-    if (!existsSync(adoptions.childrenFile)) return null;
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${process.pid}/task/${process.pid}/children`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return null; // without the list, adopted children could be neither found nor reaped: no subreaper then
+    }
+    const adoptions = new Adoptions(addon, fd);
     addon.becomeSubreaper();
     process.on('SIGCHLD', () => adoptions.ended([]));
     return adoptions;
@@ -114,14 +122,27 @@ export class Adoptions implements Adopter {
   }
 
   private children(): number[] {
-    let text: string;
-    try {
-      text = readFileSync(this.childrenFile, 'latin1');
-    } catch {
-      return [];
+    let n: number;
+    for (;;) {
+      try {
+        n = readSync(this.childrenFd, this.listing, 0, this.listing.length, 0);
+      } catch {
+        return [];
+      }
+      if (n < this.listing.length) break;
+      this.listing = Buffer.allocUnsafe(this.listing.length * 2); // read whole, or a pid could be cut in two
     }
     const pids: number[] = [];
-    for (const word of text.split(' ')) if (word.trim()) pids.push(Number(word));
+    let pid = 0;
+    for (let i = 0; i < n; i++) {
+      const c = this.listing[i]!;
+      if (c >= 0x30 && c <= 0x39) pid = pid * 10 + (c - 0x30);
+      else if (pid > 0) {
+        pids.push(pid);
+        pid = 0;
+      }
+    }
+    if (pid > 0) pids.push(pid);
     return pids;
   }
 }
