@@ -7,9 +7,10 @@
  *
  *   BENCH_COMPARE='base=/tmp/a:warn,patched=/tmp/b:warn,info=:info' node dist/bench/compare.js
  *
- * Each entry is name=root:loglevel[:shm]; root is a directory holding dist/ and
+ * Each entry is name=root:loglevel[:shm][:spawner]; root is a directory holding dist/ and
  * node_modules/ (readable by the test user), empty for this checkout; `shm`
- * puts TRL_RUNTIME_DIR (the orphan ledger) on tmpfs, as /run/trl is under systemd.
+ * puts TRL_RUNTIME_DIR (the orphan ledger) on tmpfs, as /run/trl is under systemd;
+ * `spawner` sets TRL_SPAWNER (native, child_process; a build that predates it takes none).
  */
 import { chownSync, mkdtempSync } from 'node:fs';
 import { daemonIdentity } from '../test/helpers/launch';
@@ -35,12 +36,12 @@ async function oneShot(socketPath: string, line: string): Promise<number> {
 async function main(): Promise<void> {
   const entries = spec.split(',').map((e) => {
     const [name, rest] = e.split('=') as [string, string];
-    const [root, level, rt] = rest.split(':') as [string, string | undefined, string | undefined];
-    return { name, root: root || undefined, level: level || 'warn', shm: rt === 'shm' };
+    const [root, level, rt, spawner] = rest.split(':') as [string, string | undefined, string | undefined, string | undefined];
+    return { name, root: root || undefined, level: level || 'warn', shm: rt === 'shm', spawner: spawner || undefined };
   });
   const daemons: { name: string; d: BenchDaemon; c: TrlClient; sid: string; line: string; samples: number[]; shot: number[]; cpu0: number }[] = [];
   for (const e of entries) {
-    const env: Record<string, string> = {};
+    const env: Record<string, string> = e.spawner ? { TRL_SPAWNER: e.spawner } : {};
     if (e.shm) {
       const dir = mkdtempSync('/dev/shm/trl-bench-');
       chownSync(dir, daemonIdentity().uid, daemonIdentity().gid);
