@@ -83,7 +83,7 @@ int trl_clone_into_cgroup(struct trl_spawn_job *job, void *stack, size_t stack_s
   struct trl_clone_args args = {
       .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
       .pidfd = (uint64_t)(uintptr_t)pidfd,
-      .exit_signal = SIGCHLD,
+      .exit_signal = 0, /* see spawn.c: no SIGCHLD for a leader */
       .stack = (uint64_t)(uintptr_t)stack,
       .stack_size = stack_size,
       .cgroup = (uint64_t)dirfd,

@@ -97,7 +97,10 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
     if (pid < 0) job->enter_cgroup_in_child = 1;
   }
   if (pid < 0) {
-    pid = clone(trl_child_main, (char *)stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, job, &pidfd);
+    /* Exit signal 0: the pidfd tells of the exit, so a leader's end costs the
+     * daemon no signal; SIGCHLD then means an adopted process ended (adopt.c).
+     * Such a "clone child" is waited for with __WALL. */
+    pid = clone(trl_child_main, (char *)stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, job, &pidfd);
     clone_errno = errno;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -112,7 +115,7 @@ void trl_spawn_execute(struct trl_spawn_job *job) {
   if (job->child_step != NULL) {
     /* The child exited 127 before exec: reap it here, report its errno. */
     siginfo_t si;
-    while (waitid(P_PIDFD, pidfd, &si, WEXITED) < 0 && errno == EINTR) {
+    while (waitid(P_PIDFD, pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR) {
     }
     close(pidfd);
     job->err = job->child_errno;
