@@ -5,6 +5,12 @@
  * bench/floor.ts, one request per line, one answer per line:
  *   L            one spawn, waited for (exit and EOF on both pipes); prints microseconds
  *   T <ms> <k>   k spawns in flight for <ms>; prints completed spawns per second
+ * It is also the daemon's foreign client, so that the daemon's figures carry
+ * no client runtime of ours (the issue's figures came from a foreign client):
+ *   C <path>     connects a kept connection to the Unix socket; prints its number
+ *   K <n> <line> sends one request line on kept connection n, reads one line back;
+ *                prints microseconds, or -1 when the answer is not ok:true
+ *   O <path> <line>  the same on a fresh connection, closed after (a one-shot client)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,10 +99,67 @@ static long run(int k, double deadline_us) {
   return done;
 }
 
+static int dial(const char *path) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof a.sun_path) return -1;
+  strcpy(a.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { close(fd); return -1; }
+  return fd;
+}
+
+/* Writes `req` (newline included), reads up to the answer's newline: microseconds, or -1. */
+static double exchange(int fd, const char *req, size_t len) {
+  static char answer[1 << 16];
+  double t0 = now_us();
+  if (write(fd, req, len) != (ssize_t)len) return -1;
+  size_t n = 0;
+  int ok = 0;
+  for (;;) {
+    ssize_t r = read(fd, answer + n, sizeof answer - 1 - n);
+    if (r <= 0) return -1;
+    n += (size_t)r;
+    answer[n] = 0;
+    if (!ok && strstr(answer, "\"ok\":true")) ok = 1;
+    char *nl = memchr(answer, '\n', n);
+    if (nl) break;
+    if (n > sizeof answer / 2) { memmove(answer, answer + n - 16, 16); n = 16; } /* a long answer: keep only its end */
+  }
+  double t = now_us() - t0;
+  return ok ? t : -1;
+}
+
 int main(void) {
-  char line[128];
+  static char line[1 << 16];
+  int kept[16];
+  int nkept = 0;
   setvbuf(stdout, NULL, _IOLBF, 0);
   while (fgets(line, sizeof line, stdin)) {
+    if (line[0] == 'C' || line[0] == 'K' || line[0] == 'O') {
+      char *arg = line + 2, *rest = strchr(arg, ' ');
+      if (line[0] == 'C') {
+        arg[strcspn(arg, "\n")] = 0;
+        int fd = nkept < 16 ? dial(arg) : -1;
+        if (fd < 0) { fprintf(stderr, "floor: cannot connect to %s\n", arg); return 1; }
+        kept[nkept] = fd;
+        printf("%d\n", nkept++);
+        continue;
+      }
+      if (!rest) { fprintf(stderr, "bad request: %s", line); return 1; }
+      *rest++ = 0;
+      size_t len = strlen(rest);
+      if (line[0] == 'K') {
+        int k = atoi(arg);
+        printf("%.1f\n", k >= 0 && k < nkept ? exchange(kept[k], rest, len) : -1);
+      } else {
+        double t0 = now_us();
+        int fd = dial(arg);
+        double t = fd < 0 ? -1 : exchange(fd, rest, len);
+        if (fd >= 0) close(fd);
+        printf("%.1f\n", t < 0 ? -1 : now_us() - t0);
+      }
+      continue;
+    }
     if (line[0] == 'L') {
       double t0 = now_us();
       run(1, 0);

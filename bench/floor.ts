@@ -58,6 +58,23 @@ export class Floor {
     return (await this.ask('L')) / 1000;
   }
 
+  /** A kept connection of the foreign client to a daemon's socket: `request` sends one line, resolves with milliseconds. */
+  async connect(socketPath: string): Promise<{ request(line: string): Promise<number> }> {
+    const n = await this.ask(`C ${socketPath}`);
+    return { request: (line) => this.timed(`K ${n} ${line}`) };
+  }
+
+  /** One request on a fresh connection of the foreign client (connect, one line, one line back, close): milliseconds. */
+  oneShot(socketPath: string, line: string): Promise<number> {
+    return this.timed(`O ${socketPath} ${line}`);
+  }
+
+  private async timed(request: string): Promise<number> {
+    const us = await this.ask(request.endsWith('\n') ? request.slice(0, -1) : request);
+    if (us < 0) throw new Error(`the foreign client's request failed: ${request.slice(0, 200)}`);
+    return us / 1000;
+  }
+
   /** Spawns per second with `inflight` at a time for `ms`. */
   window(ms: number, inflight: number): Promise<number> {
     return this.ask(`T ${Math.round(ms)} ${inflight}`);

@@ -32,7 +32,6 @@ import { TrlClient } from '../src/client/client';
 import { readMemory } from '../src/system/proc';
 import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';
 import { Floor } from './floor';
-import { RawWire } from '../test/helpers/raw-wire';
 
 const REPO = resolve(__dirname, '../..');
 const num = (name: string, def: number) => {
@@ -90,16 +89,6 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 // ------------------------------------------------------------- the measures
 
 
-/** One request the way a one-shot client sends it: connect, one line out, one line back, close. */
-async function oneShot(socketPath: string, line: string): Promise<number> {
-  const t0 = performance.now();
-  const [reply] = await RawWire.exchange(socketPath, line, 1);
-  const t = performance.now() - t0;
-  const msg = JSON.parse(reply!);
-  if (!msg.ok || msg.data.exit_code !== 0) throw new Error(`one-shot exec.run failed: ${reply!.slice(0, 300)}`);
-  return t;
-}
-
 async function keptRun(client: TrlClient, sessionId: string): Promise<number> {
   const t0 = performance.now();
   const r = await client.request<{ exit_code: number }>('exec.run', { session_id: sessionId, command: 'true' });
@@ -115,8 +104,11 @@ async function newSession(client: TrlClient): Promise<string> {
 
 /** One daemon's side of part 1. */
 interface DaemonLatency {
+  /** From the foreign client (bench/floor.c): the daemon's figures, no client runtime of ours in them. */
   oneshot_ms: Dist;
   kept_ms: Dist;
+  /** Kept connection through trl's TypeScript client: what a Node agent sees (information, no target). */
+  ts_kept_ms: Dist;
   /** Daemon CPU time (user+sys, its own process only) per exec.run, ms. */
   daemon_cpu_ms_per_exec: number;
   /** Bytes the daemon logged per exec.run. */
@@ -141,21 +133,23 @@ async function latency(daemons: Daemons, floor: Floor, iterations: number): Prom
   const per = await Promise.all(
     daemons.map(async ({ label, d }) => {
       const client = await TrlClient.connect(d.socketPath);
-      const keptSession = await newSession(client);
-      const oneShotLine = JSON.stringify({ id: 'b', method: 'exec.run', params: { session_id: await newSession(client), command: 'true' } }) + '\n';
-      return { label, d, client, keptSession, oneShotLine, shot: [] as number[], kept: [] as number[], cpu0: 0, log0: 0 };
+      const line = async (id: string) => JSON.stringify({ id, method: 'exec.run', params: { session_id: await newSession(client), command: 'true' } });
+      const [keptLine, oneShotLine, tsSession] = [await line('k'), await line('b'), await newSession(client)];
+      const foreign = await floor.connect(d.socketPath);
+      return { label, d, client, foreign, keptLine, oneShotLine, tsSession, shot: [] as number[], kept: [] as number[], tsKept: [] as number[], cpu0: 0, log0: 0 };
     }),
   );
   const steps: (() => Promise<unknown>)[] = [async () => floorMs.push(await floor.one())];
   for (const p of per) {
-    steps.push(async () => p.shot.push(await oneShot(p.d.socketPath, p.oneShotLine)));
-    steps.push(async () => p.kept.push(await keptRun(p.client, p.keptSession)));
+    steps.push(async () => p.shot.push(await floor.oneShot(p.d.socketPath, p.oneShotLine)));
+    steps.push(async () => p.kept.push(await p.foreign.request(p.keptLine)));
+    steps.push(async () => p.tsKept.push(await keptRun(p.client, p.tsSession)));
   }
   // Warm-up: JIT on both sides, pipes, sessions.
   for (let i = 0; i < 30; i++) for (const s of steps) await s();
   floorMs.length = 0;
   for (const p of per) {
-    p.shot.length = p.kept.length = 0;
+    p.shot.length = p.kept.length = p.tsKept.length = 0;
     p.cpu0 = procCpuTicks(p.d.pid);
     p.log0 = p.d.logBytes();
   }
@@ -168,8 +162,9 @@ async function latency(daemons: Daemons, floor: Floor, iterations: number): Prom
     daemonsOut[p.label] = {
       oneshot_ms: dist(p.shot),
       kept_ms: dist(p.kept),
-      daemon_cpu_ms_per_exec: r3(((procCpuTicks(p.d.pid) - p.cpu0) * 10) / (2 * iterations)), // ticks are 10 ms (CLK_TCK 100)
-      log_bytes_per_exec: Math.round((p.d.logBytes() - p.log0) / (2 * iterations)),
+      ts_kept_ms: dist(p.tsKept),
+      daemon_cpu_ms_per_exec: r3(((procCpuTicks(p.d.pid) - p.cpu0) * 10) / (3 * iterations)), // ticks are 10 ms (CLK_TCK 100)
+      log_bytes_per_exec: Math.round((p.d.logBytes() - p.log0) / (3 * iterations)),
     };
   }
   return { iterations, floor_ms: dist(floorMs), daemons: daemonsOut };
@@ -535,6 +530,7 @@ async function main(): Promise<void> {
         [
           ['one-shot conn', x.oneshot_ms],
           ['kept conn', x.kept_ms],
+          ['kept, TS client', x.ts_kept_ms],
         ] as const
       ).map(([style, dd]) => [
         `[${level}] ${label}: exec.run true, ${style}`,
@@ -557,7 +553,8 @@ async function main(): Promise<void> {
   if (lat || info) {
     const l0 = (lat ?? info)!;
     out.push('');
-    out.push(`1. exec.run true, ${l0.iterations} iterations each, interleaved with the floor (bench/floor.c) in the same run (ms)`);
+    out.push(`1. exec.run true, ${l0.iterations} iterations each, interleaved with the floor (bench/floor.c) in the same run (ms);`);
+    out.push('   one-shot and kept: from a foreign client (bench/floor.c, C); "kept, TS client": through trl\'s TypeScript client, no target');
     const rows = [['', 'median', 'p99', 'median ratio', 'p99 ratio', 'p99/median']];
     if (lat) rows.push(...latRows('warn', lat));
     if (info) rows.push(...latRows('info', info));
