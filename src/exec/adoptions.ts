@@ -34,6 +34,8 @@ export class Adoptions implements Adopter {
   private readonly adopted = new Map<number, Set<string>>();
   private pending = new Set<string>();
   private scheduled = false;
+  /** SIGCHLD came since the last look: an adopted process may have ended (a leader's end sends none). */
+  private childEnded = false;
   private readonly closed = new Set<string>();
   /** Read again from offset 0 on each look: one pread, no open and close per command. */
   private listing = Buffer.allocUnsafe(4096);
@@ -53,7 +55,10 @@ export class Adoptions implements Adopter {
     }
     const adoptions = new Adoptions(addon, fd);
     addon.becomeSubreaper();
-    process.on('SIGCHLD', () => adoptions.ended([]));
+    process.on('SIGCHLD', () => {
+      adoptions.childEnded = true;
+      adoptions.ended([]);
+    });
     return adoptions;
   }
 
@@ -104,10 +109,14 @@ export class Adoptions implements Adopter {
   private scan(): void {
     const owners = this.pending;
     this.pending = new Set();
-    for (const [pid, own] of this.adopted) {
-      if (!this.addon.reapChild(pid)) continue;
-      this.adopted.delete(pid);
-      for (const o of own) owners.add(o);
+    // One waitid per adopted process, only when one may have ended: a command's end costs nothing more.
+    if (this.childEnded) {
+      this.childEnded = false;
+      for (const [pid, own] of this.adopted) {
+        if (!this.addon.reapChild(pid)) continue;
+        this.adopted.delete(pid);
+        for (const o of own) owners.add(o);
+      }
     }
     for (const pid of this.children()) {
       if (this.adopted.has(pid)) continue;
