@@ -98,7 +98,7 @@ export function signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
 
 function scopeOf(tree: ProcessTree): KillScope {
   const { cgroup, adopted } = tree;
-  const extraPids = cgroup && adopted ? () => [...cgroup.pids(), ...adopted()] : cgroup ? () => cgroup.pids() : adopted;
+  const extraPids = cgroup || adopted ? () => [...(cgroup?.pids() ?? []), ...(adopted?.() ?? [])] : undefined;
   return { rootPid: tree.pid, pgids: tree.pgids, markers: [tree.marker], extraPids };
 }
 
