@@ -1,7 +1,7 @@
 import { constants, openSync, readSync } from 'node:fs';
 import type { NativeAddon } from '../native/addon';
 import { stopThenKill } from '../system/kill';
-import { readEnviron } from '../system/proc';
+import { environValue } from '../system/proc';
 
 /** What the sessions need of the adopted: whose they are, and a say when an owner is gone. */
 export interface Adopter {
@@ -15,7 +15,6 @@ export interface Adopter {
 
 /** Closed owners remembered (the newest): a leader that ends during its session's teardown leaves orphans a moment later. */
 const CLOSED_KEPT = 256;
-const MARKER = Buffer.from('TRL_SESSION_ID=');
 
 /**
  * The orphans the daemon adopts as child subreaper (native/adopt.c): what a
@@ -120,7 +119,7 @@ export class Adoptions implements Adopter {
     }
     for (const pid of this.children()) {
       if (this.adopted.has(pid)) continue;
-      const marked = sessionOf(pid);
+      const marked = environValue(pid, 'TRL_SESSION_ID'); // the session its marker names, when readable
       const own = marked !== null ? new Set([marked]) : new Set(owners);
       // Ended already (a hopper's middle generation): what it left is explained by the same owners.
       if (this.addon.reapChild(pid)) continue;
@@ -154,15 +153,4 @@ export class Adoptions implements Adopter {
     if (pid > 0) pids.push(pid);
     return pids;
   }
-}
-
-/** The session a process's marker names, when its environment can be read. */
-function sessionOf(pid: number): string | null {
-  const env = readEnviron(pid);
-  if (!env) return null;
-  let at = env.indexOf(MARKER);
-  while (at > 0 && env[at - 1] !== 0) at = env.indexOf(MARKER, at + 1);
-  if (at < 0) return null;
-  const end = env.indexOf(0, at);
-  return env.toString('latin1', at + MARKER.length, end < 0 ? env.length : end);
 }

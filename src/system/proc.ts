@@ -113,6 +113,18 @@ export function findMarkedProcesses(markers: Buffer[]): Map<number, string> {
   return found;
 }
 
+/** The value of `name` in /proc/<pid>/environ (latin1); null when unreadable or absent. */
+export function environValue(pid: number, name: string): string | null {
+  const env = readEnviron(pid);
+  if (env === null) return null;
+  const prefix = Buffer.from(`${name}=`);
+  let at = env.indexOf(prefix);
+  while (at > 0 && env[at - 1] !== 0) at = env.indexOf(prefix, at + 1);
+  if (at < 0) return null;
+  const end = env.indexOf(0, at);
+  return env.toString('latin1', at + prefix.length, end < 0 ? env.length : end);
+}
+
 export function hasEntry(env: Buffer, marker: Buffer): boolean {
   let at = env.indexOf(marker);
   while (at >= 0) {
