@@ -2,9 +2,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { readFileSync, readdirSync } from 'node:fs';
 import { sleep, waitFor, withDaemonAndClient, type TestDaemon } from '../helpers/daemon';
-import { livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
+import { argvOf, livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
+import { listPids, readProcState } from '../../src/system/proc';
 import { escapees, hopperAlive, hopperFiles, killToken, stopHopper } from '../reliability/escapees';
 import type { TrlClient } from '../../src/client/client';
 
@@ -23,23 +23,17 @@ withDaemonAndClient({ env: { TRL_DEFAULT_TIMEOUT_S: '60' } }, (d, c) => {
 // Orphans are adopted by the native layer (child subreaper); child_process cannot set that up.
 const noAdoption = process.env.TRL_SPAWNER === 'child_process' && 'TRL_SPAWNER=child_process: only the native layer makes the leader and the daemon subreapers';
 
-/** The children of `pid` as /proc shows them now: pid → state letter. */
+/** The children of `pid` as /proc shows them now, zombies included: pid → state letter. */
 function childrenOf(pid: number): Map<number, string> {
   const found = new Map<number, string>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === pid) found.set(Number(name), state!);
-    } catch {
-      /* gone */
-    }
+  for (const p of listPids()) {
+    const st = readProcState(p);
+    if (st?.ppid === pid) found.set(p, st.state);
   }
   return found;
 }
 
-const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]);
+const ppidOf = (pid: number): number | undefined => readProcState(pid)?.ppid;
 const tokens: string[] = [];
 after(() => {
   for (const t of tokens) {
@@ -142,7 +136,7 @@ test('what the daemon adopted is reaped when it ends by itself: no zombie stays 
   const sid = await session();
   await client.request('exec.run', { session_id: sid, command: '(sleep 0.6 &); (setsid sleep 0.6 &); (sh -c "sleep 0.6 & :" &)' });
   await sleep(200);
-  const adopted = [...childrenOf(daemon.pid).keys()].filter((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('sleep'));
+  const adopted = [...childrenOf(daemon.pid).keys()].filter((p) => argvOf(p)[0] === 'sleep');
   assert.equal(adopted.length, 3, 'the three sleeps are the daemon\'s children');
   assert.ok(await waitFor(() => [...childrenOf(daemon.pid)].every(([p]) => !adopted.includes(p)), 3000), 'each is gone, reaped');
   assert.deepEqual([...childrenOf(daemon.pid)].filter(([, state]) => state === 'Z'), [], 'no zombie child of the daemon');
