@@ -44,9 +44,12 @@ export function* encodeLinePieces(message: unknown): Generator<string | Buffer> 
 /**
  * An event as one wire line. Events are flat and carry at most one pipe read
  * of output, so the line is built whole; output given as JsonBytes is encoded
- * from its bytes unless it is small.
+ * from its bytes unless it is small, and the line is then a list of pieces
+ * (the JSON around the text, the text's slices: a run that needs no escaping
+ * is a subarray of the captured chunk) that `writeLine` hands to the
+ * transport as one gathered write, so no byte of output is copied on the way.
  */
-export function encodeEvent(message: object): string | Buffer {
+export function encodeEvent(message: object): string | Buffer[] {
   let bytes = false;
   for (const v of Object.values(message)) if (v instanceof JsonBytes && v.byteLength >= EVENT_BYTES_FROM) bytes = true;
   if (!bytes) return JSON.stringify(message) + '\n';
@@ -62,7 +65,24 @@ export function encodeEvent(message: object): string | Buffer {
     parts.push(part);
   }
   parts.push(Buffer.from(buf + '\n'));
-  return Buffer.concat(parts);
+  return parts;
+}
+
+/** What a line is written to: a socket, stdout, an HTTP response. */
+export interface LineWriter {
+  write(data: string | Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/** Writes a line from `encodeEvent`; pieces go corked, as one writev. Returns what the last write returned. */
+export function writeLine(out: LineWriter, line: string | Buffer[]): boolean {
+  if (typeof line === 'string') return out.write(line);
+  out.cork();
+  let ok = true;
+  for (const piece of line) ok = out.write(piece);
+  out.uncork();
+  return ok;
 }
 
 /** Output bytes below which an event is one JSON.stringify: the walk costs more than the string would. */

@@ -1,5 +1,5 @@
 import type { EventSink } from './event-sink';
-import { encodeEvent } from '../protocol/encode';
+import { encodeEvent, writeLine } from '../protocol/encode';
 import type { Logger } from '../system/logger';
 import { Keepalive } from './keepalive';
 import { Outbox, SEND_HIGH_WATER } from './outbox';
@@ -84,7 +84,7 @@ export class PeerOutput implements EventSink {
   send(event: object): boolean {
     // Never inside an answer that is being written in pieces: the line would be corrupted.
     if (this.shut || this.transport.destroyed || !this.transport.writable || !this.outbox.idle) return false;
-    this.transport.write(encodeEvent(event));
+    writeLine(this.transport, encodeEvent(event));
     return this.transport.writableLength < SEND_HIGH_WATER;
   }
 

@@ -96,6 +96,14 @@ class StdioTransport extends EventEmitter implements Transport {
     return this.output.write(data);
   }
 
+  cork(): void {
+    this.output.cork();
+  }
+
+  uncork(): void {
+    this.output.uncork();
+  }
+
   end(): void {
     if (this.gone) return;
     this.output.write('', () => this.close());

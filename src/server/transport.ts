@@ -9,6 +9,9 @@ export interface Transport {
   on(event: 'error', listener: (err: Error) => void): unknown;
   removeAllListeners(event: 'data'): unknown;
   write(data: string | Uint8Array): boolean;
+  /** Writes until uncork() go out as one gathered write. */
+  cork(): void;
+  uncork(): void;
   end(): unknown;
   pause(): unknown;
   resume(): unknown;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { utf8SafeEnd, utf8SafeStart, type CapturedText } from '../../src/exec/capture';
 import { captureFor } from '../../src/exec/capture-tail';
 import { buildOutcome, type RunFacts } from '../../src/exec/outcome';
-import { encodeEvent, encodeLinePieces } from '../../src/protocol/encode';
+import { encodeEvent, encodeLinePieces, writeLine } from '../../src/protocol/encode';
 import { JsonBytes } from '../../src/protocol/json-text';
 import type { OutputKeep } from '../../src/protocol/messages';
 import { execResult } from '../../src/server/to-wire';
@@ -122,7 +122,21 @@ test('output events written from the bytes are the lines JSON.stringify wrote, s
       const event = { event: 'output', exec_id: 'e-1', stream: 'stdout', offset: seed * 1000, data: new JsonBytes([chunk]) };
       const line = encodeEvent(event);
       const old = JSON.stringify({ ...event, data: chunk.toString('utf8') }) + '\n';
-      assert.ok(Buffer.from(line).equals(Buffer.from(old)), `seed ${seed} size ${size}`);
+      const bytes = typeof line === 'string' ? Buffer.from(line) : Buffer.concat(line);
+      assert.ok(bytes.equals(Buffer.from(old)), `seed ${seed} size ${size}`);
     }
+  }
+});
+
+test('a base64 output event written from the bytes of its text is the line JSON.stringify wrote, and writeLine hands its pieces over in order', () => {
+  for (const size of [1, 700, 1023, 1024, 5000, 65_536, 200_000]) {
+    const b64 = hostile(size, size).toString('base64');
+    const event = { event: 'output', exec_id: 'e-1', stream: 'stdout', offset: 7, data: new JsonBytes([Buffer.from(b64, 'latin1')], true), encoding: 'base64' };
+    const want = Buffer.from(JSON.stringify({ ...event, data: b64 }) + '\n');
+    const written: Buffer[] = [];
+    let corked = 0;
+    writeLine({ write: (d) => (written.push(Buffer.from(d)), true), cork: () => corked++, uncork: () => corked-- }, encodeEvent(event));
+    assert.equal(corked, 0);
+    assert.ok(Buffer.concat(written).equals(want), `size ${size}`);
   }
 });

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { EventSink } from '../event-sink';
-import { encodeEvent } from '../../protocol/encode';
+import { encodeEvent, writeLine } from '../../protocol/encode';
 import { encodeLine } from '../../protocol/ndjson';
 import { SEND_HIGH_WATER } from '../outbox';
 import { Waiters } from '../waiters';
@@ -58,7 +58,7 @@ export class ResponseSink implements EventSink {
 
   send(event: object): boolean {
     if (this.closed || !this.started) return false;
-    return this.res.write(encodeEvent(event));
+    return writeLine(this.res, encodeEvent(event));
   }
 
   onDrain(listener: () => void): void {
