@@ -1,5 +1,5 @@
 import { createConnection } from 'node:net';
-import type { ExecResult, ExecRunRequest, ExecScreen, SessionCreateRequest } from '../protocol/messages';
+import type { ExecAttachParams, ExecResult, ExecRunRequest, ExecScreen, SessionCreateRequest } from '../protocol/messages';
 import type { ExecCancelled, ExecStreamRequest, ExecStreamStarted, ExecSummary, StreamEvent, StreamName } from '../protocol/events';
 import { ClientConnection } from './connection';
 import type { EventQueue } from './event-queue';
@@ -104,15 +104,16 @@ export class TrlClient {
    * replays its retained output from `offsets` (default 0 on both streams),
    * reporting a gap for anything no longer retained, then continues live
    * until the exit event. After exit it replays and ends with the real status.
+   * `opts` are exec.attach's `lossless` and `output_encoding`.
    */
-  async attach(execId: string, offsets?: Offsets): Promise<ExecStream<Attached>> {
+  async attach(execId: string, offsets?: Offsets, opts: Pick<ExecAttachParams, 'lossless' | 'output_encoding'> = {}): Promise<ExecStream<Attached>> {
     if (this.connection.follows(execId) || this.attaching.has(execId)) {
       throw new Error(`exec ${execId} is already followed on this connection; use another connection for a second reader`);
     }
     this.attaching.add(execId);
     let queue: EventQueue | null = null;
     try {
-      const response = await this.connection.send<Attached>('exec.attach', { exec_id: execId, ...(offsets ? { offsets } : {}) }, () => {
+      const response = await this.connection.send<Attached>('exec.attach', { exec_id: execId, ...(offsets ? { offsets } : {}), ...opts }, () => {
         this.attaching.delete(execId);
         queue = this.connection.subscribe(execId);
       });

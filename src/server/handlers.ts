@@ -97,7 +97,7 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
       // Lossless: nothing may leave the window before its reader is there, so output waits until then.
       if (p.lossless) record.holdOutput(1);
       ctx.afterResponse(() => {
-        const watcher = watch(record, ctx.sink, { lossless: p.lossless ?? false, withText });
+        const watcher = watch(record, ctx.sink, { lossless: p.lossless ?? false, withText, base64: p.output_encoding === 'base64' });
         if (p.lossless) record.holdOutput(-1);
         watcher.pump();
       });
@@ -112,7 +112,7 @@ export function createRouter(registry: SessionRegistry, info: DaemonInfo, limits
           throw new TrlError(ErrorCode.INVALID_PARAMS, `params.offsets.${stream}: ${from[stream]} is past the end of the stream (${total} bytes so far)`);
         }
       }
-      ctx.afterResponse(() => watch(record, ctx.sink, { from, lossless: p.lossless ?? false }).pump());
+      ctx.afterResponse(() => watch(record, ctx.sink, { from, lossless: p.lossless ?? false, base64: p.output_encoding === 'base64' }).pump());
       return execSummary(record);
     })
     .register('exec.cancel', ExecCancelParams, (p) => {

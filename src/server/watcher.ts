@@ -14,6 +14,8 @@ export interface WatchOptions {
   lossless?: boolean;
   /** This reader started the exec with output_keep: its exit event carries the collected text. */
   withText?: boolean;
+  /** Every output event as base64 (output_encoding "base64"), not only the chunks that are not UTF-8. */
+  base64?: boolean;
 }
 
 /** Starts following an exec for a client. */
@@ -36,6 +38,7 @@ export class Watcher implements Follower {
   private blocked = false;
   private done = false;
   private readonly lossless: boolean;
+  private readonly base64: boolean;
   readonly withText: boolean;
 
   constructor(
@@ -46,6 +49,7 @@ export class Watcher implements Follower {
     this.next = { stdout: opts.from?.stdout ?? 0, stderr: opts.from?.stderr ?? 0 };
     this.lossless = opts.lossless ?? false;
     this.withText = opts.withText ?? false;
+    this.base64 = opts.base64 ?? false;
     sink.retain();
   }
 
@@ -108,7 +112,7 @@ export class Watcher implements Follower {
     const data = this.next[stream] > chunk.offset ? chunk.data.subarray(this.next[stream] - chunk.offset) : chunk.data;
     const offset = end - data.length;
     this.next[stream] = end;
-    return this.sink.send(outputEvent(this.exec.id, stream, offset, data));
+    return this.sink.send(outputEvent(this.exec.id, stream, offset, data, this.base64));
   }
 
   private sendGap(stream: StreamName, to: number): void {
@@ -118,8 +122,9 @@ export class Watcher implements Follower {
   }
 }
 
-/** Output as text when it is valid UTF-8 (written from its bytes), else as base64 with `encoding` saying so. */
-function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer): WithBytes<OutputEvent> {
-  if (isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([data]) };
-  return { event: 'output', exec_id: execId, stream, offset, data: data.toString('base64'), encoding: 'base64' };
+/** Output as text when it is valid UTF-8 (written from its bytes) and the reader did not ask for base64, else as base64 with `encoding` saying so. */
+function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer, base64: boolean): WithBytes<OutputEvent> {
+  if (!base64 && isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([data]) };
+  // Written as the bytes of the base64 text: no JSON.stringify of it, no UTF-8 encoding of a string.
+  return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([Buffer.from(data.toString('base64'), 'latin1')], true), encoding: 'base64' };
 }

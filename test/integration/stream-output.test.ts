@@ -138,6 +138,34 @@ test('bytes that are not UTF-8 arrive as base64 and decode to exactly what the c
   for (const e of outputs) if (e.encoding !== undefined) assert.equal(e.encoding, 'base64');
 });
 
+test('output_encoding "base64": every output event is base64 (text, NULs, invalid bytes, a large output) and decodes to exactly what the command wrote; exec.attach asks the same way', async () => {
+  // Text, a NUL run, invalid UTF-8, stderr, then 2 MiB of random bytes: small and large events alike.
+  const cmd = `printf 'text\\342\\202\\254 '; head -c 5000 /dev/zero; printf '\\377' >&2; head -c 2097152 /dev/urandom > rand.bin; cat rand.bin`;
+  const sid = await session();
+  await client.request('exec.run', { session_id: sid, command: 'cd "$(mktemp -d)"' });
+  const s = await client.stream({ session_id: sid, command: cmd, lossless: true, output_encoding: 'base64' });
+  const got = await collectStream(s.events);
+  assert.equal(got.exit?.exit_code, 0);
+  const outputs = got.events.filter((e) => e.event === 'output') as { encoding?: string; data: string }[];
+  assert.ok(outputs.length > 10, `${outputs.length} output events`);
+  for (const e of outputs) assert.equal(e.encoding, 'base64', 'every output event is base64');
+  const rand = (await client.run({ session_id: sid, command: 'base64 -w0 rand.bin' })).stdout as string;
+  assertSameBytes(got.stdout, Buffer.concat([Buffer.from('text€ '), Buffer.alloc(5000), Buffer.from(rand, 'base64')]), 'stdout');
+  assertSameBytes(got.stderr, Buffer.from([0xff]), 'stderr');
+  // A late reader of the same exec asks for base64 too; a reader that does not gets text where it can.
+  const attached = await client.attach(s.execId, undefined, { output_encoding: 'base64' });
+  const replay = await collectStream(attached.events);
+  for (const e of replay.events) if (e.event === 'output') assert.equal(e.encoding, 'base64');
+  const plain = await collectStream((await client.attach(s.execId)).events);
+  assert.ok(plain.events.some((e) => e.event === 'output' && e.encoding === undefined), 'text without the option');
+  assertSameBytes(replay.stdout.subarray(replay.stdout.length - 1024), got.stdout.subarray(got.stdout.length - 1024), 'replayed end');
+  await assert.rejects(client.request('exec.stream', { session_id: sid, command: 'true', output_encoding: 'hex' }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'INVALID_PARAMS');
+    assert.match(err.message, /output_encoding/);
+    return true;
+  });
+});
+
 test('events follow their response and carry the exec id; exec.list knows the exec while it runs and after', async () => {
   const sid = await session();
   const s = await client.stream({ session_id: sid, command: 'echo one; sleep 0.3; echo two >&2; exit 5' });
