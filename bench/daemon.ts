@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readProcStat } from '../src/system/proc';
 import { TestDaemon } from '../test/helpers/daemon';
@@ -43,7 +43,12 @@ export async function startDaemon(logLevel: string, extraEnv: Record<string, str
     socketPath: d.socketPath,
     logLevel,
     logBytes: () => Buffer.byteLength(d.logs),
-    dispose: () => d.dispose(),
+    // A profiling or tracing flag writes its file at a clean exit only.
+    dispose: async () => {
+      if (opts.nodeArgs?.length) await d.stop('SIGTERM');
+      if (process.env.BENCH_DAEMON_LOG) appendFileSync(process.env.BENCH_DAEMON_LOG, d.logs);
+      await d.dispose();
+    },
   };
 }
 
