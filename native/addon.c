@@ -104,6 +104,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"resizePty", NULL, trl_pty_resize, NULL, NULL, NULL, napi_default, NULL},
       {"becomeSubreaper", NULL, trl_become_subreaper, NULL, NULL, NULL, napi_default, NULL},
       {"reapChild", NULL, trl_reap_child, NULL, NULL, NULL, napi_default, NULL},
+      {"trimMemory", NULL, trl_trim_memory, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { StreamCapture } from './capture';
+import { memoryTrim } from '../system/memory-trim';
 import { captureFor } from './capture-tail';
 import type { CommandContainer } from './containment';
 import { buildOutcome, type CommandOutcome } from './outcome';
@@ -178,6 +179,7 @@ export class CommandRun {
   private onData(stream: 'stdout' | 'stderr', capture: StreamCapture, chunk: Buffer): void {
     this.lastOutputAt = this.outputMovedAt = performance.now();
     this.timeouts.outputSeen();
+    memoryTrim.outputRead(chunk.length);
     capture.push(chunk);
     this.screen?.write(chunk);
     this.spec.onOutput(stream, chunk);

@@ -29,6 +29,8 @@ export interface NativeAddon {
   becomeSubreaper(): void;
   /** True once this child of the daemon has ended (it is reaped now) or is no child any more; false while it runs. */
   reapChild(pid: number): boolean;
+  /** malloc_trim(0): the heap's free pages go back to the kernel; true when some did. */
+  trimMemory(): boolean;
 }
 
 /** What the addon throws or reports: a positive errno and the step that failed. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDaemon, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { RawWire } from '../helpers/raw-wire';
-import type { TrlClient } from '../../src/client/client';
+import { TrlClient } from '../../src/client/client';
 
 /**
  * A reader that never reads while the command writes 1 GiB: the daemon's
@@ -84,4 +84,32 @@ test('a reader that never reads while the command writes 1 GiB: daemon RSS stays
   assert.equal(exit.exit_code, 0);
   assert.equal(exit.stdout_bytes, GiB);
   assert.equal(exit.stdout_truncated, true);
+});
+
+test('after a flood of exec.run results the daemon gives the memory back within seconds, not at its next collection: RSS falls to near where it started', { timeout: 120_000 }, async (t) => {
+  const own = await TestDaemon.start();
+  t.after(() => own.dispose());
+  const c = await TrlClient.connect(own.socketPath);
+  const MiB = 1024 * 1024;
+  const stats = () => c.request<{ memory_rss_bytes: number; memory_external_bytes: number }>('system.stats');
+  const before = await stats();
+  // 4 sessions × 3 commands × 32 MiB: every read is a buffer; each result keeps 4 MiB until it is written.
+  await Promise.all(
+    [1, 2, 3, 4].map(async () => {
+      const sid = (await c.request<{ session_id: string }>('session.create', { working_dir: '/tmp' })).session_id;
+      for (let i = 0; i < 3; i++) await c.run({ session_id: sid, command: "head -c 32M /dev/zero | tr '\\0' x" });
+    }),
+  );
+  const end = await stats();
+  // The last trim comes at most two seconds after the output stopped (native/memory.c, system/memory-trim.ts).
+  await sleep(3500);
+  const after = await stats();
+  t.diagnostic(
+    `RSS ${Math.round(before.memory_rss_bytes / MiB)} → ${Math.round(end.memory_rss_bytes / MiB)} MiB at the end → ${Math.round(after.memory_rss_bytes / MiB)} MiB 3.5 s later; ` +
+      `external memory ${Math.round(before.memory_external_bytes / MiB)} → ${Math.round(end.memory_external_bytes / MiB)} → ${Math.round(after.memory_external_bytes / MiB)} MiB`,
+  );
+  // What may stay: TRL_MAX_RETAINED_BYTES (8 MiB) of finished windows, and some slack for the allocator and V8.
+  assert.ok(after.memory_external_bytes <= before.memory_external_bytes + 12 * MiB, `${Math.round(after.memory_external_bytes / MiB)} MiB of buffers still held 3.5 s after the flood`);
+  assert.ok(after.memory_rss_bytes <= before.memory_rss_bytes + 20 * MiB, `RSS still ${Math.round(after.memory_rss_bytes / MiB)} MiB 3.5 s after the flood (started at ${Math.round(before.memory_rss_bytes / MiB)} MiB)`);
+  c.close();
 });

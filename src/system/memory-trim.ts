@@ -1,0 +1,72 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { nativeAddon } from '../native/addon';
+
+/** Output read that makes a trim due. */
+const TRIM_EVERY_BYTES = 16 * 1024 * 1024;
+/** Output read while a trim waited that means the flood goes on (a trickle does not). */
+const FLOOD_BYTES = 1024 * 1024;
+/** A trim runs this long after it became due: at most one per interval, never inside a read. */
+const TRIM_DELAY_MS = 1000;
+
+/**
+ * Gives the memory of output buffers back to the kernel once commands stop
+ * flooding. Every output read is a buffer V8 frees only when a collection
+ * finds it dead, and a collection comes from allocation: after a flood the
+ * last buffers stay, unreferenced, until the next one. Once TRIM_EVERY_BYTES
+ * have been read, a second later: while the flood goes on, the heap's free
+ * pages are handed back (malloc_trim, native/memory.c); once it has stopped, a
+ * full collection frees the dead buffers first. Its cost is bounded by the
+ * output commands write: a quiet daemon, or one reading a trickle, does
+ * nothing. Without the native addon only the collection runs.
+ */
+export class MemoryTrim {
+  private bytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Trims during a flood and after one (system.stats, tests). */
+  readonly counts = { during: 0, after: 0 };
+
+  constructor(
+    private readonly trim: () => unknown,
+    private readonly collect: () => void,
+  ) {}
+
+  /** `n` bytes of a command's output were read. */
+  outputRead(n: number): void {
+    this.bytes += n;
+    if (this.timer === null && this.bytes >= TRIM_EVERY_BYTES) this.schedule();
+  }
+
+  private schedule(): void {
+    this.bytes = 0;
+    this.timer = setTimeout(this.run, TRIM_DELAY_MS);
+    this.timer.unref();
+  }
+
+  private readonly run = (): void => {
+    this.timer = null;
+    if (this.bytes >= FLOOD_BYTES) {
+      this.counts.during++;
+      this.trim();
+      this.schedule();
+      return;
+    }
+    this.counts.after++;
+    this.collect();
+    this.trim();
+  };
+}
+
+let gc: (() => void) | undefined;
+
+/** V8's full collection; `--expose-gc` set at run time gives it to a new context only, so the daemon's own global stays as it was. */
+function fullCollection(): void {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+}
+
+/** The daemon's one trimmer, fed by every command's reads. */
+export const memoryTrim = new MemoryTrim(() => nativeAddon().addon?.trimMemory(), fullCollection);

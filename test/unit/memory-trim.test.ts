@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryTrim } from '../../src/system/memory-trim';
+
+const MiB = 1024 * 1024;
+
+/** A trimmer whose timers are node:test's mock timers, and what it did. */
+function trimmer(t: import('node:test').TestContext) {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const did: string[] = [];
+  const trim = new MemoryTrim(
+    () => did.push('trim'),
+    () => did.push('collect'),
+  );
+  return { trim, did, tick: (ms: number) => t.mock.timers.tick(ms) };
+}
+
+test('a quiet daemon, or one reading a trickle, never trims', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  for (let s = 0; s < 600; s++) {
+    trim.outputRead(16 * 1024);
+    tick(1000);
+  }
+  assert.deepEqual(did, [], '9.4 MiB over ten minutes');
+});
+
+test('a flood is trimmed once a second while it goes on, then collected and trimmed once after it stops', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  trim.outputRead(20 * MiB);
+  tick(999);
+  assert.deepEqual(did, [], 'never inside the read, and not before the delay');
+  trim.outputRead(30 * MiB);
+  tick(1);
+  assert.deepEqual(did, ['trim'], 'the flood goes on: free pages only, no full collection');
+  trim.outputRead(5 * MiB);
+  tick(1000);
+  assert.deepEqual(did, ['trim', 'trim']);
+  tick(1000);
+  assert.deepEqual(did, ['trim', 'trim', 'collect', 'trim'], 'the flood stopped: dead buffers collected, then trimmed');
+  tick(60_000);
+  assert.deepEqual(trim.counts, { during: 2, after: 1 });
+  assert.equal(did.length, 4, 'nothing more while quiet');
+});
