@@ -35,7 +35,7 @@ export const ConfigSchema = z.object({
   stream_window_bytes: int(4096, 256 * MiB).default(1 * MiB),
   exec_retain_s: timerSeconds(7 * 24 * 3600).default(600),
   max_retained_execs: int(1, 1_000_000).default(1000),
-  max_retained_bytes: int(0, 1024 * 1024 * MiB).default(64 * MiB),
+  max_retained_bytes: int(0, 1024 * 1024 * MiB).default(8 * MiB),
   max_running_commands: int(1, 100_000).default(64),
   max_ptys: int(0, 10_000).default(32),
   pty_max_cols: int(1, 10_000).default(500),
