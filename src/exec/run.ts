@@ -207,6 +207,7 @@ export class CommandRun {
     // A timeout, cancel or destroy is answered once the whole tree is gone, not when the shell is.
     if (!this.stops.settled) return void this.stops.whenSettled(() => this.maybeFinish());
     this.finished = true;
+    memoryTrim.commandEnded();
     this.timeouts.clear();
     clearTimeout(this.drainTimer);
     this.child.stdin.destroy();

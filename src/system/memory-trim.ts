@@ -4,6 +4,8 @@ import { nativeAddon } from '../native/addon';
 
 /** Output read that makes a trim due. */
 const TRIM_EVERY_BYTES = 16 * 1024 * 1024;
+/** What one command's start and end weigh: its records, pipes and objects (1 000 commands make a trim due). */
+const COMMAND_BYTES = TRIM_EVERY_BYTES / 1000;
 /** Output read while a trim waited that means the flood goes on (a trickle does not). */
 const FLOOD_BYTES = 1024 * 1024;
 /** A trim runs this long after it became due: at most one per interval, never inside a read. */
@@ -11,14 +13,14 @@ const TRIM_DELAY_MS = 1000;
 
 /**
  * Gives the memory of output buffers back to the kernel once commands stop
- * flooding. Every output read is a buffer V8 frees only when a collection
+ * flooding (and of commands once a stream of them stops). Every output read is a buffer V8 frees only when a collection
  * finds it dead, and a collection comes from allocation: after a flood the
  * last buffers stay, unreferenced, until the next one. Once TRIM_EVERY_BYTES
  * have been read, a second later: while the flood goes on, the heap's free
  * pages are handed back (malloc_trim, native/memory.c); once it has stopped, a
  * full collection frees the dead buffers first. Its cost is bounded by the
- * output commands write: a quiet daemon, or one reading a trickle, does
- * nothing. Without the native addon only the collection runs.
+ * output commands write and by their number (COMMAND_BYTES each): a quiet
+ * daemon, or one reading a trickle, does nothing. Without the native addon only the collection runs.
  */
 export class MemoryTrim {
   private bytes = 0;
@@ -30,6 +32,11 @@ export class MemoryTrim {
     private readonly trim: () => unknown,
     private readonly collect: () => void,
   ) {}
+
+  /** A command ended: what a stream of commands leaves behind is given back too. */
+  commandEnded(): void {
+    this.outputRead(COMMAND_BYTES);
+  }
 
   /** `n` bytes of a command's output were read. */
   outputRead(n: number): void {

@@ -41,3 +41,13 @@ test('a flood is trimmed once a second while it goes on, then collected and trim
   assert.deepEqual(trim.counts, { during: 2, after: 1 });
   assert.equal(did.length, 4, 'nothing more while quiet');
 });
+
+test('a stream of commands makes a trim due too: about one per thousand commands, and one after the stream stops', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  for (let i = 0; i < 999; i++) trim.commandEnded();
+  tick(5000);
+  assert.deepEqual(did, [], '999 commands');
+  for (let i = 0; i < 2; i++) trim.commandEnded();
+  tick(1000);
+  assert.deepEqual(did, ['collect', 'trim'], 'the stream stopped after 1 001');
+});
