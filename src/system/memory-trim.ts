@@ -13,20 +13,24 @@ const TRIM_DELAY_MS = 1000;
 
 /**
  * Gives the memory of output buffers back to the kernel once commands stop
- * flooding (and of commands once a stream of them stops). Every output read is a buffer V8 frees only when a collection
- * finds it dead, and a collection comes from allocation: after a flood the
- * last buffers stay, unreferenced, until the next one. Once TRIM_EVERY_BYTES
- * have been read, a second later: while the flood goes on, the heap's free
- * pages are handed back (malloc_trim, native/memory.c); once it has stopped, a
- * full collection frees the dead buffers first. Its cost is bounded by the
- * output commands write and by their number (COMMAND_BYTES each): a quiet
- * daemon, or one reading a trickle, does nothing. Without the native addon only the collection runs.
+ * flooding (and of commands once a stream of them stops). Every output read
+ * is a buffer V8 frees only when a collection finds it dead, and a collection
+ * comes from allocation: after a flood the last buffers stay, unreferenced,
+ * until the next one, and glibc's heap keeps its flood-time size. Once
+ * TRIM_EVERY_BYTES have been read, and then every second while the flood goes
+ * on, it looks again; once the flood has stopped, a full collection frees the
+ * dead buffers and malloc_trim (native/memory.c) hands the heap's free pages
+ * to the kernel. Nothing is trimmed while the flood goes on: its next reads
+ * would fault the same pages back in. The cost is bounded by the output
+ * commands write and by their number (COMMAND_BYTES each): a quiet daemon,
+ * or one reading a trickle, does nothing. Without the native addon only the
+ * collection runs.
  */
 export class MemoryTrim {
   private bytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** Trims during a flood and after one (system.stats, tests). */
-  readonly counts = { during: 0, after: 0 };
+  /** Trims done (tests). */
+  count = 0;
 
   constructor(
     private readonly trim: () => unknown,
@@ -52,13 +56,8 @@ export class MemoryTrim {
 
   private readonly run = (): void => {
     this.timer = null;
-    if (this.bytes >= FLOOD_BYTES) {
-      this.counts.during++;
-      this.trim();
-      this.schedule();
-      return;
-    }
-    this.counts.after++;
+    if (this.bytes >= FLOOD_BYTES) return this.schedule();
+    this.count++;
     this.collect();
     this.trim();
   };
