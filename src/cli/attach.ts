@@ -9,7 +9,7 @@ export async function attach(client: TrlClient, execId: string, opts: Options): 
   const fromStderr = offset(opts['from-stderr'], '--from-stderr');
   if (fromStdout !== undefined) from.stdout = fromStdout;
   if (fromStderr !== undefined) from.stderr = fromStderr;
-  const stream = await client.attach(execId, fromStdout !== undefined || fromStderr !== undefined ? from : undefined);
+  const stream = await client.attach(execId, fromStdout !== undefined || fromStderr !== undefined ? from : undefined, { output_encoding: 'base64' });
   let detached = false;
   const detach = () => {
     detached = true;

@@ -45,6 +45,8 @@ export async function exec(client: TrlClient, argv: string[], opts: Options): Pr
     ...(temporary ? { kill_on_disconnect: true } : {}),
     // Like a terminal or a pipe: a slow reader (trl exec … > file) slows the command instead of losing output.
     lossless: true,
+    // trl writes bytes, never text: nothing is decoded and re-encoded, and binary output is not six bytes a byte.
+    output_encoding: 'base64',
   };
   const stopInterrupts = { dispose: () => {}, used: () => false };
   const input = { stop: () => {} };

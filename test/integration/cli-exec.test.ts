@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { TestDaemon, sleep, waitFor, withDaemonAndClient } from '../helpers/daemon';
 import { livePidsWithEnv } from '../helpers/proc';
@@ -67,6 +67,12 @@ test('trl exec forwards stdout and stderr as raw bytes and exits with the comman
   const big = await runCli(['exec', '--', 'seq 1 20000']);
   assert.equal(big.code, 0, big.stderr);
   assert.equal(big.stdout.toString(), Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join(''));
+  // Binary output, NULs included, arrives as the bytes the command wrote (trl asks for base64 events).
+  const bin = await runCli(['exec', '--', 'head -c 300000 /dev/urandom > /tmp/trl-cli-bin.$$ && head -c 70000 /dev/zero && cat /tmp/trl-cli-bin.$$ && sha256sum < /tmp/trl-cli-bin.$$ >&2; rm -f /tmp/trl-cli-bin.$$']);
+  assert.equal(bin.code, 0, bin.stderr);
+  assert.equal(bin.stdout.length, 370_000);
+  assert.ok(bin.stdout.subarray(0, 70_000).equals(Buffer.alloc(70_000)), 'the NULs');
+  assert.equal(createHash('sha256').update(bin.stdout.subarray(70_000)).digest('hex'), bin.stderr.split(' ')[0], 'the random bytes');
   // The temporary sessions are gone.
   const sessions = (await client.request<{ sessions: { session_id: string }[] }>('session.list')).sessions;
   assert.ok(sessions.length <= 64);
