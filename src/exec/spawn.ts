@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { lazyChildProcess } from '../system/lazy-builtins';
 import type { Readable, Writable } from 'node:stream';
 import type { Rlimit } from './limits';
 import type { Adopter } from './adoptions';
@@ -73,7 +73,7 @@ export const spawnWithNode: Spawner = (spec) =>
       // child_process cannot make a controlling terminal; the server refuses pty before it gets here.
       return reject(Object.assign(new Error('a terminal (pty) needs the native process layer'), { code: 'PTY_UNAVAILABLE' }));
     }
-    const child = spawn(spec.file, spec.args, {
+    const child = lazyChildProcess().spawn(spec.file, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],

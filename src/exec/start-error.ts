@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+// fs.promises is read at call time: node:fs/promises stays out of the start-up (system/lazy-builtins.ts).
+import { promises as fsp } from 'node:fs';
 import { ExecError } from './errors';
 
 /** Why the command's shell could not be started, named for the user, with what to do. */
@@ -12,7 +13,7 @@ export async function startError(err: NodeJS.ErrnoException, shell: string, cwd:
     return new ExecError('out_of_resources', 'cannot start the command: the system has no pseudo-terminal left (ENOSPC, kernel.pty.max); retry later or run it without pty');
   }
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    const cwdOk = await stat(cwd).then((s) => s.isDirectory(), () => false);
+    const cwdOk = await fsp.stat(cwd).then((s) => s.isDirectory(), () => false);
     if (!cwdOk) {
       return new ExecError('cannot_start', `working directory ${cwd} no longer exists; the session cannot run commands there (destroy it and create a new one)`);
     }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../system/lazy-builtins';
 import type { ExecStreamParams } from '../protocol/messages';
 import type { Containment } from '../exec/containment';
 import { ExecRecord } from '../exec/exec-record';

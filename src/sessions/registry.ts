@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../system/lazy-builtins';
 import { ErrorCode, TrlError } from '../protocol/errors';
 import type { ExecStreamParams, SessionCreateParams } from '../protocol/messages';
 import type { Containment } from '../exec/containment';

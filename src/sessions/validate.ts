@@ -1,5 +1,5 @@
-import { access, stat } from 'node:fs/promises';
-import { constants } from 'node:fs';
+// fs.promises is read at call time: node:fs/promises (and readline, which it loads) stay out of the start-up (system/lazy-builtins.ts).
+import { constants, promises as fsp } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ErrorCode, TrlError } from '../protocol/errors';
 
@@ -21,26 +21,26 @@ export async function resolveShell(shell: string, path: string | undefined): Pro
 }
 
 async function checkExecutable(file: string): Promise<void> {
-  const st = await stat(file).catch(() => null);
+  const st = await fsp.stat(file).catch(() => null);
   if (!st) throw invalid(`shell ${file} does not exist; give an installed shell such as /bin/sh`);
   if (!st.isFile()) throw invalid(`shell ${file} is not a file`);
-  const ok = await access(file, constants.X_OK).then(() => true, () => false);
+  const ok = await fsp.access(file, constants.X_OK).then(() => true, () => false);
   if (!ok) throw invalid(`shell ${file} is not executable by the daemon's user`);
 }
 
 const isExecutableFile = (file: string): Promise<boolean> =>
-  stat(file).then(
-    (st) => st.isFile() && access(file, constants.X_OK).then(() => true, () => false),
+  fsp.stat(file).then(
+    (st) => st.isFile() && fsp.access(file, constants.X_OK).then(() => true, () => false),
     () => false,
   );
 
 /** Checks that `dir` is an absolute path to a directory the daemon's user can enter. */
 export async function checkWorkingDir(dir: string): Promise<string> {
   if (!isAbsolute(dir)) throw invalid(`working_dir ${dir} must be an absolute path`);
-  const st = await stat(dir).catch(() => null);
+  const st = await fsp.stat(dir).catch(() => null);
   if (!st) throw invalid(`working_dir ${dir} does not exist; create it first or choose another directory`);
   if (!st.isDirectory()) throw invalid(`working_dir ${dir} is not a directory`);
-  const ok = await access(dir, constants.X_OK).then(() => true, () => false);
+  const ok = await fsp.access(dir, constants.X_OK).then(() => true, () => false);
   if (!ok) throw invalid(`working_dir ${dir} cannot be entered by the daemon's user (permission denied)`);
   return dir;
 }

@@ -1,5 +1,4 @@
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { ReportLogger } from './logger';
@@ -120,11 +119,15 @@ function validate(data: unknown, path: string, logger: ReportLogger): LedgerFile
 
 /**
  * Writes the ledger atomically: a fresh temp file (O_EXCL | O_NOFOLLOW, mode
- * 0600, a random name) in the same private directory, then rename over the
- * old one, so a reader never sees half a ledger and nothing planted is followed.
+ * 0600, a name no other write uses: pid, count, time) in the same private
+ * directory, then rename over the old one, so a reader never sees half a
+ * ledger and nothing planted is followed. The name needs no secrecy: the
+ * directory is the daemon's, and O_EXCL refuses whatever is already there.
  */
+let writes = 0;
+
 export function writeLedgerFile(path: string, data: LedgerFile): void {
-  const tmp = join(dirname(path), `.orphans.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.orphans.${process.pid}.${++writes}.${Date.now().toString(36)}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {

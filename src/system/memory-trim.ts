@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { nativeAddon } from '../native/addon';
 
 /** Output read that makes a trim due. */
@@ -68,8 +66,9 @@ let gc: (() => void) | undefined;
 /** V8's full collection; `--expose-gc` set at run time gives it to a new context only, so the daemon's own global stays as it was. */
 function fullCollection(): void {
   if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
+    // Loaded here, not at start-up (system/lazy-builtins.ts says why).
+    (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+    gc = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as () => void;
   }
   gc();
 }

@@ -214,3 +214,24 @@ test('SIGINT behaves like SIGTERM', async () => {
   assert.deepEqual(exit, { code: 0, signal: null });
   assert.equal(existsSync(d.socketPath), false);
 });
+
+test('a cold start loads no Node module it does not need before its first answer (crypto, v8, vm, fs/promises come with the first use)', async () => {
+  // Debian's nodejs has no built-in code cache: every internal module is compiled from source when first required.
+  const dir = privateDir();
+  const preload = join(dir, 'modules.cjs');
+  writeFileSync(
+    preload,
+    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join('\\n')));`,
+    { mode: 0o644 },
+  );
+  const d = await start({ nodeArgs: ['-r', preload] });
+  const wire = await RawWire.open(d.socketPath);
+  wire.send({ id: 1, method: 'system.ping' });
+  assert.ok(await waitFor(() => wire.messages.some((m) => m.id === 1)), 'the ping is answered');
+  wire.close();
+  await d.stop('SIGTERM');
+  const loaded = new Set(readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n'));
+  assert.ok(loaded.has('net'), 'the list is real: net is loaded');
+  // (node:child_process is not in the list: net's listen loads cluster, which loads it.)
+  for (const m of ['crypto', 'v8', 'vm', 'fs/promises', 'readline']) assert.ok(!loaded.has(m), `node:${m} was loaded at start-up`);
+});
