@@ -63,6 +63,26 @@ const zodEnglishOnly = {
   },
 };
 
+// pino's transports run in worker threads: pino loads worker_threads and its
+// transport module at start (about 10 ms of a cold start under a Node built
+// without its code cache, as Debian's is). trl logs to stdout from the main
+// thread and never uses a transport: both are replaced by what pino needs of
+// them (it asks whether it is on the main thread; asking for a transport says
+// that none is bundled).
+const pinoWithoutTransports = {
+  name: 'pino-without-transports',
+  setup(b) {
+    b.onResolve({ filter: /^worker_threads$/ }, (args) =>
+      /[\\/]pino[\\/]lib[\\/]tools\.js$/.test(args.importer) ? { path: 'worker_threads', namespace: 'pino-main-thread' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'pino-main-thread' }, () => ({ contents: 'module.exports = { isMainThread: true };', loader: 'js' }));
+    b.onLoad({ filter: /[\\/]pino[\\/]lib[\\/]transport\.js$/ }, () => ({
+      contents: "module.exports = function transport() { throw new Error('pino transports are not bundled with trl: it logs to stdout'); };",
+      loader: 'js',
+    }));
+  },
+};
+
 const entries = [
   { name: 'trld.js', entry: 'dist/src/main.js' },
   { name: 'trl.js', entry: 'dist/src/cli/main.js' },
@@ -81,7 +101,7 @@ for (const { name, entry } of entries) {
     minifyWhitespace: true,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/node' },
-    plugins: [addonShim, inlineVersion, zodEnglishOnly],
+    plugins: [addonShim, inlineVersion, zodEnglishOnly, pinoWithoutTransports],
     metafile: true,
     logLevel: 'warning',
   });
