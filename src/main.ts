@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ registry, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   logger.info(
-    { listen: listeners.map((l) => l.where), spawner: spawnerName, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions },
+    { listen: listeners.map((l) => l.where), spawner: spawnerName, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions, startup_ms: Math.round(performance.now()) },
     'trld ready',
   );
 }
