@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { StreamCapture } from './capture';
 import { memoryTrim } from '../system/memory-trim';
+import type { StreamCapture } from './capture';
 import { captureFor } from './capture-tail';
 import type { CommandContainer } from './containment';
 import { buildOutcome, type CommandOutcome } from './outcome';

@@ -117,6 +117,9 @@ function validate(data: unknown, path: string, logger: ReportLogger): LedgerFile
   };
 }
 
+/** Ledger writes so far: part of each temp file's name. */
+let writes = 0;
+
 /**
  * Writes the ledger atomically: a fresh temp file (O_EXCL | O_NOFOLLOW, mode
  * 0600, a name no other write uses: pid, count, time) in the same private
@@ -124,8 +127,6 @@ function validate(data: unknown, path: string, logger: ReportLogger): LedgerFile
  * ledger and nothing planted is followed. The name needs no secrecy: the
  * directory is the daemon's, and O_EXCL refuses whatever is already there.
  */
-let writes = 0;
-
 export function writeLedgerFile(path: string, data: LedgerFile): void {
   const tmp = join(dirname(path), `.orphans.${process.pid}.${++writes}.${Date.now().toString(36)}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
