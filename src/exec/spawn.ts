@@ -1,4 +1,3 @@
-import { lazyChildProcess } from '../system/lazy-builtins';
 import type { Readable, Writable } from 'node:stream';
 import type { Rlimit } from './limits';
 import type { Adopter } from './adoptions';
@@ -63,6 +62,13 @@ export interface Spawner {
 }
 
 /**
+ * node:child_process on first use: a daemon on stdio, or on the native
+ * spawner, never needs it to start (system/lazy-builtins.ts says why; over a
+ * socket net's listen loads it anyway, through cluster).
+ */
+let childProcess: typeof import('node:child_process') | undefined;
+
+/**
  * child_process.spawn with every stdio a pipe: 'ignore' would open /dev/null,
  * which an unprivileged daemon cannot always do. `detached` makes the command
  * a session and process-group leader, so one signal to -pid reaches its group.
@@ -73,7 +79,7 @@ export const spawnWithNode: Spawner = (spec) =>
       // child_process cannot make a controlling terminal; the server refuses pty before it gets here.
       return reject(Object.assign(new Error('a terminal (pty) needs the native process layer'), { code: 'PTY_UNAVAILABLE' }));
     }
-    const child = lazyChildProcess().spawn(spec.file, spec.args, {
+    const child = (childProcess ??= require('node:child_process') as typeof import('node:child_process')).spawn(spec.file, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
