@@ -149,7 +149,7 @@ test('output_encoding "base64": every output event is base64 (text, NULs, invali
   const outputs = got.events.filter((e) => e.event === 'output') as { encoding?: string; data: string }[];
   assert.ok(outputs.length > 10, `${outputs.length} output events`);
   for (const e of outputs) assert.equal(e.encoding, 'base64', 'every output event is base64');
-  const rand = (await client.run({ session_id: sid, command: 'base64 -w0 rand.bin' })).stdout as string;
+  const rand = (await client.run({ session_id: sid, command: 'base64 -w0 rand.bin; d=$PWD; cd /tmp; rm -rf "$d"' })).stdout as string;
   assertSameBytes(got.stdout, Buffer.concat([Buffer.from('text€ '), Buffer.alloc(5000), Buffer.from(rand, 'base64')]), 'stdout');
   assertSameBytes(got.stderr, Buffer.from([0xff]), 'stderr');
   // A late reader of the same exec asks for base64 too; a reader that does not gets text where it can.
