@@ -33,9 +33,10 @@ export const WRITE_DELAY_MS = 50;
  * leaves out groups younger than WRITE_DELAY_MS and writes them when they
  * reach that age, so a stream of short commands causes no writes at all.
  * Start times are read at write time, not on the spawn
- * path. The window: a daemon killed within WRITE_DELAY_MS of a spawn leaves
- * that group unrecorded; its processes still carry the session's marker,
- * and the session is recorded from its creation. A session stays recorded
+ * path. A daemon killed within WRITE_DELAY_MS of a spawn leaves that group
+ * unrecorded; its processes still carry the session's marker, and a session
+ * is written synchronously at its creation, so the sweep finds them by it.
+ * A session stays recorded
  * until it is destroyed and no process carrying its marker is left, so the
  * sweep also finds what an already finished command daemonized. There is no
  * fsync on purpose: a crash of the daemon keeps the page cache, and a crash
@@ -104,11 +105,15 @@ export class OrphanLedger {
     this.schedule();
   }
 
-  /** A session exists: the sweep after a crash searches for its marker. */
+  /**
+   * A session exists: the sweep after a crash searches for its marker.
+   * Written before this returns, so before any command of the session can
+   * start: the marker covers the groups still too young to be in the file.
+   */
   addSession(id: string): void {
     this.sessions.add(id);
     this.dirty = true;
-    this.schedule();
+    this.flush(false);
   }
 
   /** The session is destroyed and nothing carrying its marker is left. */

@@ -163,7 +163,10 @@ if until_ok 10 box pgrep -u trl -f '^sleep 1005$'; then
   until_ok 15 sh -c "[ \"\$('$boxdir/run.sh' systemctl show -P NRestarts trl.service)\" -gt $restarts ] && [ \"\$('$boxdir/run.sh' systemctl show -P ActiveState trl.service)\" = active ]"
   check "5b. with KillMode=process and Delegate=no, the restarted daemon's orphan sweep ends the command" until_ok 5 eval '! box pgrep -u trl -f "^sleep 1005\$"'
   sweep=$(box journalctl -u trl.service -o cat --no-pager | grep 'orphan sweep' | tail -n1)
-  expect "5b. the sweep logged one group killed" 1 "$(jget r.killed <<<"$sweep")"
+  # Killed within the ledger's write delay, the group is not recorded yet and
+  # the sweep finds the command by its session's marker instead (a stray).
+  check "5b. the sweep logged the command (its group killed, or found by its session)" \
+    test "$(jget 'r.killed + r.strays' <<<"$sweep")" -ge 1
   info "sweep: $sweep"
 else
   fail "5b. the command did not start"

@@ -19,7 +19,12 @@ export interface CrashResult {
 
 export const CRASH_MARK = 'TRL_RELI_CRASH';
 
-export async function crashScenario(commands: number, settleMs = 3000): Promise<CrashResult> {
+/**
+ * `killAfterMs`: how long after its commands' processes are all seen the daemon
+ * is killed; 0 kills it at once, before the ledger's delayed write of their
+ * groups, so the sweep can find them only by their sessions' markers.
+ */
+export async function crashScenario(commands: number, settleMs = 3000, killAfterMs = 100): Promise<CrashResult> {
   const nonce = randomUUID().slice(0, 8);
   const first = await TestDaemon.start({ env: { TRL_MAX_SESSIONS: String(commands + 4), TRL_MAX_RUNNING_COMMANDS: String(commands + 4) } });
   let second: TestDaemon | null = null;
@@ -41,9 +46,9 @@ export async function crashScenario(commands: number, settleMs = 3000): Promise<
     // Each command: its shell, the intermediate sh, the grandchild sleep, the foreground sleep.
     const expected = commands * 4;
     const count = () => [...liveByEnv(CRASH_MARK)].filter(([v]) => v.startsWith(nonce)).reduce((n, [, p]) => n + p.length, 0);
-    assert.ok(await waitFor(() => count() >= expected, 15_000, 50), `all ${expected} processes started (have ${count()})`);
+    assert.ok(await waitFor(() => count() >= expected, 15_000, killAfterMs === 0 ? 1 : 50), `all ${expected} processes started (have ${count()})`);
     const markedBeforeKill = count();
-    await sleep(100); // the orphan ledger is written at the end of the event-loop turn that spawned
+    if (killAfterMs > 0) await sleep(killAfterMs);
     await first.stop('SIGKILL');
     for (const w of wires) w.close();
 

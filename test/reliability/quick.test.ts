@@ -5,6 +5,7 @@
  * hostile commands in hostile.test.ts.
  */
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { TestDaemon } from '../helpers/daemon';
 import { assertFuzz, fuzzScenario } from './fuzz';
 import { checkChurn, churnScenario } from './churn';
@@ -50,4 +51,10 @@ test('churn, quick: 200 connect/disconnect cycles, half leaving an exec.run in f
 test('crash, quick: kill -9 with 5 commands (grandchildren, some setsid) running; restart sweeps them all before ready', async (t) => {
   const r = await crashScenario(5);
   checkCrash(t, 'crash quick', r, 3);
+});
+
+test('crash at once: kill -9 as soon as a new session\'s command runs, before its group is in the ledger; the restart still sweeps it by the session', async (t) => {
+  const r = await crashScenario(1, 3000, 0);
+  checkCrash(t, 'crash at once', r, 3);
+  assert.ok(r.sweepLog !== null, 'the restarted daemon logged an orphan sweep');
 });
