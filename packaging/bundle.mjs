@@ -12,6 +12,7 @@
 // Usage: node packaging/bundle.mjs [--out DIR] [--from TREE]
 // (--from: another tree with dist/ and node_modules/, default this repository)
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,13 +84,17 @@ const pinoWithoutTransports = {
   },
 };
 
+// trld.js is the loader (src/boot/trld.ts) that runs trld-main.js, the daemon,
+// with a V8 code cache when one fits; trld-main.js starts with a line naming
+// its build (a hash of the rest), which a cache must have been made for.
 const entries = [
-  { name: 'trld.js', entry: 'dist/src/main.js' },
-  { name: 'trl.js', entry: 'dist/src/cli/main.js' },
+  { name: 'trld.js', entry: 'dist/src/boot/trld.js', executable: true },
+  { name: 'trld-main.js', entry: 'dist/src/main.js', buildLine: true },
+  { name: 'trl.js', entry: 'dist/src/cli/main.js', executable: true },
 ];
 
 const packages = new Set();
-for (const { name, entry } of entries) {
+for (const { name, entry, executable, buildLine } of entries) {
   const result = await build({
     entryPoints: [join(from, entry)],
     outfile: join(out, name),
@@ -100,7 +105,7 @@ for (const { name, entry } of entries) {
     minifySyntax: true,
     minifyWhitespace: true,
     legalComments: 'none',
-    banner: { js: '#!/usr/bin/node' },
+    ...(executable ? { banner: { js: '#!/usr/bin/node' } } : {}),
     plugins: [addonShim, inlineVersion, zodEnglishOnly, pinoWithoutTransports],
     metafile: true,
     logLevel: 'warning',
@@ -109,7 +114,11 @@ for (const { name, entry } of entries) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
     if (m) packages.add(m[1]);
   }
-  chmodSync(join(out, name), 0o755);
+  if (buildLine) {
+    const code = readFileSync(join(out, name));
+    writeFileSync(join(out, name), Buffer.concat([Buffer.from(`// trl-build ${createHash('sha256').update(code).digest('hex')}\n`), code]));
+  }
+  chmodSync(join(out, name), executable ? 0o755 : 0o644);
 }
 
 const addon = join(from, 'node_modules/sd-notify/build/Release/notify.node');

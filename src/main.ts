@@ -10,6 +10,7 @@ import { renderHelp } from './config/help';
 import { CommandUserError } from './exec/spawner-select';
 import { ConnectionSet } from './server/connections';
 import { ListenError } from './server/listener';
+import { codeCacheReport } from './system/code-cache-report';
 import { createLogger } from './system/logger';
 import { createNotifier } from './system/systemd-notify';
 import { UnsafePathError } from './system/runtime-dir';
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
   onSigusr1(() => logger.warn('SIGUSR1 ignored: the daemon never opens the Node inspector'));
   if (loaded.unknownKeys.length) logger.warn({ keys: loaded.unknownKeys }, 'unknown TRL_* settings ignored');
   if (uid === 0) logger.warn('running as root because TRL_ALLOW_ROOT is set: commands run as root');
+  const codeCache = codeCacheReport();
+  if (codeCache?.reason) logger.warn({ path: codeCache.path, state: codeCache.state }, `V8 code cache not used: ${codeCache.reason}; \`dpkg-reconfigure trl\` makes a new one (start-up is slower without it)`);
   const notifier = createNotifier(logger);
   const { registry, router, spawnerName, connections: current } = await assemble(loaded, { uid, hardening, startedAt, logger });
   const limits = { maxRequestBytes: config.max_request_bytes, maxInflight: config.max_inflight_per_connection };
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
   process.off('SIGTERM', exitEarly).off('SIGINT', exitEarly);
   supervise({ registry, connections, listeners, router, notifier, logger, idleExitS: activated.length > 0 ? config.idle_exit_s : 0 });
   logger.info(
-    { listen: listeners.map((l) => l.where), spawner: spawnerName, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions, startup_ms: Math.round(performance.now()) },
+    { listen: listeners.map((l) => l.where), spawner: spawnerName, activated: activated.length > 0, version: VERSION, node: process.version, max_sessions: config.max_sessions, startup_ms: Math.round(performance.now()), ...(codeCache ? { code_cache: codeCache.state } : {}) },
     'trld ready',
   );
 }

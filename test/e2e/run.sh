@@ -110,6 +110,40 @@ done
 sorted=$(printf '%s\n' "${samples[@]}" | sort -n | tr '\n' ' ')
 info "cold start in the box, connect to first answer (ms, 5 runs, sorted): $sorted"
 
+# --- 2b. the V8 code cache the postinst made -------------------------------------
+ready_line() { box journalctl -u trl.service -o cat --no-pager | grep '"trld ready"' | tail -n1; }
+expect "2b. postinst made the code cache /var/cache/trl/trld.cache, root:root 0644" "root:root 644" "$(box stat -c '%U:%G %a' /var/cache/trl/trld.cache)"
+expect "2b. the activated trld used it" used "$(jget r.code_cache <<<"$(ready_line)")"
+# The same starts without it (a drop-in empties TRL_CODE_CACHE), alternated, for the figure.
+nocache=/run/systemd/system/trl.service.d/50-e2e-nocache.conf
+with=(); without=()
+for _ in 1 2 3 4; do
+  for mode in with without; do
+    fresh_limits
+    if [ "$mode" = without ]; then box sh -c "mkdir -p ${nocache%/*} && printf '[Service]\nEnvironment=TRL_CODE_CACHE=\n' >$nocache && systemctl daemon-reload"; fi
+    box systemctl stop trl.service 2>/dev/null
+    ms=$(probe "$PING" | jget r.ms)
+    if [ "$mode" = with ]; then with+=("$ms"); else without+=("$ms"); box sh -c "rm -f $nocache && systemctl daemon-reload"; fi
+  done
+done
+info "cold start in the box with the code cache / without (ms, 4 alternated runs each, sorted): $(printf '%s\n' "${with[@]}" | sort -n | tr '\n' ' ')/ $(printf '%s\n' "${without[@]}" | sort -n | tr '\n' ' ')"
+# A cache trl could have written is code trl could run inside the next trld: refused.
+fresh_limits
+box chown trl /var/cache/trl/trld.cache
+box systemctl stop trl.service 2>/dev/null
+ping_ok "2b. with a code cache owned by trl, trld starts without it and answers"
+expect "2b. its ready line says refused" refused "$(jget r.code_cache <<<"$(ready_line)")"
+check "2b. the warning names the file and its owner" sh -c "'$boxdir/run.sh' journalctl -u trl.service -o cat --no-pager | grep 'V8 code cache not used' | tail -n1 | grep -q 'trld.cache is owned by uid'"
+box chown root /var/cache/trl/trld.cache
+# Node upgraded: the package's trigger on /usr/bin/node makes a new cache.
+box rm -f /var/cache/trl/trld.cache
+box sh -c 'dpkg-trigger --no-await /usr/bin/node && dpkg --triggers-only --pending' >/dev/null 2>&1
+expect "2b. the trigger on /usr/bin/node (a nodejs upgrade) makes the cache again" "root:root 644" "$(box stat -c '%U:%G %a' /var/cache/trl/trld.cache 2>&1)"
+fresh_limits
+box systemctl stop trl.service 2>/dev/null
+ping_ok "2b. trld answers with the new cache"
+expect "2b. and used it" used "$(jget r.code_cache <<<"$(ready_line)")"
+
 # --- 3. exec.run as trl; others are refused -----------------------------------
 fresh_limits
 expect "3. exec.run works and the command runs as trl" trl "$(as_trl trl exec -- id -un 2>&1)"
@@ -401,7 +435,7 @@ expect "7. remove leaves no process of user trl" "" "$(trl_pids)"
 check "7. apt-get purge succeeds" box env DEBIAN_FRONTEND=noninteractive apt-get purge -y trl
 expect "7. purge removes the units' links" "" "$(box find /etc/systemd/system -name 'trl.*')"
 expect "7. purge leaves no deb-systemd-helper state" "" "$(box find /var/lib/systemd/deb-systemd-helper-enabled -name '*trl*')"
-expect "7. purge removes /etc/trl, /var/lib/trl and /run/trl" "" "$(box sh -c 'ls -d /etc/trl /var/lib/trl /run/trl 2>/dev/null')"
+expect "7. purge removes /etc/trl, /var/lib/trl, /run/trl and /var/cache/trl" "" "$(box sh -c 'ls -d /etc/trl /var/lib/trl /run/trl /var/cache/trl 2>/dev/null')"
 
 if [ "$failed" -gt 0 ]; then
   mkdir -p "$repo/build/e2e"

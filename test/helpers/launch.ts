@@ -61,6 +61,8 @@ export interface LaunchOptions {
   dirOwner?: 'self' | 'daemon';
   /** A build other than the one under test: a directory holding dist/ and node_modules/. */
   root?: string;
+  /** A script to run instead of the build's dist/src/main.js (a bundle's trld.js). */
+  entry?: string;
   /** The private directory's name prefix under /tmp. */
   dirPrefix?: string;
   /** Default: three pipes. */
@@ -95,7 +97,7 @@ export function launch(opts: LaunchOptions = {}): Launched {
   const env = baseEnv(dir, opts.env);
   const id = daemonIdentity();
   const asUser = !opts.asSelf && id.user !== null;
-  const entry = opts.root ? join(opts.root, 'dist/src/main.js') : DAEMON_ENTRY;
+  const entry = opts.entry ?? (opts.root ? join(opts.root, 'dist/src/main.js') : DAEMON_ENTRY);
   const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), entry, ...(opts.args ?? [])];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: dir,

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /** Bottom to top: a folder of src/ may import only itself and the folders before it. */
-const LAYERS = ['protocol', 'native', 'config', 'system', 'exec', 'sessions', 'server', 'client', 'doctor', 'mcp', 'cli'];
+const LAYERS = ['protocol', 'native', 'config', 'system', 'exec', 'sessions', 'server', 'client', 'doctor', 'mcp', 'cli', 'boot'];
 /** The files directly in src/ (the daemon's entry and its supervisor) sit above every folder. */
 const TOP = LAYERS.length;
 

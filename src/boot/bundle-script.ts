@@ -1,0 +1,45 @@
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import type { Script } from 'node:vm';
+
+/** The first line of trld-main.js, written by packaging/bundle.mjs: a hash of the rest, naming this build. */
+const BUILD_LINE = /^\/\/ trl-build ([0-9a-f]{64})\n/;
+
+export const buildIdOf = (source: string): string => BUILD_LINE.exec(source)?.[1] ?? '';
+
+/**
+ * The bundle compiled as Node compiles a CommonJS module (the same wrapper
+ * and arguments), but through vm.Script, the one compile path of Node 20
+ * that takes a V8 code cache.
+ */
+export class BundleScript {
+  readonly script: Script;
+
+  constructor(
+    readonly path: string,
+    source: string,
+    cachedData?: Buffer,
+  ) {
+    const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+    // Loaded here, not at the loader's start: a start without a cache never needs it.
+    const { Script } = require('node:vm') as typeof import('node:vm');
+    this.script = new Script(wrapped, { filename: path, ...(cachedData ? { cachedData } : {}) });
+  }
+
+  /** True when a cache was given and V8 refused it (another V8 build or other flags). */
+  get rejected(): boolean {
+    return this.script.cachedDataRejected === true;
+  }
+
+  run(): void {
+    const fn = this.script.runInThisContext() as (...args: unknown[]) => void;
+    const module = { exports: {}, filename: this.path, id: '.', loaded: false };
+    fn.call(module.exports, module.exports, createRequire(this.path), module, this.path, dirname(this.path));
+    module.loaded = true;
+  }
+
+  /** V8's cache of every function compiled so far: taken after start-up has run, it holds start-up's code. */
+  cache(): Buffer {
+    return this.script.createCachedData();
+  }
+}

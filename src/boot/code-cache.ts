@@ -1,0 +1,95 @@
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Where the package's postinst stores the cache; TRL_CODE_CACHE overrides it, empty turns it off. */
+export const DEFAULT_CODE_CACHE = '/var/cache/trl/trld.cache';
+const MAGIC = 'trl-code-cache 1\n';
+/** A cache this large was not made by us (the bundle's is under 2 MiB). */
+const MAX_BYTES = 64 * 1024 * 1024;
+
+/** What a cache was made for: V8 checks its own version and flags, but matches a source by its length only. */
+export interface CacheHeader {
+  build: string;
+  node: string;
+  arch: string;
+}
+
+export const headerFor = (build: string): CacheHeader => ({ build, node: process.version, arch: process.arch });
+
+export function encodeCache(header: CacheHeader, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`), data]);
+}
+
+export type CacheRead = { state: 'found'; data: Buffer } | { state: 'absent' } | { state: 'refused' | 'stale'; reason: string };
+
+/**
+ * Reads the cache for the bundle `build`, trusting it only as far as the
+ * code it speeds up: a V8 code cache is code, so it must be root's alone
+ * like /usr/lib/trl. Every directory above it root's and writable by no one
+ * else (unless sticky), no symlink on the way, the file a plain root file
+ * mode ≤ 0644; anything else is refused with the reason, never read.
+ */
+export function readCodeCache(path: string, build: string): CacheRead {
+  const unsafe = unsafeDirs(path);
+  if (unsafe) return { state: 'refused', reason: unsafe };
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { state: 'absent' };
+    return { state: 'refused', reason: code === 'ELOOP' ? `${path} is a symbolic link: remove it` : `${path} cannot be opened (${code})` };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { state: 'refused', reason: `${path} is not a regular file: remove it` };
+    if (st.uid !== 0) return { state: 'refused', reason: `${path} is owned by uid ${st.uid}, not root: remove it` };
+    if ((st.mode & 0o022) !== 0) return { state: 'refused', reason: `${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}): remove it` };
+    if (st.size > MAX_BYTES) return { state: 'refused', reason: `${path} is ${st.size} bytes, too large to be a cache of trld: remove it` };
+    const file = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, file, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return parse(file.subarray(0, got), path, build);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parse(file: Buffer, path: string, build: string): CacheRead {
+  const end = file.indexOf(10, MAGIC.length);
+  if (!file.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC)) || end < 0) return { state: 'refused', reason: `${path} is not a trld code cache: remove it` };
+  let made: Partial<CacheHeader>;
+  try {
+    made = JSON.parse(file.toString('utf8', MAGIC.length, end)) as Partial<CacheHeader>;
+  } catch {
+    return { state: 'refused', reason: `${path} has a damaged header: remove it` };
+  }
+  const want = headerFor(build);
+  if (made.build !== want.build) return { state: 'stale', reason: `${path} was made for another build of trld` };
+  if (made.node !== want.node || made.arch !== want.arch) return { state: 'stale', reason: `${path} was made for Node ${made.node} (${made.arch}), this is ${want.node} (${want.arch})` };
+  return { state: 'found', data: file.subarray(end + 1) };
+}
+
+/** Why a directory above `path` could let someone other than root replace it, or null. */
+function unsafeDirs(path: string): string | null {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // No directory, no cache: the open that follows says absent.
+      if (code === 'ENOENT') return null;
+      return `${dir} cannot be checked (${code})`;
+    }
+    if (st.isSymbolicLink()) return `${dir} is a symbolic link; the cache must sit under real directories`;
+    if (!st.isDirectory()) return `${dir} is not a directory`;
+    if (st.uid !== 0) return `${dir} is owned by uid ${st.uid}, not root`;
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return `${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
+    if (dir === '/') return null;
+  }
+}

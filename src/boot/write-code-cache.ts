@@ -1,0 +1,67 @@
+import { fstatSync, mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BundleScript, buildIdOf } from './bundle-script';
+import { encodeCache, headerFor } from './code-cache';
+
+const OUT_FD = 3;
+const GIVE_UP_MS = 20_000;
+/** What an agent's first connection asks: the cache then holds the code that answers it. */
+const FIRST_REQUEST = '{"id":"code-cache","method":"system.ping"}\n';
+/** Settings of the environment that would send this run elsewhere than its scratch socket. */
+const DROPPED = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'TRL_HTTP_LISTEN', 'TRL_STDIO', 'TRL_ENV_FILE'];
+
+/**
+ * `trld --write-code-cache 3>FILE`: starts the daemon bundle on a scratch
+ * socket of its own, asks it what an agent's first connection asks, then
+ * writes V8's cache of everything compiled by then to fd 3 and stops the
+ * daemon (exit 0). The package's postinst runs it as trl and stores FILE as
+ * root's (code-cache.ts refuses anything else).
+ */
+export function writeCodeCache(bundle: string): void {
+  // Not open at exec, fd 3 is taken by Node's own event loop (an epoll or event fd): only a file or a pipe is ours.
+  let out;
+  try {
+    out = fstatSync(OUT_FD);
+  } catch {
+    out = null;
+  }
+  if (!out?.isFile() && !out?.isFIFO()) fail('trld --write-code-cache writes the cache to fd 3, which is not an open file or pipe: run it as `trld --write-code-cache 3>FILE`');
+  const scratch = mkdtempSync(join(tmpdir(), 'trld-code-cache-'));
+  process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+  for (const name of DROPPED) delete process.env[name];
+  const socket = join(scratch, 'trl.sock');
+  Object.assign(process.env, { TRL_SOCKET_PATH: socket, TRL_RUNTIME_DIR: join(scratch, 'run'), TRL_LOG_LEVEL: 'warn', TRL_CODE_CACHE: '' });
+  const source = readFileSync(bundle, 'utf8');
+  const script = new BundleScript(bundle, source);
+  const timer = setTimeout(() => fail(`trld --write-code-cache: the daemon did not answer on ${socket} within ${GIVE_UP_MS / 1000} s`), GIVE_UP_MS);
+  script.run();
+  askOnce(socket, () => {
+    clearTimeout(timer);
+    const out = encodeCache(headerFor(buildIdOf(source)), script.cache());
+    for (let at = 0; at < out.length; ) at += writeSync(OUT_FD, out, at);
+    // The daemon's own stop: it exits 0 once it has shut down.
+    process.kill(process.pid, 'SIGTERM');
+  });
+}
+
+/** Connects (retrying while the daemon is still starting), sends FIRST_REQUEST, calls `done` on the first answer line. */
+function askOnce(path: string, done: () => void): void {
+  const conn = connect(path);
+  let got = '';
+  conn.on('connect', () => conn.write(FIRST_REQUEST));
+  conn.on('data', (chunk) => {
+    got += chunk.toString('utf8');
+    if (got.includes('\n')) {
+      conn.destroy();
+      done();
+    }
+  });
+  conn.on('error', () => setTimeout(() => askOnce(path, done), 10));
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
