@@ -1,5 +1,4 @@
 import { dirname } from 'node:path';
-import { createRequire } from 'node:module';
 import type { Script } from 'node:vm';
 
 /** The first line of trld-main.js, written by packaging/bundle.mjs: a hash of the rest, naming this build. */
@@ -34,7 +33,10 @@ export class BundleScript {
   run(): void {
     const fn = this.script.runInThisContext() as (...args: unknown[]) => void;
     const module = { exports: {}, filename: this.path, id: '.', loaded: false };
-    fn.call(module.exports, module.exports, createRequire(this.path), module, this.path, dirname(this.path));
+    // The loader's own require: the bundle asks only for Node's modules and
+    // for addons by absolute path, and node:module's createRequire would load
+    // the ES module loader at start.
+    fn.call(module.exports, module.exports, require, module, this.path, dirname(this.path));
     module.loaded = true;
   }
 

@@ -1,4 +1,4 @@
-import { url as inspectorUrl } from 'node:inspector';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * Node opens its inspector (a debugger that runs any code in the process) on
@@ -31,8 +31,53 @@ const INSPECT_FLAG = /(^|\s)--(inspect|inspect-brk|inspect-wait|inspect-port|deb
  */
 export function inspectorProblem(execArgv: readonly string[], env: NodeJS.ProcessEnv): string | null {
   const how = 'anyone on this host who can reach its port could run code inside the daemon and read every secret it holds';
-  if (inspectorUrl() !== undefined) return `the Node inspector is open in this process: ${how}; start trld without --inspect (command line or NODE_OPTIONS)`;
+  if (inspectorListening(env)) return `the Node inspector is open in this process: ${how}; start trld without --inspect (command line or NODE_OPTIONS)`;
   if (execArgv.some((a) => INSPECT_FLAG.test(a))) return `trld was started with an inspector flag on Node's command line (${execArgv.filter((a) => INSPECT_FLAG.test(a)).map((a) => a.split('=')[0]).join(', ')}): ${how}; remove it`;
   if (INSPECT_FLAG.test(env.NODE_OPTIONS ?? '')) return `NODE_OPTIONS in the daemon's environment has an inspector flag: ${how}; remove it from NODE_OPTIONS (environment, unit or env file)`;
   return null;
+}
+
+/**
+ * Whether Node's inspector is listening in this process, read from /proc:
+ * before trld opens anything, a listening TCP socket among its descriptors
+ * other than those systemd passed can only be the inspector (opened by a
+ * SIGUSR1 that came before the listener above, or by a flag). node:inspector
+ * would say so too, but loading it (and worker_threads with it) takes about
+ * 6 ms of a cold start under a Node built without its code cache; it is the
+ * fallback where /proc cannot be read.
+ */
+function inspectorListening(env: NodeJS.ProcessEnv): boolean {
+  const passed = Number(env.LISTEN_PID) === process.pid ? Number(env.LISTEN_FDS) || 0 : 0;
+  const sockets = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync('/proc/self/fd');
+  } catch {
+    return (require('node:inspector') as typeof import('node:inspector')).url() !== undefined;
+  }
+  for (const name of fds) {
+    const fd = Number(name);
+    if (fd < 3 + passed) continue;
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${name}`));
+      if (m) sockets.add(m[1]!);
+    } catch {
+      // the directory's own descriptor, closed by now
+    }
+  }
+  if (sockets.size === 0) return false;
+  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'latin1');
+    } catch {
+      continue;
+    }
+    // Columns: sl local_address rem_address st … inode (10th); st 0A = LISTEN.
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && sockets.has(f[9]!)) return true;
+    }
+  }
+  return false;
 }

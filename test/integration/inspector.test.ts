@@ -1,5 +1,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runDaemonToExit, TestDaemon } from '../helpers/daemon';
 import { listeningTcpPorts } from '../helpers/proc-net';
 import { newSession, run } from '../helpers/requests';
@@ -37,4 +40,18 @@ test('trld refuses to run with the inspector already open (--inspect)', async ()
   const exit = await runDaemonToExit({ env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
   assert.equal(exit.code, 2);
   assert.match(exit.stderr, /inspector is open/);
+});
+
+test('trld refuses to run when the inspector was opened before its first line, with no flag to tell (as a SIGUSR1 during Node\'s start would)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trl-inspector-'));
+  try {
+    chmodSync(dir, 0o755);
+    const preload = join(dir, 'open-inspector.js');
+    writeFileSync(preload, "require('node:inspector').open(0, '127.0.0.1');\n", { mode: 0o644 });
+    const exit = await runDaemonToExit({ nodeArgs: ['-r', preload] });
+    assert.equal(exit.code, 2);
+    assert.match(exit.stderr, /inspector is open/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

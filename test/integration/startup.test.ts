@@ -215,7 +215,7 @@ test('SIGINT behaves like SIGTERM', async () => {
   assert.equal(existsSync(d.socketPath), false);
 });
 
-test('a cold start loads no Node module it does not need before its first answer (crypto, v8, vm, fs/promises come with the first use)', async () => {
+test('a cold start loads no Node module it does not need before its first answer (crypto, v8, vm, fs/promises come with the first use; inspector not at all)', async () => {
   // Debian's nodejs has no built-in code cache: every internal module is compiled from source when first required.
   const dir = privateDir();
   const preload = join(dir, 'modules.cjs');
@@ -233,5 +233,5 @@ test('a cold start loads no Node module it does not need before its first answer
   const loaded = new Set(readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n'));
   assert.ok(loaded.has('net'), 'the list is real: net is loaded');
   // (node:child_process is not in the list: net's listen loads cluster, which loads it.)
-  for (const m of ['crypto', 'v8', 'vm', 'fs/promises', 'readline']) assert.ok(!loaded.has(m), `node:${m} was loaded at start-up`);
+  for (const m of ['crypto', 'v8', 'vm', 'fs/promises', 'readline', 'inspector']) assert.ok(!loaded.has(m), `node:${m} was loaded at start-up`);
 });
