@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-for f in trld.js trld-main.js trl.js notify.node trl_native.node; do
+for f in trld.js trld-main.js trl.js trl-main.js notify.node trl_native.node; do
   [ -s "$bundle/$f" ] || { echo "build-deb: $bundle/$f missing: run make bundle" >&2; exit 1; }
 done
 

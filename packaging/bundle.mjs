@@ -84,9 +84,6 @@ const pinoWithoutTransports = {
   },
 };
 
-// trld.js is the loader (src/boot/trld.ts) that runs trld-main.js, the daemon,
-// with a V8 code cache when one fits; trld-main.js starts with a line naming
-// its build (a hash of the rest), which a cache must have been made for.
 // sonic-boom (pino's destination) requires node:assert for one check of an
 // fd's type; node:assert loads eight internal modules (about 1.4 ms of a cold
 // start under Debian's Node). The bundle gives it a function doing that check.
@@ -103,10 +100,15 @@ const sonicBoomWithoutAssert = {
   },
 };
 
+// trld.js and trl.js are loaders (src/boot/) that run trld-main.js (the
+// daemon) and trl-main.js (the CLI) with a V8 code cache when one fits; each
+// -main.js starts with a line naming its build (a hash of the rest), which a
+// cache must have been made for.
 const entries = [
   { name: 'trld.js', entry: 'dist/src/boot/trld.js', executable: true },
   { name: 'trld-main.js', entry: 'dist/src/main.js', buildLine: true },
-  { name: 'trl.js', entry: 'dist/src/cli/main.js', executable: true },
+  { name: 'trl.js', entry: 'dist/src/boot/trl.js', executable: true },
+  { name: 'trl-main.js', entry: 'dist/src/cli/main.js', buildLine: true },
 ];
 
 const packages = new Set();

@@ -1,10 +1,6 @@
 import { dirname } from 'node:path';
 import type { Script } from 'node:vm';
-
-/** The first line of trld-main.js, written by packaging/bundle.mjs: a hash of the rest, naming this build. */
-const BUILD_LINE = /^\/\/ trl-build ([0-9a-f]{64})\n/;
-
-export const buildIdOf = (source: string): string => BUILD_LINE.exec(source)?.[1] ?? '';
+import { wrapModule } from '../system/code-cache-file';
 
 /**
  * The bundle compiled as Node compiles a CommonJS module (the same wrapper
@@ -19,10 +15,9 @@ export class BundleScript {
     source: string,
     cachedData?: Buffer,
   ) {
-    const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
     // Loaded here, not at the loader's start: a start without a cache never needs it.
     const { Script } = require('node:vm') as typeof import('node:vm');
-    this.script = new Script(wrapped, { filename: path, ...(cachedData ? { cachedData } : {}) });
+    this.script = new Script(wrapModule(source), { filename: path, ...(cachedData ? { cachedData } : {}) });
   }
 
   /** True when a cache was given and V8 refused it (another V8 build or other flags). */

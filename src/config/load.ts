@@ -18,7 +18,7 @@ export interface LoadedConfig {
 
 const SETTING_BY_ENV = new Map(CONFIG_KEYS.map((k) => [envNameOf(k), k]));
 /** TRL_* names that are not settings but are read elsewhere (the test harness; the packaged loader, boot/trld.ts). */
-const KNOWN_OTHER = new Set(['TRL_TEST_USER', 'TRL_TEST_DAEMON_ROOT', 'TRL_CODE_CACHE']);
+const KNOWN_OTHER = new Set(['TRL_TEST_USER', 'TRL_TEST_DAEMON_ROOT', 'TRL_CODE_CACHE_DIR']);
 
 /** Reads the settings: defaults < env file < TRL_* environment < flags. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, uid: number): LoadedConfig {

@@ -1,4 +1,5 @@
 import { httpToken, envFile, nonRoot, socketFile } from './access-checks';
+import { codeCaches } from './code-caches';
 import type { DoctorContext } from './context';
 import type { Check } from './result';
 import { defaultTimeout, logging, maxSessions, runtimeFiles } from './settings-checks';
@@ -7,7 +8,7 @@ import { userDaemon, userNotRoot, userSocket, userUnit, userUnitHardening } from
 import type { UserDoctorContext } from './user-instance';
 
 /** Every check, in report order. */
-export const CHECKS: Check<DoctorContext>[] = [nonRoot, envFile, socketFile, httpToken, logging, maxSessions, defaultTimeout, runtimeFiles, unitNotifyAccess, unitUmask, unitHardening, daemon];
+export const CHECKS: Check<DoctorContext>[] = [nonRoot, envFile, socketFile, httpToken, logging, maxSessions, defaultTimeout, runtimeFiles, unitNotifyAccess, unitUmask, unitHardening, codeCaches, daemon];
 
 /** `trl doctor --user`, in report order: the shared checks where they apply as they are, the user instance's own otherwise. */
 export const USER_CHECKS: Check<UserDoctorContext>[] = [
@@ -23,5 +24,6 @@ export const USER_CHECKS: Check<UserDoctorContext>[] = [
   unitNotifyAccess,
   unitUmask,
   userUnitHardening,
+  codeCaches,
   userDaemon,
 ];

@@ -1,5 +1,6 @@
 import { lstatSync, type Stats } from 'node:fs';
 import type { Config } from '../config/schema';
+import { inspectCodeCaches } from './code-caches';
 import { collectDaemonEnv, queryDaemon } from './daemon-probe';
 import { defaultRuntimePaths } from './runtime-paths';
 import { parseSettings, trlSettings } from './settings';
@@ -42,6 +43,8 @@ export interface DoctorContext {
   /** The daemon's own environment (unit Environment=/EnvironmentFile=, the running process): names → values; never printed. */
   daemonEnv: { source: string; env: Record<string, string> }[];
   runtimePaths: string[];
+  /** What trld and trl would do with their code caches; null when doctor does not run from the package. */
+  codeCaches: ReturnType<typeof inspectCodeCaches>;
 }
 
 /**
@@ -76,6 +79,7 @@ export async function gatherContext(opts: DoctorOptions, instance: Instance): Pr
     daemon,
     daemonEnv: collectDaemonEnv(unit, daemon),
     runtimePaths: opts.runtimePaths.length ? opts.runtimePaths : defaultRuntimePaths(unit),
+    codeCaches: inspectCodeCaches(opts.env),
   };
 }
 

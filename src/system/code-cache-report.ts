@@ -4,7 +4,7 @@
  * daemon's modules exist, so the handoff is a registry symbol, not an import.
  */
 export interface CodeCacheReport {
-  /** used: V8 took it; rejected: V8 refused it (another Node build or flags); stale: made for another trld build or Node; refused: not root's alone, or not a plain file; absent: none there; off: TRL_CODE_CACHE is empty. */
+  /** used: V8 took it; rejected: V8 refused it (another Node build or flags); stale: made for another trld build or Node; refused: not root's alone, or not a plain file; absent: none there; off: TRL_CODE_CACHE_DIR is empty. */
   state: 'used' | 'rejected' | 'stale' | 'refused' | 'absent' | 'off';
   path: string;
   /** Why it was not used, naming what to do. */

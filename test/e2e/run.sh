@@ -114,13 +114,14 @@ info "cold start in the box, connect to first answer (ms, 5 runs, sorted): $sort
 ready_line() { box journalctl -u trl.service -o cat --no-pager | grep '"trld ready"' | tail -n1; }
 expect "2b. postinst made the code cache /var/cache/trl/trld.cache, root:root 0644" "root:root 644" "$(box stat -c '%U:%G %a' /var/cache/trl/trld.cache)"
 expect "2b. the activated trld used it" used "$(jget r.code_cache <<<"$(ready_line)")"
-# The same starts without it (a drop-in empties TRL_CODE_CACHE), alternated, for the figure.
+expect "2b. and one of trl's (the CLI's), root:root 0644" "root:root 644" "$(box stat -c '%U:%G %a' /var/cache/trl/trl.cache)"
+# The same starts without it (a drop-in empties TRL_CODE_CACHE_DIR), alternated, for the figure.
 nocache=/run/systemd/system/trl.service.d/50-e2e-nocache.conf
 with=(); without=()
 for _ in 1 2 3 4; do
   for mode in with without; do
     fresh_limits
-    if [ "$mode" = without ]; then box sh -c "mkdir -p ${nocache%/*} && printf '[Service]\nEnvironment=TRL_CODE_CACHE=\n' >$nocache && systemctl daemon-reload"; fi
+    if [ "$mode" = without ]; then box sh -c "mkdir -p ${nocache%/*} && printf '[Service]\nEnvironment=TRL_CODE_CACHE_DIR=\n' >$nocache && systemctl daemon-reload"; fi
     box systemctl stop trl.service 2>/dev/null
     ms=$(probe "$PING" | jget r.ms)
     if [ "$mode" = with ]; then with+=("$ms"); else without+=("$ms"); box sh -c "rm -f $nocache && systemctl daemon-reload"; fi
@@ -134,11 +135,12 @@ box systemctl stop trl.service 2>/dev/null
 ping_ok "2b. with a code cache owned by trl, trld starts without it and answers"
 expect "2b. its ready line says refused" refused "$(jget r.code_cache <<<"$(ready_line)")"
 check "2b. the warning names the file and its owner" sh -c "'$boxdir/run.sh' journalctl -u trl.service -o cat --no-pager | grep 'V8 code cache not used' | tail -n1 | grep -q 'trld.cache is owned by uid'"
+check "2b. trl doctor fails its code cache line, naming the file and the fix" sh -c "'$boxdir/run.sh' trl doctor | grep -A1 '^FAIL  start-up code caches' | grep -q 'dpkg-reconfigure trl'"
 box chown root /var/cache/trl/trld.cache
 # Node upgraded: the package's trigger on /usr/bin/node makes a new cache.
-box rm -f /var/cache/trl/trld.cache
+box rm -f /var/cache/trl/trld.cache /var/cache/trl/trl.cache
 box sh -c 'dpkg-trigger --no-await /usr/bin/node && dpkg --triggers-only --pending' >/dev/null 2>&1
-expect "2b. the trigger on /usr/bin/node (a nodejs upgrade) makes the cache again" "root:root 644" "$(box stat -c '%U:%G %a' /var/cache/trl/trld.cache 2>&1)"
+expect "2b. the trigger on /usr/bin/node (a nodejs upgrade) makes both caches again" "root:root 644 root:root 644" "$(box stat -c '%U:%G %a' /var/cache/trl/trld.cache /var/cache/trl/trl.cache 2>&1 | tr '\n' ' ' | sed 's/ $//')"
 fresh_limits
 box systemctl stop trl.service 2>/dev/null
 ping_ok "2b. trld answers with the new cache"

@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 import { daemonIdentity } from '../helpers/launch';
 
@@ -17,6 +17,7 @@ const REPO = resolve(__dirname, '../../..');
 const isRoot = process.getuid!() === 0;
 let work = '';
 let lib = '';
+let goodDir = '';
 let good = '';
 const daemons: TestDaemon[] = [];
 
@@ -28,7 +29,9 @@ before(() => {
   lib = join(work, 'lib');
   const built = spawnSync(process.execPath, [join(REPO, 'packaging/bundle.mjs'), '--out', lib], { encoding: 'utf8' });
   assert.equal(built.status, 0, `bundle: ${built.stderr}`);
-  good = join(work, 'trld.cache');
+  goodDir = join(work, 'good');
+  mkdirSync(goodDir, { mode: 0o755 });
+  good = join(goodDir, 'trld.cache');
 });
 
 after(async () => {
@@ -36,11 +39,11 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** `trld --write-code-cache 3>FILE` as the daemon's user, as the postinst runs it. */
-function writeCache(file: string, fd3 = true): Promise<{ code: number | null; stderr: string }> {
+/** `trld --write-code-cache 3>FILE` (or trl's) as the daemon's user, as the postinst runs it. */
+function writeCache(file: string, fd3 = true, program = 'trld.js'): Promise<{ code: number | null; stderr: string }> {
   const out = openSync(file, 'w', 0o600);
   const id = daemonIdentity();
-  const child = spawn(process.execPath, [join(lib, 'trld.js'), '--write-code-cache'], {
+  const child = spawn(process.execPath, [join(lib, program), '--write-code-cache'], {
     cwd: '/',
     env: { PATH: '/usr/bin:/bin' },
     stdio: ['ignore', 'ignore', 'pipe', ...(fd3 ? [out] : [])],
@@ -60,8 +63,9 @@ function splitCache(text: Buffer): { header: Record<string, string>; data: Buffe
   return { header: JSON.parse(text.toString('utf8', first + 1, end)) as Record<string, string>, data: text.subarray(end + 1) };
 }
 
-async function startWith(cache: string): Promise<{ state: unknown; warning: string | undefined; d: TestDaemon }> {
-  const d = await TestDaemon.start({ entry: join(lib, 'trld.js'), env: { TRL_CODE_CACHE: cache } });
+/** trld started with TRL_CODE_CACHE_DIR=`dir` (its cache: `dir`/trld.cache). */
+async function startWith(dir: string): Promise<{ state: unknown; warning: string | undefined; d: TestDaemon }> {
+  const d = await TestDaemon.start({ entry: join(lib, 'trld.js'), env: { TRL_CODE_CACHE_DIR: dir } });
   daemons.push(d);
   const records = d.logRecords();
   const ready = records.find((r) => r.msg === 'trld ready');
@@ -82,7 +86,7 @@ test('trld --write-code-cache, run as the daemon\'s user, writes a cache for thi
   assert.equal(header.node, process.version);
   assert.match(header.build!, /^[0-9a-f]{64}$/);
   assert.ok(readFileSync(join(lib, 'trld-main.js'), 'utf8').startsWith(`// trl-build ${header.build}\n`), 'made for the bundle beside the loader');
-  const { state, warning } = await startWith(good);
+  const { state, warning } = await startWith(goodDir);
   assert.equal(state, 'used');
   assert.equal(warning, undefined);
 });
@@ -101,9 +105,8 @@ test('a cache anyone but root could have written is refused, named, and the daem
   const variant = (name: string, make: (path: string) => void): string => {
     const dir = join(work, name);
     mkdirSync(dir, { mode: 0o755 });
-    const path = join(dir, 'trld.cache');
-    make(path);
-    return path;
+    make(join(dir, 'trld.cache'));
+    return dir;
   };
   const cases: { name: string; path: string; why: RegExp }[] = [
     { name: 'owned by the daemon\'s user', path: variant('owner', (p) => (copyFileSync(good, p), chownSync(p, id.uid, id.gid))), why: /is owned by uid \d+, not root/ },
@@ -111,11 +114,11 @@ test('a cache anyone but root could have written is refused, named, and the daem
     { name: 'a symlink to a good cache', path: variant('link', (p) => symlinkSync(good, p)), why: /is a symbolic link/ },
     {
       name: 'in a directory of the daemon\'s user',
-      path: variant('dir', (p) => (copyFileSync(good, p), chownSync(join(p, '..'), id.uid, id.gid))),
+      path: variant('dir', (p) => (copyFileSync(good, p), chownSync(dirname(p), id.uid, id.gid))),
       why: /\/dir is owned by uid \d+, not root/,
     },
     { name: 'not a cache at all', path: variant('junk', (p) => writeFileSync(p, 'hello', { mode: 0o644 })), why: /is not a trld code cache/ },
-    { name: 'relative', path: 'var/cache/trl/trld.cache', why: /TRL_CODE_CACHE must be an absolute path/ },
+    { name: 'relative', path: 'var/cache/trl', why: /TRL_CODE_CACHE_DIR must be an absolute path/ },
   ];
   for (const c of cases) {
     const { state, warning } = await startWith(c.path);
@@ -125,13 +128,14 @@ test('a cache anyone but root could have written is refused, named, and the daem
   }
 });
 
-test('a cache made for another build, or one V8 refuses, is not used; none there and TRL_CODE_CACHE= start quietly', async (t) => {
+test('a cache made for another build, or one V8 refuses, is not used; none there and TRL_CODE_CACHE_DIR= start quietly', async (t) => {
   if (!isRoot) return t.skip('a cache must be root\'s: the test runner is not root');
   const { header, data } = splitCache(readFileSync(good));
   const withHeader = (name: string, h: object, data: Buffer): string => {
-    const p = join(work, name);
-    writeFileSync(p, Buffer.concat([Buffer.from(`trl-code-cache 1\n${JSON.stringify(h)}\n`), data]), { mode: 0o644 });
-    return p;
+    const dir = join(work, name);
+    mkdirSync(dir, { mode: 0o755 });
+    writeFileSync(join(dir, 'trld.cache'), Buffer.concat([Buffer.from(`trl-code-cache 1\n${JSON.stringify(h)}\n`), data]), { mode: 0o644 });
+    return dir;
   };
   let r = await startWith(withHeader('other-build', { ...header, build: 'f'.repeat(64) }, data));
   assert.equal(r.state, 'stale');
@@ -144,8 +148,55 @@ test('a cache made for another build, or one V8 refuses, is not used; none there
   r = await startWith(withHeader('garbage', header, garbage));
   assert.equal(r.state, 'rejected', 'V8 checks its data and refuses it');
   assert.match(r.warning ?? '', /V8 refused/);
-  r = await startWith(join(work, 'none', 'trld.cache'));
+  r = await startWith(join(work, 'none'));
   assert.deepEqual([r.state, r.warning], ['absent', undefined]);
   r = await startWith('');
   assert.deepEqual([r.state, r.warning], ['off', undefined]);
+});
+
+test('trl, the CLI, makes its own cache the same way and runs with it, or without it when it is not root\'s, saying nothing', async (t) => {
+  if (!isRoot) return t.skip('a cache must be root\'s: the test runner is not root');
+  const r = await writeCache(join(goodDir, 'trl.cache'), true, 'trl.js');
+  assert.equal(r.code, 0, r.stderr);
+  chmodSync(join(goodDir, 'trl.cache'), 0o644);
+  const { header } = splitCache(readFileSync(join(goodDir, 'trl.cache')));
+  assert.ok(readFileSync(join(lib, 'trl-main.js'), 'utf8').startsWith(`// trl-build ${header.build}\n`), 'made for the CLI bundle beside its loader');
+  const { d } = await startWith(goodDir);
+  const bad = join(work, 'cli-owner');
+  mkdirSync(bad, { mode: 0o755 });
+  copyFileSync(join(goodDir, 'trl.cache'), join(bad, 'trl.cache'));
+  chownSync(join(bad, 'trl.cache'), daemonIdentity().uid, daemonIdentity().gid);
+  for (const dir of [goodDir, bad, '']) {
+    const ping = spawnSync(process.execPath, [join(lib, 'trl.js'), '--socket', d.socketPath, 'ping'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', TRL_CODE_CACHE_DIR: dir } });
+    assert.equal(ping.status, 0, `${dir || 'off'}: ${ping.stderr}`);
+    assert.match(ping.stdout, /"version"/, dir || 'off');
+    assert.equal(ping.stderr, '', `${dir || 'off'}: the CLI says nothing of its cache`);
+  }
+});
+
+test('trl doctor, from the package\'s bundle, says whether both caches would be used, and what to do when not', async (t) => {
+  if (!isRoot) return t.skip('a cache must be root\'s: the test runner is not root');
+  // The CLI's cache, made by the test above (or here, when run alone).
+  if (!existsSync(join(goodDir, 'trl.cache'))) {
+    assert.equal((await writeCache(join(goodDir, 'trl.cache'), true, 'trl.js')).code, 0);
+    chmodSync(join(goodDir, 'trl.cache'), 0o644);
+  }
+  const doctor = (dir: string) => {
+    const r = spawnSync(process.execPath, [join(lib, 'trl.js'), 'doctor', '--json', '--unit', 'none', '--trl-env', 'none'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', TRL_CODE_CACHE_DIR: dir } });
+    const report = JSON.parse(r.stdout) as { checks: { id: string; status: string; detail: string; fix?: string }[] };
+    return report.checks.find((c) => c.id === 'code_caches')!;
+  };
+  let c = doctor(goodDir);
+  assert.equal(c.status, 'pass', c.detail);
+  assert.match(c.detail, /trld\.cache used by trld, .*trl\.cache used by trl/);
+  const planted = join(work, 'planted');
+  mkdirSync(planted, { mode: 0o755 });
+  copyFileSync(join(goodDir, 'trld.cache'), join(planted, 'trld.cache'));
+  chownSync(join(planted, 'trld.cache'), daemonIdentity().uid, daemonIdentity().gid);
+  c = doctor(planted);
+  assert.equal(c.status, 'fail');
+  assert.match(c.detail, /trld: .*trld\.cache is owned by uid \d+, not root/);
+  assert.match(c.detail, /trl\.cache is missing/);
+  assert.match(c.fix ?? '', /dpkg-reconfigure trl/);
+  assert.equal(doctor('').status, 'n/a');
 });

@@ -1,8 +1,15 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
+import type { CodeCacheReport } from './code-cache-report';
 
-/** Where the package's postinst stores the cache; TRL_CODE_CACHE overrides it, empty turns it off. */
-export const DEFAULT_CODE_CACHE = '/var/cache/trl/trld.cache';
+/** Where the package's postinst stores the caches; TRL_CODE_CACHE_DIR names another directory, empty turns them off. */
+const DEFAULT_CACHE_DIR = '/var/cache/trl';
+
+/** The cache file `name` (trld.cache, trl.cache): '' when turned off, relative when the setting is (startBundle refuses it). */
+export function cachePath(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.TRL_CODE_CACHE_DIR ?? DEFAULT_CACHE_DIR;
+  return dir === '' ? '' : `${dir.replace(/\/+$/, '')}/${name}`;
+}
 const MAGIC = 'trl-code-cache 1\n';
 /** A cache this large was not made by us (the bundle's is under 2 MiB). */
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -16,11 +23,37 @@ export interface CacheHeader {
 
 export const headerFor = (build: string): CacheHeader => ({ build, node: process.version, arch: process.arch });
 
+/** The first line of a bundle that can have a cache (trld-main.js, trl-main.js), written by packaging/bundle.mjs: a hash of the rest, naming this build. */
+const BUILD_LINE = /^\/\/ trl-build ([0-9a-f]{64})\n/;
+
+export const buildIdOf = (source: string): string => BUILD_LINE.exec(source)?.[1] ?? '';
+
+/** A bundle's source as Node wraps a CommonJS module: the text a cache is made from and checked against. */
+export const wrapModule = (source: string): string => `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+
 export function encodeCache(header: CacheHeader, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`), data]);
 }
 
 export type CacheRead = { state: 'found'; data: Buffer } | { state: 'absent' } | { state: 'refused' | 'stale'; reason: string };
+
+/** V8's verdict on a cache that passed every check here: the one reason only compiling can give. */
+export const rejectedReason = (path: string): string => `V8 refused ${path}: it was made by another build of Node or with other flags`;
+
+/**
+ * The cache at `cachePath` for the bundle at `bundle`, ready to compile with
+ * (its source and V8's data), or why there is none to use. `cachePath` ''
+ * means turned off.
+ */
+export function findCodeCache(bundle: string, cachePath: string): { source: string; data: Buffer } | CodeCacheReport {
+  const path = cachePath;
+  if (path === '') return { state: 'off', path };
+  if (!isAbsolute(path)) return { state: 'refused', path, reason: 'TRL_CODE_CACHE_DIR must be an absolute path' };
+  const source = readFileSync(bundle, 'utf8');
+  const found = readCodeCache(path, buildIdOf(source));
+  if (found.state === 'found') return { source, data: found.data };
+  return found.state === 'absent' ? { state: 'absent', path } : { state: found.state, path, reason: found.reason };
+}
 
 /**
  * Reads the cache for the bundle `build`, trusting it only as far as the
