@@ -4,6 +4,25 @@ import { join, resolve } from 'node:path';
 
 const REPO = resolve(__dirname, '../..');
 
+/** bench/NAME.c built (cc) into build/bench/NAME when missing or older than its source; the binary's path. */
+export function buildC(name: string): string {
+  const src = join(REPO, `bench/${name}.c`);
+  const bin = join(REPO, `build/bench/${name}`);
+  const mtime = (p: string) => {
+    try {
+      return statSync(p).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  if (mtime(bin) < mtime(src)) {
+    mkdirSync(join(REPO, 'build/bench'), { recursive: true });
+    const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', bin, src], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`cannot build ${src}: ${cc.stderr || cc.error}`);
+  }
+  return bin;
+}
+
 /**
  * The floor of every spawn figure: bench/floor.c, a small C program that
  * spawns `/bin/sh -c true` with posix_spawn, built here (cc) when missing or
@@ -29,21 +48,7 @@ export class Floor {
   }
 
   static start(): Floor {
-    const src = join(REPO, 'bench/floor.c');
-    const bin = join(REPO, 'build/bench/floor');
-    const mtime = (p: string) => {
-      try {
-        return statSync(p).mtimeMs;
-      } catch {
-        return -1;
-      }
-    };
-    if (mtime(bin) < mtime(src)) {
-      mkdirSync(join(REPO, 'build/bench'), { recursive: true });
-      const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', bin, src], { encoding: 'utf8' });
-      if (cc.status !== 0) throw new Error(`cannot build the floor (${src}): ${cc.stderr || cc.error}`);
-    }
-    return new Floor(spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    return new Floor(spawn(buildC('floor'), [], { stdio: ['pipe', 'pipe', 'inherit'] }));
   }
 
   private ask(line: string): Promise<number> {

@@ -17,7 +17,8 @@
  *   BENCH_INFO_ITER    iterations of the second, info-level latency run (default BENCH_ITER/2; 0 skips it)
  *   BENCH_FLOOD_CMD    the flood command (default: head -c $BENCH_FLOOD_BYTES /dev/zero | tr '\0' x)
  *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
- *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream,jsonbytes
+ *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream,jsonbytes,start
+ *   BENCH_START_RUNS   activated cold starts per variant in part "start" (default 10)
  *   BENCH_SPAWNERS     daemons side by side in parts 1-2, by TRL_SPAWNER (default native,child_process)
  *   BENCH_NODE_ARGS    extra node flags for the daemons, space-separated (e.g. --trace-gc; diagnostics)
  *   BENCH_DAEMON_LOG   a file each daemon's stdout (its log, --trace-gc lines) is appended to when it stops
@@ -33,6 +34,7 @@ import { TrlClient } from '../src/client/client';
 import { readMemory } from '../src/system/proc';
 import { procCpuTicks, startDaemon, type BenchDaemon } from './daemon';
 import { Floor } from './floor';
+import { formatStart, runStartBench } from './start';
 
 const REPO = resolve(__dirname, '../..');
 const num = (name: string, def: number) => {
@@ -51,7 +53,7 @@ const FLOODERS = num('BENCH_FLOODERS', 8);
 const PING_MS = num('BENCH_PING_MS', 2000);
 const PING_EVERY = num('BENCH_PING_EVERY', 5);
 const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
-const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream,jsonbytes').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream,jsonbytes,start').split(',').map((p) => p.trim()));
 const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS || '').split(/\s+/).filter(Boolean);
 /** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
@@ -616,6 +618,9 @@ async function main(): Promise<void> {
   if (PARTS.has('jsonbytes')) {
     spawnSync(process.execPath, [join(__dirname, 'json-bytes.js')], { stdio: 'inherit', env: { ...process.env, BENCH_JSON_BYTES_RUNS: process.env.BENCH_JSON_BYTES_RUNS || '7' } });
   }
+  // Issue 11's cold start on the host, against a C program started the same way.
+  const start = PARTS.has('start') ? await runStartBench(num('BENCH_START_RUNS', 10)) : null;
+  if (start) process.stdout.write(formatStart(start));
 
   const json = {
     date: new Date().toISOString(),
@@ -648,6 +653,7 @@ async function main(): Promise<void> {
     flood: fl && { ...fl, rss_fresh_vmrss: rssFresh },
     targets,
     stream,
+    start,
     elapsed_s: r2(elapsed),
   };
   const dir = process.env.BENCH_OUT_DIR || join(REPO, 'build/bench');

@@ -128,6 +128,12 @@ for _ in 1 2 3 4; do
   done
 done
 info "cold start in the box with the code cache / without (ms, 4 alternated runs each, sorted): $(printf '%s\n' "${with[@]}" | sort -n | tr '\n' ' ')/ $(printf '%s\n' "${without[@]}" | sort -n | tr '\n' ' ')"
+# The CLI's start, `trl ping` to a running trld, with its cache and without (alternated), beside bare node.
+fresh_limits
+probe "$PING" >/dev/null
+cli=$(box bash -c 'for _ in 1 2 3 4 5 6; do for m in with without node; do s=$(date +%s%N); case $m in with) runuser -u trl -- trl ping ;; without) runuser -u trl -- env TRL_CODE_CACHE_DIR= trl ping ;; node) runuser -u trl -- node -e 0 ;; esac >/dev/null; echo "$m $(( ($(date +%s%N) - s) / 100000 ))"; done; done')
+median_of() { grep "^$1 " <<<"$cli" | awk '{ print $2 / 10 }' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+info "trl ping in the box, median of 6 alternated (ms, runuser included): with its code cache $(median_of with), without $(median_of without), bare node -e 0 $(median_of node)"
 # A cache trl could have written is code trl could run inside the next trld: refused.
 fresh_limits
 box chown trl /var/cache/trl/trld.cache

@@ -1,50 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../helpers/launch';
 import { RawWire } from '../helpers/raw-wire';
+import { ACTIVATE, activate } from '../helpers/activate';
 
-// systemd-socket-activate (systemd 252 here) binds the socket, waits for the
-// first connection, then execs the program with LISTEN_FDS=1, LISTEN_PID and
-// LISTEN_FDNAMES. It has no --now and creates the socket 0644 root-owned, so
-// the tests chmod it to the 0600 that trl.socket sets.
-const ACTIVATE = '/usr/bin/systemd-socket-activate';
 const activationModule = resolve(__dirname, '../../src/system/socket-activation.js');
 const noActivate = !existsSync(ACTIVATE) && 'systemd-socket-activate not installed';
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/**
- * True once `sock` is listening. The file appears at bind(), before listen():
- * a connect in between is refused, so the path alone is not enough.
- * /proc/net/unix flags 00010000 is __SO_ACCEPTCON, set by listen().
- */
-function listening(sock: string): boolean {
-  return readFileSync('/proc/net/unix', 'utf8').split('\n').some((l) => {
-    const f = l.trim().split(/\s+/);
-    return f[7] === sock && (parseInt(f[3], 16) & 0x10000) !== 0;
-  });
-}
-
-/** Starts `argv` under systemd-socket-activate on `sock` and returns once it listens there (mode 0600). */
-async function activate(sock: string, argv: string[], env: string[] = []): Promise<ChildProcess> {
-  const args = ['-l', sock, '--fdname=trl', ...env.map((e) => `-E${e}`), ...argv];
-  const proc = spawn(ACTIVATE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.resume();
-  proc.stderr!.resume();
-  await waitFor(() => existsSync(sock) && listening(sock));
-  chmodSync(sock, 0o600);
-  return proc;
-}
 
 /** Sends one line and resolves with the first line of the answer (rejects after 10 s). */
 async function ask(sock: string, line: string): Promise<string> {
