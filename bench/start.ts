@@ -3,6 +3,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmS
 import { join, resolve } from 'node:path';
 import { activate, ACTIVATE } from '../test/helpers/activate';
 import { DAEMON_ENTRY, daemonIdentity, makePrivateDir } from '../test/helpers/launch';
+import { readMemory } from '../src/system/proc';
 import { buildC, Floor } from './floor';
 
 /**
@@ -22,8 +23,8 @@ export const START_TARGET_MS = 150;
 
 export interface StartFigures {
   runs: number;
-  /** Median, min and max ms from connect to the answer, per variant; null with the reason it was not measured. */
-  variants: Record<string, { median: number; min: number; max: number; ratio: number } | { skipped: string }>;
+  /** Median, min and max ms from connect to the answer, per variant, and VmRSS (MB) 1.5 s after the answer of one more start; or why it was not measured. */
+  variants: Record<string, { median: number; min: number; max: number; ratio: number; rss_mb: number | null } | { skipped: string }>;
 }
 
 interface Variant {
@@ -57,10 +58,12 @@ export async function runStartBench(runs: number): Promise<StartFigures | { skip
   }
   const floor = Floor.start();
   const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  const rss = new Map<string, number | null>();
   try {
     for (let i = 0; i < runs; i++) {
-      for (const v of variants) samples.get(v.name)!.push(await oneStart(floor, v, asUser));
+      for (const v of variants) samples.get(v.name)!.push((await oneStart(floor, v, asUser)).ms);
     }
+    for (const v of variants.slice(1)) rss.set(v.name, (await oneStart(floor, v, asUser, 1500)).rssMb);
   } finally {
     floor.close();
     if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
@@ -73,7 +76,7 @@ export async function runStartBench(runs: number): Promise<StartFigures | { skip
   const out: StartFigures['variants'] = {};
   for (const v of variants) {
     const s = samples.get(v.name)!;
-    out[v.name] = { median: r1(median(s)), min: r1(Math.min(...s)), max: r1(Math.max(...s)), ratio: r1(median(s) / floorMedian) };
+    out[v.name] = { median: r1(median(s)), min: r1(Math.min(...s)), max: r1(Math.max(...s)), ratio: r1(median(s) / floorMedian), rss_mb: rss.get(v.name) ?? null };
   }
   for (const [name, why] of Object.entries(skipped)) out[name] = { skipped: why };
   return { runs, variants: out };
@@ -81,14 +84,19 @@ export async function runStartBench(runs: number): Promise<StartFigures | { skip
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
-/** One activated start: connect to first answer, ms. */
-async function oneStart(floor: Floor, v: Variant, asUser: string[]): Promise<number> {
+/** One activated start: connect to first answer, ms; with `settleMs`, the started program's VmRSS (MB) that long after. */
+async function oneStart(floor: Floor, v: Variant, asUser: string[], settleMs = 0): Promise<{ ms: number; rssMb: number | null }> {
   const dir = makePrivateDir('trl-bench-start-');
   const isDaemon = v.argv[0] === process.execPath;
   const env = isDaemon ? [`TRL_SOCKET_PATH=${join(dir, 'own.sock')}`, `TRL_RUNTIME_DIR=${join(dir, 'run')}`, 'TRL_LOG_LEVEL=warn', `HOME=${dir}`, ...v.env] : v.env;
   const proc = await activate(join(dir, 'trl.sock'), [...asUser, ...v.argv], env);
   try {
-    return await floor.oneShot(join(dir, 'trl.sock'), PING);
+    const ms = await floor.oneShot(join(dir, 'trl.sock'), PING);
+    if (settleMs === 0) return { ms, rssMb: null };
+    await new Promise((r) => setTimeout(r, settleMs));
+    // systemd-socket-activate and setpriv exec: the pid is the program's.
+    const bytes = readMemory(proc.pid!)?.rss;
+    return { ms, rssMb: bytes === undefined ? null : r1(bytes / 1e6) };
   } finally {
     const exited = new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(null) : proc.once('exit', r)));
     proc.kill('SIGTERM');
@@ -124,7 +132,7 @@ export function formatStart(f: StartFigures | { skipped: string }): string {
   const lines = [`cold start on this host, socket activation, connect to first answer (ms, ${f.runs} alternated starts each; floor: bench/start-floor.c):`];
   for (const [name, v] of Object.entries(f.variants)) {
     if ('skipped' in v) lines.push(`  ${name.padEnd(50)} not measured: ${v.skipped}`);
-    else lines.push(`  ${name.padEnd(50)} median ${String(v.median).padStart(6)}  min ${String(v.min).padStart(6)}  max ${String(v.max).padStart(6)}  ${v.ratio}× floor`);
+    else lines.push(`  ${name.padEnd(50)} median ${String(v.median).padStart(6)}  min ${String(v.min).padStart(6)}  max ${String(v.max).padStart(6)}  ${`${v.ratio}× floor`.padEnd(12)}${v.rss_mb === null ? '' : `VmRSS 1.5 s after: ${v.rss_mb} MB`}`);
   }
   const pkg = Object.entries(f.variants).find(([name]) => name.includes('as the package'))?.[1];
   if (pkg && !('skipped' in pkg)) lines.push(`  target: the package's start ≤ ${START_TARGET_MS} ms on the host: median ${pkg.median} ms, ${pkg.median <= START_TARGET_MS ? 'met' : 'NOT met'}`);

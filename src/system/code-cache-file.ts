@@ -4,12 +4,6 @@ import type { CodeCacheReport } from './code-cache-report';
 
 /** Where the package's postinst stores the caches; TRL_CODE_CACHE_DIR names another directory, empty turns them off. */
 const DEFAULT_CACHE_DIR = '/var/cache/trl';
-
-/** The cache file `name` (trld.cache, trl.cache): '' when turned off, relative when the setting is (startBundle refuses it). */
-export function cachePath(name: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.TRL_CODE_CACHE_DIR ?? DEFAULT_CACHE_DIR;
-  return dir === '' ? '' : `${dir.replace(/\/+$/, '')}/${name}`;
-}
 const MAGIC = 'trl-code-cache 1\n';
 /** A cache this large was not made by us (the bundle's is under 2 MiB). */
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -22,6 +16,12 @@ export interface CacheHeader {
 }
 
 export const headerFor = (build: string): CacheHeader => ({ build, node: process.version, arch: process.arch });
+
+/** The cache file `name` (trld.cache, trl.cache): '' when turned off, relative when the setting is (findCodeCache refuses it). */
+export function cachePath(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.TRL_CODE_CACHE_DIR ?? DEFAULT_CACHE_DIR;
+  return dir === '' ? '' : `${dir.replace(/\/+$/, '')}/${name}`;
+}
 
 /** The first line of a bundle that can have a cache (trld-main.js, trl-main.js), written by packaging/bundle.mjs: a hash of the rest, naming this build. */
 const BUILD_LINE = /^\/\/ trl-build ([0-9a-f]{64})\n/;
@@ -41,12 +41,11 @@ export type CacheRead = { state: 'found'; data: Buffer } | { state: 'absent' } |
 export const rejectedReason = (path: string): string => `V8 refused ${path}: it was made by another build of Node or with other flags`;
 
 /**
- * The cache at `cachePath` for the bundle at `bundle`, ready to compile with
- * (its source and V8's data), or why there is none to use. `cachePath` ''
- * means turned off.
+ * The cache at `path` for the bundle at `bundle`, ready to compile with (its
+ * source and V8's data), or why there is none to use. `path` '' means
+ * turned off.
  */
-export function findCodeCache(bundle: string, cachePath: string): { source: string; data: Buffer } | CodeCacheReport {
-  const path = cachePath;
+export function findCodeCache(bundle: string, path: string): { source: string; data: Buffer } | CodeCacheReport {
   if (path === '') return { state: 'off', path };
   if (!isAbsolute(path)) return { state: 'refused', path, reason: 'TRL_CODE_CACHE_DIR must be an absolute path' };
   const source = readFileSync(bundle, 'utf8');
