@@ -96,7 +96,7 @@ async function oneStart(floor: Floor, v: Variant, asUser: string[], settleMs = 0
     await new Promise((r) => setTimeout(r, settleMs));
     // systemd-socket-activate and setpriv exec: the pid is the program's.
     const bytes = readMemory(proc.pid!)?.rss;
-    return { ms, rssMb: bytes === undefined ? null : r1(bytes / 1e6) };
+    return { ms, rssMb: bytes === undefined ? null : r1(bytes / (1024 * 1024)) };
   } finally {
     const exited = new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(null) : proc.once('exit', r)));
     proc.kill('SIGTERM');
