@@ -1,6 +1,7 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import type { CodeCacheReport } from './code-cache-report';
+import { readWhole } from './read-fd';
 
 /** Where the package's postinst stores the caches; TRL_CODE_CACHE_DIR names another directory, empty turns them off. */
 const DEFAULT_CACHE_DIR = '/var/cache/trl';
@@ -78,14 +79,7 @@ export function readCodeCache(path: string, build: string): CacheRead {
     if (st.uid !== 0) return { state: 'refused', reason: `${path} is owned by uid ${st.uid}, not root: remove it` };
     if ((st.mode & 0o022) !== 0) return { state: 'refused', reason: `${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}): remove it` };
     if (st.size > MAX_BYTES) return { state: 'refused', reason: `${path} is ${st.size} bytes, too large to be a cache of trld: remove it` };
-    const file = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, file, got, st.size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return parse(file.subarray(0, got), path, build);
+    return parse(readWhole(fd, st.size), path, build);
   } finally {
     closeSync(fd);
   }

@@ -1,7 +1,8 @@
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { ReportLogger } from './logger';
+import { readWhole } from './read-fd';
 import { UnsafePathError } from './runtime-dir';
 
 /** Start times are clock ticks since boot: decimal digits, as /proc prints them. */
@@ -62,14 +63,7 @@ export function readLedgerFile(path: string, uid: number, logger: ReportLogger):
       logger.warn({ path, bytes: st.size }, 'orphan ledger too large to be ours: ignored');
       return null;
     }
-    const buf = Buffer.alloc(st.size);
-    let at = 0;
-    while (at < buf.length) {
-      const n = readSync(fd, buf, at, buf.length - at, at);
-      if (n === 0) break;
-      at += n;
-    }
-    text = buf.subarray(0, at).toString('utf8');
+    text = readWhole(fd, st.size).toString('utf8');
   } finally {
     closeSync(fd);
   }
