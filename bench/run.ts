@@ -455,14 +455,15 @@ async function main(): Promise<void> {
   for (const spawner of SPAWNERS) daemons.push({ label: spawner, d: await startDaemon('warn', { TRL_SPAWNER: spawner, ...DAEMON_ENV }, { nodeArgs: NODE_ARGS }) });
   const d = daemons[0]!.d;
   const rssFresh = readMemory(d.pid)?.rss ?? NaN;
-  let lat: LatencyFigures | null = null;
+  /** One phase per spawner, each interleaved with the floor: a child_process daemon's forks between native's requests would load the machine under them. */
+  const lats: LatencyFigures[] = [];
   let tput: ThroughputFigures | null = null;
   let fl: FloodFigures | null = null;
   let info: LatencyFigures | null = null;
   try {
     if (PARTS.has('latency')) {
-      log(`exec.run true latency, ${ITER} iterations each (floor; one-shot and kept per spawner; interleaved)…`);
-      lat = await latency(daemons, floor, ITER);
+      log(`exec.run true latency, ${ITER} iterations each (per spawner in its own phase: floor, one-shot, kept; interleaved)…`);
+      for (const x of daemons) lats.push(await latency([x], floor, ITER));
     }
     if (INFO_ITER > 0 && PARTS.has('info')) {
       log(`exec.run true latency at the default log level (info), ${INFO_ITER} iterations…`);
@@ -488,7 +489,7 @@ async function main(): Promise<void> {
   }
 
   const targets: Target[] = [];
-  if (lat) {
+  for (const lat of lats) {
     for (const [label, l] of Object.entries(lat.daemons)) {
       for (const [style, dd] of [['kept connection', l.kept_ms], ['one-shot connection', l.oneshot_ms]] as const) {
         targets.push(
@@ -528,7 +529,7 @@ async function main(): Promise<void> {
   }
 
   const latRows = (level: string, l: LatencyFigures) => [
-    [`[${level}] floor: C posix_spawn sh -c true`, f2(l.floor_ms.median), f2(l.floor_ms.p99), '1.00×', '1.00×', f2(l.floor_ms.p99 / l.floor_ms.median)],
+    [`[${level}] floor (${Object.keys(l.daemons).join(', ')} phase): C posix_spawn sh -c true`, f2(l.floor_ms.median), f2(l.floor_ms.p99), '1.00×', '1.00×', f2(l.floor_ms.p99 / l.floor_ms.median)],
     ...Object.entries(l.daemons).flatMap(([label, x]) =>
       (
         [
@@ -554,16 +555,16 @@ async function main(): Promise<void> {
       .join(' ')} at end` + (busyBefore > 0.2 ? ' — NOT quiet: other processes compete, figures are noisier than usual' : ''),
   );
   out.push(`daemon log level: warn (TRL_LOG_LEVEL=warn, so logging does not dominate); the [info] rows are a second daemon at the default level`);
-  if (lat || info) {
-    const l0 = (lat ?? info)!;
+  if (lats.length > 0 || info) {
+    const l0 = (lats[0] ?? info)!;
     out.push('');
     out.push(`1. exec.run true, ${l0.iterations} iterations each, interleaved with the floor (bench/floor.c) in the same run (ms);`);
     out.push('   one-shot and kept: from a foreign client (bench/floor.c, C); "kept, TS client": through trl\'s TypeScript client, no target');
     const rows = [['', 'median', 'p99', 'median ratio', 'p99 ratio', 'p99/median']];
-    if (lat) rows.push(...latRows('warn', lat));
+    for (const lat of lats) rows.push(...latRows('warn', lat));
     if (info) rows.push(...latRows('info', info));
     out.push(pad(rows));
-    for (const [level, l] of [['warn', lat], ['info', info]] as const) {
+    for (const [level, l] of [...lats.map((x) => ['warn', x] as const), ['info', info] as const]) {
       if (!l) continue;
       for (const [label, x] of Object.entries(l.daemons)) {
         out.push(`   [${level}] ${label}: daemon CPU (its own process, user+sys) per exec.run ${f2(x.daemon_cpu_ms_per_exec)} ms; log bytes per exec.run ${x.log_bytes_per_exec}`);
@@ -634,20 +635,20 @@ async function main(): Promise<void> {
     settings: { DAEMON_ENV, SPAWNERS, PARTS: [...PARTS], ITER, TPUT_MS, TPUT_ROUNDS, INFLIGHT, FLOOD_MS, FLOOD_BYTES, FLOODERS, PING_MS, PING_EVERY, INFO_ITER },
     floor: 'bench/floor.c: posix_spawn of /bin/sh -c true, stdout and stderr on pipes',
     spawners: SPAWNERS,
-    exec_true: lat && {
+    exec_true: lats.map((lat) => ({
       ...lat,
       ratios: Object.fromEntries(
         Object.entries(lat.daemons).map(([label, x]) => [
           label,
           {
-            oneshot_median_ratio: r3(x.oneshot_ms.median / lat!.floor_ms.median),
-            kept_median_ratio: r3(x.kept_ms.median / lat!.floor_ms.median),
+            oneshot_median_ratio: r3(x.oneshot_ms.median / lat.floor_ms.median),
+            kept_median_ratio: r3(x.kept_ms.median / lat.floor_ms.median),
             oneshot_p99_over_median: r3(x.oneshot_ms.p99 / x.oneshot_ms.median),
             kept_p99_over_median: r3(x.kept_ms.p99 / x.kept_ms.median),
           },
         ]),
       ),
-    },
+    })),
     exec_true_info_level: info,
     throughput: tput,
     flood: fl && { ...fl, rss_fresh_vmrss: rssFresh },
