@@ -32,15 +32,14 @@ export const WRITE_DELAY_MS = 50;
  * event-loop turn). That holds per group: a write due for an older change
  * leaves out groups younger than WRITE_DELAY_MS and writes them when they
  * reach that age, so a stream of short commands causes no writes at all.
- * Start times are read at write time, not on the spawn
- * path. A daemon killed within WRITE_DELAY_MS of a spawn leaves that group
- * unrecorded; its processes still carry the session's marker, and a session
- * is written synchronously at its creation, so the sweep finds them by it.
- * A session stays recorded
- * until it is destroyed and no process carrying its marker is left, so the
- * sweep also finds what an already finished command daemonized. There is no
- * fsync on purpose: a crash of the daemon keeps the page cache, and a crash
- * of the machine ends every recorded process anyway.
+ * Start times are read at write time, not on the spawn path. A daemon
+ * killed within WRITE_DELAY_MS of a spawn leaves that group unrecorded; its
+ * processes still carry the session's marker, and a session is written
+ * synchronously at its creation, so the sweep finds them by it. A session
+ * stays recorded until it is destroyed and no process carrying its marker is
+ * left, so the sweep also finds what an already finished command
+ * daemonized. There is no fsync on purpose: a crash of the daemon keeps the
+ * page cache, and a crash of the machine ends every recorded process anyway.
  *
  * The directory must be the daemon user's own (runtime-dir.ts) and the file
  * too (ledger-file.ts): a ledger planted by someone else is refused, never

@@ -38,26 +38,25 @@ export function inspectorProblem(execArgv: readonly string[], env: NodeJS.Proces
 }
 
 /**
- * Whether Node's inspector is listening in this process, read from /proc:
- * before trld opens anything, a listening TCP socket among its descriptors
- * other than those systemd passed can only be the inspector (opened by a
- * SIGUSR1 that came before the listener above, or by a flag). node:inspector
- * would say so too, but loading it (and worker_threads with it) takes about
- * 6 ms of a cold start under a Node built without its code cache; it is the
- * fallback where /proc cannot be read.
+ * Whether Node's inspector is listening in this process. node:inspector
+ * says so, but loading it (and worker_threads with it) takes about 6 ms of a
+ * cold start under a Node built without its code cache, so it is asked only
+ * when /proc shows what the inspector would be: a listening TCP socket among
+ * trld's descriptors other than those systemd passed, before trld opened
+ * any (or when /proc cannot be read).
  */
 function inspectorListening(env: NodeJS.ProcessEnv): boolean {
+  const inspectorUrl = () => (require('node:inspector') as typeof import('node:inspector')).url() !== undefined;
   const passed = Number(env.LISTEN_PID) === process.pid ? Number(env.LISTEN_FDS) || 0 : 0;
   const sockets = new Set<string>();
   let fds: string[];
   try {
     fds = readdirSync('/proc/self/fd');
   } catch {
-    return (require('node:inspector') as typeof import('node:inspector')).url() !== undefined;
+    return inspectorUrl();
   }
   for (const name of fds) {
-    const fd = Number(name);
-    if (fd < 3 + passed) continue;
+    if (Number(name) < 3 + passed) continue;
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${name}`));
       if (m) sockets.add(m[1]!);
@@ -71,12 +70,12 @@ function inspectorListening(env: NodeJS.ProcessEnv): boolean {
     try {
       text = readFileSync(table, 'latin1');
     } catch {
-      continue;
+      return inspectorUrl();
     }
     // Columns: sl local_address rem_address st … inode (10th); st 0A = LISTEN.
     for (const line of text.split('\n')) {
       const f = line.trim().split(/\s+/);
-      if (f[3] === '0A' && sockets.has(f[9]!)) return true;
+      if (f[3] === '0A' && sockets.has(f[9]!)) return inspectorUrl();
     }
   }
   return false;

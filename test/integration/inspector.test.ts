@@ -55,3 +55,22 @@ test('trld refuses to run when the inspector was opened before its first line, w
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a TCP socket listening before trld\'s first line that is not the inspector does not stop it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trl-inspector-'));
+  try {
+    chmodSync(dir, 0o755);
+    const preload = join(dir, 'listen.js');
+    // No host: bound and listening before the preload returns (a host would be looked up first).
+    writeFileSync(preload, "require('node:net').createServer().listen(0).unref();\n", { mode: 0o644 });
+    const d = await TestDaemon.start({ nodeArgs: ['-r', preload] });
+    try {
+      const pong = await d.oneShot({ id: 'p', method: 'system.ping' });
+      assert.equal(pong.ok, true);
+    } finally {
+      await d.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
