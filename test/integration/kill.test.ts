@@ -1,7 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { sleep, waitFor, withDaemonAndClient, type TestDaemon } from '../helpers/daemon';
 import { argvOf, livePidsWithEnv, livePidsWithToken } from '../helpers/proc';
 import { listPids, readProcState } from '../../src/system/proc';
@@ -40,7 +39,6 @@ after(() => {
     stopHopper(t);
     killToken(t);
   }
-  setTimeout(() => tokens.forEach((t) => Object.values(hopperFiles(t)).forEach((f) => rmSync(f, { force: true }))), 500).unref();
 });
 
 async function session(): Promise<string> {

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -34,6 +34,7 @@ before(async () => {
 after(async () => {
   trl?.close();
   await daemon?.dispose();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
 interface Agent {

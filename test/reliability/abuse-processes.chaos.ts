@@ -184,7 +184,6 @@ test('escapees: a hopper and a non-dumpable double-forking setsid daemon against
       stopHopper(token);
       killToken(token);
       await d.dispose();
-      setTimeout(() => Object.values(hopperFiles(token)).forEach((f) => rmSync(f, { force: true })), 500).unref();
     }
   }
   figure(t, `escapees (no cgroup, ${native ? 'native' : 'child_process'} spawner; survived = still running after the stop)`, results);

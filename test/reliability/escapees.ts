@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { livePidsWithToken } from '../helpers/proc';
 
 /*
@@ -60,8 +60,20 @@ int main(int argc, char **argv) {
 export type EscapeeKind = keyof typeof SOURCES;
 
 let built: Record<string, string> | null = null;
+/** Hopper tokens handed out: their processes and files go when the test process exits. */
+const tokens = new Set<string>();
 
-/** Paths of the compiled programs. */
+// Whatever a test's outcome: no hopper outlives the run (its stop switch is
+// only removed once no process of its token is left), nor any file of one.
+process.on('exit', () => {
+  for (const token of tokens) {
+    killToken(token);
+    for (const f of Object.values(hopperFiles(token))) rmSync(f, { force: true });
+  }
+  if (built) rmSync(dirname(Object.values(built)[0]!), { recursive: true, force: true });
+});
+
+/** Paths of the compiled programs (removed when the test process exits). */
 export function escapees(): Record<EscapeeKind, string> {
   if (built) return built as Record<EscapeeKind, string>;
   const dir = mkdtempSync('/tmp/trl-escapees-');
@@ -78,6 +90,7 @@ export function escapees(): Record<EscapeeKind, string> {
 
 /** A hopper's heartbeat file (written by each generation) and its stop switch. */
 export function hopperFiles(token: string): { beat: string; stop: string } {
+  tokens.add(token);
   const beat = join('/tmp', `trl-hop-${token}`);
   return { beat, stop: `${beat}.stop` };
 }
