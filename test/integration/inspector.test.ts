@@ -42,35 +42,33 @@ test('trld refuses to run with the inspector already open (--inspect)', async ()
   assert.match(exit.stderr, /inspector is open/);
 });
 
-test('trld refuses to run when the inspector was opened before its first line, with no flag to tell (as a SIGUSR1 during Node\'s start would)', async () => {
+/** Runs `use` with Node's arguments that load `code` before trld's first line (a file the daemon's user can read). */
+async function withPreload(code: string, use: (nodeArgs: string[]) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'trl-inspector-'));
   try {
     chmodSync(dir, 0o755);
-    const preload = join(dir, 'open-inspector.js');
-    writeFileSync(preload, "require('node:inspector').open(0, '127.0.0.1');\n", { mode: 0o644 });
-    const exit = await runDaemonToExit({ nodeArgs: ['-r', preload] });
-    assert.equal(exit.code, 2);
-    assert.match(exit.stderr, /inspector is open/);
+    writeFileSync(join(dir, 'preload.js'), `${code}\n`, { mode: 0o644 });
+    await use(['-r', join(dir, 'preload.js')]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
 
-test('a TCP socket listening before trld\'s first line that is not the inspector does not stop it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trl-inspector-'));
-  try {
-    chmodSync(dir, 0o755);
-    const preload = join(dir, 'listen.js');
-    // No host: bound and listening before the preload returns (a host would be looked up first).
-    writeFileSync(preload, "require('node:net').createServer().listen(0).unref();\n", { mode: 0o644 });
-    const d = await TestDaemon.start({ nodeArgs: ['-r', preload] });
+test('trld refuses to run when the inspector was opened before its first line, with no flag to tell (as a SIGUSR1 during Node\'s start would)', () =>
+  withPreload("require('node:inspector').open(0, '127.0.0.1');", async (nodeArgs) => {
+    const exit = await runDaemonToExit({ nodeArgs });
+    assert.equal(exit.code, 2);
+    assert.match(exit.stderr, /inspector is open/);
+  }));
+
+// No host: bound and listening before the preload returns (a host would be looked up first).
+test('a TCP socket listening before trld\'s first line that is not the inspector does not stop it', () =>
+  withPreload("require('node:net').createServer().listen(0).unref();", async (nodeArgs) => {
+    const d = await TestDaemon.start({ nodeArgs });
     try {
       const pong = await d.oneShot({ id: 'p', method: 'system.ping' });
       assert.equal(pong.ok, true);
     } finally {
       await d.dispose();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
