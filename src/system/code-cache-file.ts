@@ -36,7 +36,7 @@ export function encodeCache(header: CacheHeader, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`), data]);
 }
 
-export type CacheRead = { state: 'found'; data: Buffer } | { state: 'absent' } | { state: 'refused' | 'stale'; reason: string };
+type CacheRead = { state: 'found'; made: Partial<CacheHeader>; data: Buffer } | { state: 'absent' } | { state: 'refused'; reason: string };
 
 /** V8's verdict on a cache that passed every check here: the one reason only compiling can give. */
 export const rejectedReason = (path: string): string => `V8 refused ${path}: it was made by another build of Node or with other flags`;
@@ -49,20 +49,26 @@ export const rejectedReason = (path: string): string => `V8 refused ${path}: it 
 export function findCodeCache(bundle: string, path: string): { source: string; data: Buffer } | CodeCacheReport {
   if (path === '') return { state: 'off', path };
   if (!isAbsolute(path)) return { state: 'refused', path, reason: 'TRL_CODE_CACHE_DIR must be an absolute path' };
+  const found = readCodeCache(path);
+  if (found.state === 'absent') return { state: 'absent', path };
+  if (found.state === 'refused') return { state: 'refused', path, reason: found.reason };
+  // The bundle is read only for a cache worth using: without one, Node reads it as it runs it.
   const source = readFileSync(bundle, 'utf8');
-  const found = readCodeCache(path, buildIdOf(source));
-  if (found.state === 'found') return { source, data: found.data };
-  return found.state === 'absent' ? { state: 'absent', path } : { state: found.state, path, reason: found.reason };
+  const { made } = found;
+  const want = headerFor(buildIdOf(source));
+  if (made.build !== want.build) return { state: 'stale', path, reason: `${path} was made for another build of trld` };
+  if (made.node !== want.node || made.arch !== want.arch) return { state: 'stale', path, reason: `${path} was made for Node ${made.node} (${made.arch}), this is ${want.node} (${want.arch})` };
+  return { source, data: found.data };
 }
 
 /**
- * Reads the cache for the bundle `build`, trusting it only as far as the
+ * Reads a cache and what it was made for, trusting it only as far as the
  * code it speeds up: a V8 code cache is code, so it must be root's alone
  * like /usr/lib/trl. Every directory above it root's and writable by no one
  * else (unless sticky), no symlink on the way, the file a plain root file
  * mode ≤ 0644; anything else is refused with the reason, never read.
  */
-export function readCodeCache(path: string, build: string): CacheRead {
+function readCodeCache(path: string): CacheRead {
   const unsafe = unsafeDirs(path);
   if (unsafe) return { state: 'refused', reason: unsafe };
   let fd: number;
@@ -79,13 +85,13 @@ export function readCodeCache(path: string, build: string): CacheRead {
     if (st.uid !== 0) return { state: 'refused', reason: `${path} is owned by uid ${st.uid}, not root: remove it` };
     if ((st.mode & 0o022) !== 0) return { state: 'refused', reason: `${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}): remove it` };
     if (st.size > MAX_BYTES) return { state: 'refused', reason: `${path} is ${st.size} bytes, too large to be a cache of trld: remove it` };
-    return parse(readWhole(fd, st.size), path, build);
+    return parse(readWhole(fd, st.size), path);
   } finally {
     closeSync(fd);
   }
 }
 
-function parse(file: Buffer, path: string, build: string): CacheRead {
+function parse(file: Buffer, path: string): CacheRead {
   const end = file.indexOf(10, MAGIC.length);
   if (!file.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC)) || end < 0) return { state: 'refused', reason: `${path} is not a trld code cache: remove it` };
   let made: Partial<CacheHeader>;
@@ -94,10 +100,7 @@ function parse(file: Buffer, path: string, build: string): CacheRead {
   } catch {
     return { state: 'refused', reason: `${path} has a damaged header: remove it` };
   }
-  const want = headerFor(build);
-  if (made.build !== want.build) return { state: 'stale', reason: `${path} was made for another build of trld` };
-  if (made.node !== want.node || made.arch !== want.arch) return { state: 'stale', reason: `${path} was made for Node ${made.node} (${made.arch}), this is ${want.node} (${want.arch})` };
-  return { state: 'found', data: file.subarray(end + 1) };
+  return { state: 'found', made, data: file.subarray(end + 1) };
 }
 
 /** Why a directory above `path` could let someone other than root replace it, or null. */
