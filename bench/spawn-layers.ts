@@ -4,7 +4,7 @@
  * each layer is measured under the same machine noise:
  *
  *   floor    posix_spawn of `/bin/sh -c true`, two pipes (the C program)
- *   raw      the addon: clone on a worker thread, 4 socket pairs, exit via pidfd; fds closed at once
+ *   raw      the addon: clone on the loop's thread, 4 socket pairs, exit via pidfd; fds closed at once
  *   spawner  nativeSpawner: the same plus a net.Socket per fd, waiting for the 3 read ends to close
  *   wrapped  the spawner running the daemon's EXIT-trap wrapper (state written with `export -p` on fd 3)
  *
@@ -28,13 +28,11 @@ async function main(): Promise<void> {
 
   const raw = (): Promise<number> => {
     const t0 = performance.now();
-    return new Promise((resolve, reject) =>
-      addon.spawn('/bin/sh', ['/bin/sh', '-c', 'true'], envp, '/', [], null, null, (err, r) => {
-        if (err || !r) return reject(err);
-        for (const fd of r.fds) closeSync(fd);
-        addon.watchExit(r.pidfd, () => resolve(performance.now() - t0));
-      }),
-    );
+    return new Promise((resolve, reject) => {
+      const r = addon.spawn('/bin/sh', ['/bin/sh', '-c', 'true'], envp, '/', [], null, null, (err) => err && reject(err));
+      for (const fd of r.fds) closeSync(fd);
+      addon.watchExit(r.pidfd, () => resolve(performance.now() - t0));
+    });
   };
   const viaSpawner = async (args: string[]): Promise<number> => {
     const t0 = performance.now();

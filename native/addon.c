@@ -2,7 +2,8 @@
  * trl_native: the daemon's native process layer (N-API, C). Exports
  *   harden()                                  not dumpable, RLIMIT_CORE 0
  *   spawn(file, argv, envp, cwd, rlimits, user, cgroup, cb[, pty])
- *                                             cb(err, {pid, pidfd, fds, cgroupRefusal})
+ *                                             → {pid, pidfd, fds, cgroupRefusal}, or throws
+ *                                             cb(err|null) once the child exec'd or failed before
  *                                             user: null or {uid, gid, groups}
  *                                             cgroup: null or the leaf's directory
  *                                             pty: {cols, rows}: fds[0] is the master, fds[1..2] -1
@@ -19,46 +20,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static void execute(napi_env env, void *data) {
-  (void)env;
-  trl_spawn_execute(data);
-}
-
-static void complete(napi_env env, napi_status status, void *data) {
-  struct trl_spawn_job *job = data;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value callback, undefined, argv[2], ignored;
-  napi_get_reference_value(env, job->callback, &callback);
-  napi_get_undefined(env, &undefined);
-  napi_get_null(env, &argv[0]);
-  argv[1] = undefined;
-  if (status != napi_ok && job->pid < 0 && job->err == 0) job->err = ECANCELED;
-  if (job->pid < 0) {
-    argv[0] = trl_errno_error(env, job->err, job->err_step ? job->err_step : "spawn");
-  } else {
-    napi_value result, v, fds;
-    napi_create_object(env, &result);
-    napi_create_int32(env, job->pid, &v);
-    napi_set_named_property(env, result, "pid", v);
-    napi_create_int32(env, job->pidfd, &v);
-    napi_set_named_property(env, result, "pidfd", v);
-    napi_create_array_with_length(env, TRL_STDIO_COUNT, &fds);
-    for (int i = 0; i < TRL_STDIO_COUNT; i++) {
-      napi_create_int32(env, job->parent_fd[i], &v);
-      napi_set_element(env, fds, i, v);
-    }
-    napi_set_named_property(env, result, "fds", fds);
-    if (job->cgroup_refusal) napi_create_int32(env, job->cgroup_refusal, &v);
-    else napi_get_null(env, &v);
-    napi_set_named_property(env, result, "cgroupRefusal", v);
-    argv[1] = result;
+/* The object spawn returns: the child runs; whether it reached exec comes later. */
+static napi_value started(napi_env env, struct trl_spawn_job *job) {
+  napi_value result, v, fds;
+  napi_create_object(env, &result);
+  napi_create_int32(env, job->pid, &v);
+  napi_set_named_property(env, result, "pid", v);
+  napi_create_int32(env, job->pidfd, &v);
+  napi_set_named_property(env, result, "pidfd", v);
+  napi_create_array_with_length(env, TRL_STDIO_COUNT, &fds);
+  for (int i = 0; i < TRL_STDIO_COUNT; i++) {
+    napi_create_int32(env, job->parent_fd[i], &v);
+    napi_set_element(env, fds, i, v);
   }
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
-  trl_spawn_release(job);
-  napi_call_function(env, undefined, callback, 2, argv, &ignored);
-  napi_close_handle_scope(env, scope);
+  napi_set_named_property(env, result, "fds", fds);
+  if (job->cgroup_refusal) napi_create_int32(env, job->cgroup_refusal, &v);
+  else napi_get_null(env, &v);
+  napi_set_named_property(env, result, "cgroupRefusal", v);
+  return result;
 }
 
 napi_value trl_spawn(napi_env env, napi_callback_info info) {
@@ -72,6 +51,7 @@ napi_value trl_spawn(napi_env env, napi_callback_info info) {
   struct trl_spawn_job *job = calloc(1, sizeof *job);
   if (!job) return trl_throw_errno(env, ENOMEM, "spawn");
   for (int i = 0; i < TRL_STDIO_COUNT; i++) job->parent_fd[i] = job->child_fd[i] = -1;
+  job->exec_report = job->exec_report_child = -1;
   job->pid = -1;
   job->pty_slave = -1;
   napi_value no_pty;
@@ -87,12 +67,23 @@ napi_value trl_spawn(napi_env env, napi_callback_info info) {
     trl_spawn_release(job);
     return NULL;
   }
-  napi_value name;
-  napi_create_string_utf8(env, "trl.spawn", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, args[7], 1, &job->callback);
-  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, args[7], &type) != napi_ok || type != napi_function) {
+    trl_spawn_release(job);
+    napi_throw_type_error(env, NULL, "spawn: the callback must be a function");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  if (trl_spawn_start(loop, job) < 0) {
+    napi_value error = trl_errno_error(env, job->err, job->err_step ? job->err_step : "spawn");
+    trl_spawn_dispose(job);
+    napi_throw(env, error);
+    return NULL;
+  }
+  napi_value result = started(env, job);
+  trl_exec_report_start(env, job, args[7]);
+  return result;
 }
 
 static napi_value init(napi_env env, napi_value exports) {

@@ -4,11 +4,11 @@
  * trld instead of PID 1, so it keeps a parent link that its own process
  * cannot cut, whatever it does to its session, group or environment.
  *
- * Commands are cloned on libuv worker threads and are children of those
- * threads; the kernel hands an orphan to the subreaper's first live thread,
- * the main one. So the main thread's children are exactly the adopted ones
- * (the daemon forks nothing else in native mode), listed by JavaScript from
- * /proc/<pid>/task/<pid>/children. The adopted must be reaped by trld: on
+ * The kernel hands an orphan to the subreaper's first live thread, the main
+ * one, which also clones the commands' leaders; JavaScript lists the main
+ * thread's children from /proc/<pid>/task/<pid>/children and leaves the
+ * leaders out by pid (the daemon forks nothing else in native mode), so the
+ * rest are the adopted. The adopted must be reaped by trld: on
  * SIGCHLD, reapChild for each, without an fd per process (a command could
  * leave thousands).
  */

@@ -71,7 +71,7 @@ static int is_kernel_refusal(int err) {
   return err == ENOSYS || err == EINVAL || err == E2BIG || err == EOPNOTSUPP;
 }
 
-int trl_clone_into_cgroup(struct trl_spawn_job *job, void *stack, size_t stack_size, int *pidfd) {
+int trl_clone_into_cgroup(struct trl_spawn_job *job, unsigned long flags, void *stack, size_t stack_size, int *pidfd) {
   if (__atomic_load_n(&kernel_refuses, __ATOMIC_RELAXED)) {
     errno = EOPNOTSUPP;
     return -1;
@@ -81,7 +81,7 @@ int trl_clone_into_cgroup(struct trl_spawn_job *job, void *stack, size_t stack_s
   int dirfd = open(job->cgroup_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dirfd < 0) return -1;
   struct trl_clone_args args = {
-      .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
+      .flags = flags | CLONE_INTO_CGROUP,
       .pidfd = (uint64_t)(uintptr_t)pidfd,
       .exit_signal = 0, /* see spawn.c: no SIGCHLD for a leader */
       .stack = (uint64_t)(uintptr_t)stack,
@@ -99,6 +99,7 @@ int trl_clone_into_cgroup(struct trl_spawn_job *job, void *stack, size_t stack_s
   errno = err;
   return -1;
 #else
+  (void)flags;
   (void)stack;
   (void)stack_size;
   (void)pidfd;

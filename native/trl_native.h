@@ -6,13 +6,17 @@
 #include <stddef.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <uv.h>
 
 #define TRL_STDIO_COUNT 4 /* stdin, stdout, stderr, state pipe on fd 3 */
+#define TRL_EXEC_REPORT_FD 4 /* the child's end of the exec report: closes at exec or exit */
 #define TRL_MAX_RLIMITS 16
 #define TRL_MAX_GROUPS 64
 
 /* Everything the child needs, prepared by the parent before clone: the child
- * shares the parent's memory until exec and must not allocate. */
+ * shares the parent's memory until exec and must not allocate. The job and
+ * the child's stack are kept until the exec report says the child is done
+ * with that memory. */
 struct trl_spawn_job {
   char *file;
   char **argv;
@@ -40,28 +44,48 @@ struct trl_spawn_job {
   int pty_slave;
   int child_fd[TRL_STDIO_COUNT];  /* the child's ends, moved onto 0..3 */
   int parent_fd[TRL_STDIO_COUNT]; /* the daemon's ends */
+  /* A close-on-exec pipe: the child holds the write end (on fd 4), the
+   * daemon polls the read end; its EOF means the child exec'd or exited. */
+  int exec_report_child;
+  int exec_report;
   /* Written by the child when a step before exec (or exec) fails. */
   int child_errno;
   const char *child_step;
+  void *stack;
   /* Results for the parent. */
   int pid;
   int pidfd;
   int err;
   const char *err_step;
+  /* Told of the exec report on the event loop (exec_report.c). */
+  uv_poll_t poll;
+  int poll_ready; /* initialised: the job goes with the handle's close */
+  napi_env env;
   napi_ref callback;
-  napi_async_work work;
+  napi_async_context context;
 };
 
-/* child.c: runs in the vfork-like child; returns only on failure. */
+/* child.c: runs in the child until exec; returns only on failure. */
 int trl_child_main(void *arg);
 
-/* spawn.c: the parent side, off the JavaScript thread. */
-void trl_spawn_execute(struct trl_spawn_job *job);
+/* spawn.c: the parent side, on the event loop's thread; 0, or -1 with
+ * job->err and job->err_step set and every fd made for the child closed.
+ * Either way the caller ends with trl_spawn_dispose or the exec report. */
+int trl_spawn_start(uv_loop_t *loop, struct trl_spawn_job *job);
 void trl_spawn_release(struct trl_spawn_job *job);
 
-/* clone3.c: the child started in job->cgroup_dir; -1 with errno when the
+/* exec_report.c: the report's poll is made before the clone (init), so that
+ * nothing can fail once a child runs in our memory; start calls back once
+ * the child exec'd (null) or failed before (an errno error), then the job
+ * is released. dispose: a job whose child never started. */
+int trl_exec_report_init(uv_loop_t *loop, struct trl_spawn_job *job);
+void trl_exec_report_start(napi_env env, struct trl_spawn_job *job, napi_value callback);
+void trl_spawn_dispose(struct trl_spawn_job *job);
+
+/* clone3.c: the child started in job->cgroup_dir (flags: spawn.c's, with
+ * CLONE_VM and CLONE_PIDFD); -1 with errno when the
  * kernel refuses (job->cgroup_refusal set when it lacks the feature). */
-int trl_clone_into_cgroup(struct trl_spawn_job *job, void *stack, size_t stack_size, int *pidfd);
+int trl_clone_into_cgroup(struct trl_spawn_job *job, unsigned long flags, void *stack, size_t stack_size, int *pidfd);
 
 napi_value trl_spawn(napi_env env, napi_callback_info info);
 napi_value trl_watch_exit(napi_env env, napi_callback_info info);

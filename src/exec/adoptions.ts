@@ -19,6 +19,8 @@ const CLOSED_KEPT = 256;
 /**
  * The orphans the daemon adopts as child subreaper (native/adopt.c): what a
  * command's tree leaves running when its leader, or an adopted process, ends.
+ * The leaders are the daemon's children as well and are left out by pid
+ * (told by the spawner from clone to reaping).
  * An adopted process is tagged with the session its marker names; one whose
  * environment cannot be read (non-dumpable, or cleared) with the owners of
  * what ended and handed it over: a leader (told by `ended`) or an adopted
@@ -36,6 +38,8 @@ export class Adoptions implements Adopter {
   /** SIGCHLD came since the last look: an adopted process may have ended (a leader's end sends none). */
   private childEnded = false;
   private readonly closed = new Set<string>();
+  /** The commands' leaders: the daemon's children too (cloned on its main thread), never adopted. */
+  private readonly leaders = new Set<number>();
   /** Read again from offset 0 on each look: one pread, no open and close per command. */
   private listing = Buffer.allocUnsafe(4096);
 
@@ -59,6 +63,15 @@ export class Adoptions implements Adopter {
       adoptions.ended([]);
     });
     return adoptions;
+  }
+
+  /** A leader was cloned; ended once it is reaped (before that it is in the children list, after it no more). */
+  leaderStarted(pid: number): void {
+    this.leaders.add(pid);
+  }
+
+  leaderEnded(pid: number): void {
+    this.leaders.delete(pid);
   }
 
   /** A process of these owners has ended: what it left is looked at once this turn of the event loop is done. */
@@ -146,11 +159,11 @@ export class Adoptions implements Adopter {
       const c = this.listing[i]!;
       if (c >= 0x30 && c <= 0x39) pid = pid * 10 + (c - 0x30);
       else if (pid > 0) {
-        pids.push(pid);
+        if (!this.leaders.has(pid)) pids.push(pid);
         pid = 0;
       }
     }
-    if (pid > 0) pids.push(pid);
+    if (pid > 0 && !this.leaders.has(pid)) pids.push(pid);
     return pids;
   }
 }

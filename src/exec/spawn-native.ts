@@ -1,7 +1,7 @@
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
-import type { NativeAddon, NativeErrnoError } from '../native/addon';
+import type { NativeAddon, NativeErrnoError, NativeStarted } from '../native/addon';
 import { Adoptions } from './adoptions';
 import type { Rlimit } from './limits';
 import { terminalStdio } from './pty/master';
@@ -43,17 +43,20 @@ function spawnError(err: NativeErrnoError, file: string, args: string[]): NodeJS
 
 /**
  * Commands started by the native process layer: clone with CLONE_VM |
- * CLONE_VFORK | CLONE_PIDFD on a worker thread (the event loop never waits
- * for an exec, and the daemon's memory is not copied), the child a session
- * leader with stdio and the state pipe on fds 0..3 and nothing else open;
- * with a command user, its groups, gid and uid, no ambient capabilities and
- * no_new_privs; its rlimits set and, with a cgroup leaf, started in it
- * (clone3 CLONE_INTO_CGROUP; where the kernel refuses, the child writes
- * itself into the leaf's cgroup.procs before exec, said once at debug level).
- * The exit is learned through the pidfd, which also reaps exactly this child.
- * With `adopt`, the daemon becomes child subreaper and the leader one too
- * (set in the child): an orphan stays under the leader while it runs, and
- * under the daemon after it ended, tagged with the leader's owner (Adoptions).
+ * CLONE_PIDFD on the event loop's thread without waiting for the exec (the
+ * daemon's memory is not copied; the child reports reaching exec, or the
+ * step that failed before it, through a close-on-exec pipe), the child a
+ * session leader with stdio and the state pipe on fds 0..3 and nothing else
+ * open; with a command user, its groups, gid and uid, no ambient
+ * capabilities and no_new_privs; its rlimits set and, with a cgroup leaf,
+ * started in it (clone3 CLONE_INTO_CGROUP; where the kernel refuses, the
+ * child writes itself into the leaf's cgroup.procs before exec, said once at
+ * debug level). The streams are made while the child gets to its exec; the
+ * promise settles once it got there. The exit is learned through the pidfd,
+ * which also reaps exactly this child. With `adopt`, the daemon becomes
+ * child subreaper and the leader one too (set in the child): an orphan stays
+ * under the leader while it runs, and under the daemon after it ended,
+ * tagged with the leader's owner (Adoptions).
  */
 export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog, opts: { adopt?: boolean } = {}): Spawner {
   let refusalSaid = false;
@@ -62,34 +65,48 @@ export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog, opts: { adop
     new Promise<SpawnedProcess>((resolve, reject) => {
       const envp = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
       const argv = [spec.file, ...spec.args];
+      let proc: SpawnedProcess | undefined;
+      let started: NativeStarted;
       try {
-        addon.spawn(spec.file, argv, envp, spec.cwd, flatRlimits(spec.rlimits), spec.user ?? null, spec.cgroupDir ?? null, (err, started) => {
-          if (err || !started) return reject(spawnError(err ?? Object.assign(new Error('no result'), { errno: 0, syscall: 'spawn' }), spec.file, spec.args));
-          if (started.cgroupRefusal !== null && !refusalSaid) {
-            refusalSaid = true;
-            const errno = ERRNO_NAMES.get(started.cgroupRefusal) ?? `E${started.cgroupRefusal}`;
-            log?.debug({ errno }, 'clone3 CLONE_INTO_CGROUP refused by the kernel: each command enters its cgroup from its child before exec');
+        started = addon.spawn(spec.file, argv, envp, spec.cwd, flatRlimits(spec.rlimits), spec.user ?? null, spec.cgroupDir ?? null, (err) => {
+          if (!err) {
+            if (proc) resolve(proc);
+            return;
           }
-          try {
-            resolve(wrap(addon, started.pid, started.pidfd, started.fds, spec.pty !== undefined, () => spec.owner !== undefined && adoptions?.ended([spec.owner])));
-          } catch (wrapErr) {
-            abandon(addon, started.pidfd, started.fds);
-            reject(wrapErr);
-          }
+          // It exited 127 before exec; its pidfd's watch reaps it.
+          if (proc) for (const stream of [proc.stdin, proc.stdout, proc.stderr, proc.state]) stream.destroy();
+          reject(spawnError(err, spec.file, spec.args));
         }, spec.pty);
       } catch (err) {
+        if (typeof (err as Partial<NativeErrnoError>).errno === 'number') return reject(spawnError(err as NativeErrnoError, spec.file, spec.args));
         // A NUL byte in an argument or the environment, as child_process refuses it.
-        reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
+        return reject(Object.assign(new Error(`spawn ${spec.file}: ${(err as Error).message}`), { code: 'ERR_INVALID_ARG_VALUE' }));
+      }
+      adoptions?.leaderStarted(started.pid);
+      if (started.cgroupRefusal !== null && !refusalSaid) {
+        refusalSaid = true;
+        const errno = ERRNO_NAMES.get(started.cgroupRefusal) ?? `E${started.cgroupRefusal}`;
+        log?.debug({ errno }, 'clone3 CLONE_INTO_CGROUP refused by the kernel: each command enters its cgroup from its child before exec');
+      }
+      const ended = (): void => {
+        adoptions?.leaderEnded(started.pid);
+        if (spec.owner !== undefined) adoptions?.ended([spec.owner]);
+      };
+      try {
+        proc = wrap(addon, started.pid, started.pidfd, started.fds, spec.pty !== undefined, ended);
+      } catch (wrapErr) {
+        abandon(addon, started.pidfd, started.fds, ended);
+        reject(wrapErr);
       }
     });
   return Object.assign(spawner, { setsUpChild: true }, adoptions ? { adopted: adoptions } : {});
 }
 
 /** A child we cannot hand over: killed through its pidfd and reaped, its fds closed. */
-function abandon(addon: NativeAddon, pidfd: number, fds: number[]): void {
+function abandon(addon: NativeAddon, pidfd: number, fds: number[], ended: () => void): void {
   for (const fd of fds) {
     try {
-      closeSync(fd);
+      if (fd >= 0) closeSync(fd);
     } catch {
       /* already wrapped and closed */
     }
@@ -97,7 +114,7 @@ function abandon(addon: NativeAddon, pidfd: number, fds: number[]): void {
   try {
     addon.sendSignal(pidfd, constants.signals.SIGKILL);
   } finally {
-    addon.watchExit(pidfd, () => {});
+    addon.watchExit(pidfd, ended);
   }
 }
 

@@ -3,6 +3,12 @@ import { join } from 'node:path';
 /** The native process layer's exports (native/addon.c). */
 export interface NativeAddon {
   harden(): { dumpable_off: boolean; core_limit_zero: boolean };
+  /**
+   * Starts the child (it runs when this returns) or throws a NativeErrnoError
+   * (socketpair, pipe2, clone). `onExec` comes once the child exec'd (null)
+   * or failed before (its errno and the step); a child that failed has
+   * exited 127 and is reaped through its pidfd like any other.
+   */
   spawn(
     file: string,
     argv: string[],
@@ -12,14 +18,10 @@ export interface NativeAddon {
     user: { uid: number; gid: number; groups: number[] } | null,
     /** The command's cgroup leaf directory: the child starts in it. */
     cgroup: string | null,
-    /** cgroupRefusal: the errno with which the kernel refused CLONE_INTO_CGROUP (the child entered the leaf itself), else null. */
-    callback: (
-      err: NativeErrnoError | null,
-      result?: { pid: number; pidfd: number; fds: [number, number, number, number]; cgroupRefusal: number | null },
-    ) => void,
+    onExec: (err: NativeErrnoError | null) => void,
     /** A terminal instead of socket pairs on 0..2: fds[0] is its master, fds[1] and fds[2] are -1. */
     pty?: { cols: number; rows: number },
-  ): void;
+  ): NativeStarted;
   /** Sets a terminal's window size (TIOCSWINSZ on its master). */
   resizePty(masterFd: number, cols: number, rows: number): void;
   /** Takes ownership of pidfd: it is closed once the process is reaped. */
@@ -31,6 +33,14 @@ export interface NativeAddon {
   reapChild(pid: number): boolean;
   /** malloc_trim(0): the heap's free pages go back to the kernel; true when some did. */
   trimMemory(): boolean;
+}
+
+/** A started child. cgroupRefusal: the errno with which the kernel refused CLONE_INTO_CGROUP (the child enters the leaf itself), else null. */
+export interface NativeStarted {
+  pid: number;
+  pidfd: number;
+  fds: [number, number, number, number];
+  cgroupRefusal: number | null;
 }
 
 /** What the addon throws or reports: a positive errno and the step that failed. */
