@@ -85,6 +85,39 @@ test('a shell that stops being executable, a working directory removed, fds exha
   assert.deepEqual(zombiesOf(daemon.pid), []);
 });
 
+test('32 commands at once, half of them failing before exec (their shell not executable): each gets its own answer, the rest run; no fd or zombie left', async () => {
+  const shell = join(scratch, 'sh-at-once');
+  copyFileSync(realpathSync('/bin/sh'), shell);
+  chmodSync(shell, 0o755);
+  ownedByDaemon(shell);
+  const failing = await Promise.all(Array.from({ length: 16 }, () => newSession(c, { shell })));
+  const running = await Promise.all(Array.from({ length: 16 }, () => newSession(c)));
+  const baseline = await openFds();
+  chmodSync(shell, 0o644);
+
+  const answers = await Promise.allSettled(
+    running.flatMap((sid, i) => [
+      c.request<{ stdout: string; exit_code: number }>('exec.run', { session_id: failing[i], command: 'true' }),
+      c.request<{ stdout: string; exit_code: number }>('exec.run', { session_id: sid, command: `echo ${i}` }),
+    ]),
+  );
+  answers.forEach((a, k) => {
+    const i = k >> 1;
+    if (k % 2 === 0) {
+      assert.equal(a.status, 'rejected', `command ${k} of a shell that is not executable ran`);
+      assert.match(String((a as PromiseRejectedResult).reason), /EACCES/);
+    } else {
+      assert.equal(a.status, 'fulfilled', `command ${k}: ${String((a as PromiseRejectedResult).reason)}`);
+      assert.equal((a as PromiseFulfilledResult<{ stdout: string }>).value.stdout, `${i}\n`);
+    }
+  });
+  chmodSync(shell, 0o755);
+  assert.equal((await run(c, failing[0]!, 'echo back')).stdout, 'back\n');
+  assert.ok((await openFds()) <= baseline + 1, `fds after: ${await openFds()}, before: ${baseline}`);
+  assert.deepEqual(zombiesOf(daemon.pid), []);
+  await Promise.all([...failing, ...running].map((sid) => c.request('session.destroy', { session_id: sid })));
+});
+
 test('system.stats names the spawner in use (TRL_SPAWNER, native by default)', async () => {
   const stats = await c.request<{ spawner: string }>('system.stats');
   assert.equal(stats.spawner, process.env.TRL_SPAWNER ?? 'native');
