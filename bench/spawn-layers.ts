@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     const closed = Promise.all(
       [c.stdout, c.stderr, c.state].map((s) => {
         s.resume();
-        return new Promise((r) => s.once('close', r));
+        return new Promise<void>((r) => s.once('close', () => r()));
       }),
     );
     await new Promise((r) => c.onExit(r));

@@ -48,7 +48,7 @@ static void close_fds(int *fds, int n) {
 }
 
 /* Socket pairs, as libuv makes for child_process stdio: the command sees the
- * same kind of stdio as before, and shutdown(SHUT_WR) gives it EOF. */
+ * same kind of stdio as before, and closing the daemon's end gives it EOF. */
 static int make_stdio(struct trl_spawn_job *job) {
   for (int i = 0; i < TRL_STDIO_COUNT; i++) {
     int sv[2];

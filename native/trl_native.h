@@ -94,6 +94,10 @@ napi_value trl_harden(napi_env env, napi_callback_info info);
 napi_value trl_become_subreaper(napi_env env, napi_callback_info info);
 napi_value trl_reap_child(napi_env env, napi_callback_info info);
 napi_value trl_trim_memory(napi_env env, napi_callback_info info);
+napi_value trl_read_fd(napi_env env, napi_callback_info info);
+napi_value trl_read_start(napi_env env, napi_callback_info info);
+napi_value trl_read_stop(napi_env env, napi_callback_info info);
+napi_value trl_read_close(napi_env env, napi_callback_info info);
 
 /* args.c: arguments in, errors out. NULL or -1 leaves a pending exception. */
 napi_value trl_throw_errno(napi_env env, int err, const char *step);

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { ByteSource } from './spawn';
 
 /**
  * Stops and restarts the reading of a command's stdout and stderr for a
@@ -8,9 +8,9 @@ import type { Readable } from 'node:stream';
  */
 export class OutputPause {
   paused = false;
-  private readonly resumers: (() => Readable)[];
+  private readonly resumers: (() => ByteSource)[];
 
-  constructor(private readonly streams: Readable[]) {
+  constructor(private readonly streams: ByteSource[]) {
     this.resumers = streams.map((s) => {
       const resume = s.resume.bind(s);
       s.resume = () => (this.paused ? s : resume());

@@ -1,8 +1,8 @@
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { Socket } from 'node:net';
 import type { NativeAddon, NativeErrnoError, NativeStarted } from '../native/addon';
 import { Adoptions } from './adoptions';
+import { FdReader, FdWriter } from './fd-streams';
 import type { Rlimit } from './limits';
 import { terminalStdio } from './pty/master';
 import type { SpawnedProcess, Spawner } from './spawn';
@@ -95,22 +95,15 @@ export function nativeSpawner(addon: NativeAddon, log?: SpawnerLog, opts: { adop
       try {
         proc = wrap(addon, started.pid, started.pidfd, started.fds, spec.pty !== undefined, ended);
       } catch (wrapErr) {
-        abandon(addon, started.pidfd, started.fds, ended);
+        abandon(addon, started.pidfd, ended);
         reject(wrapErr);
       }
     });
   return Object.assign(spawner, { setsUpChild: true }, adoptions ? { adopted: adoptions } : {});
 }
 
-/** A child we cannot hand over: killed through its pidfd and reaped, its fds closed. */
-function abandon(addon: NativeAddon, pidfd: number, fds: number[], ended: () => void): void {
-  for (const fd of fds) {
-    try {
-      if (fd >= 0) closeSync(fd);
-    } catch {
-      /* already wrapped and closed */
-    }
-  }
+/** A child we cannot hand over (its fds are closed already): killed through its pidfd and reaped. */
+function abandon(addon: NativeAddon, pidfd: number, ended: () => void): void {
   try {
     addon.sendSignal(pidfd, constants.signals.SIGKILL);
   } finally {
@@ -118,16 +111,33 @@ function abandon(addon: NativeAddon, pidfd: number, fds: number[], ended: () => 
   }
 }
 
+/** The streams on the child's fds; where one cannot be made, the ones made are destroyed and the other fds closed. */
+function streamsOf(addon: NativeAddon, fds: [number, number, number, number], pty: boolean): Pick<SpawnedProcess, 'stdin' | 'stdout' | 'stderr' | 'state' | 'terminal'> {
+  const made: { destroy(): unknown }[] = [];
+  const owned = new Set<number>();
+  const take = <T extends { destroy(): unknown }>(fd: number, make: () => T): T => {
+    const stream = make();
+    made.push(stream);
+    owned.add(fd);
+    return stream;
+  };
+  try {
+    const state = take(fds[3], () => new FdReader(addon, fds[3]));
+    if (pty) {
+      const terminal = terminalStdio(fds[0], (fd, cols, rows) => addon.resizePty(fd, cols, rows));
+      take(fds[0], () => terminal.stdout); // the master's stream: destroying it closes the master
+      return { state, ...terminal };
+    }
+    return { state, stdin: take(fds[0], () => new FdWriter(fds[0])), stdout: take(fds[1], () => new FdReader(addon, fds[1])), stderr: take(fds[2], () => new FdReader(addon, fds[2])) };
+  } catch (err) {
+    for (const stream of made) stream.destroy();
+    for (const fd of fds) if (fd >= 0 && !owned.has(fd)) closeSync(fd);
+    throw err;
+  }
+}
+
 function wrap(addon: NativeAddon, pid: number, pidfd: number, fds: [number, number, number, number], pty: boolean, onEnded: () => void): SpawnedProcess {
-  const state = new Socket({ fd: fds[3], readable: true, writable: false });
-  const { stdin, stdout, stderr, terminal } = pty
-    ? terminalStdio(fds[0], (fd, cols, rows) => addon.resizePty(fd, cols, rows))
-    : {
-        stdin: new Socket({ fd: fds[0], readable: false, writable: true }),
-        stdout: new Socket({ fd: fds[1], readable: true, writable: false }),
-        stderr: new Socket({ fd: fds[2], readable: true, writable: false }),
-        terminal: undefined,
-      };
+  const { stdin, stdout, stderr, state, terminal } = streamsOf(addon, fds, pty);
   let exit: [number | null, NodeJS.Signals | null] | undefined;
   const listeners: ((code: number | null, signal: NodeJS.Signals | null) => void)[] = [];
   addon.watchExit(pidfd, (code, signo) => {

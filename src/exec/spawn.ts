@@ -30,13 +30,38 @@ export interface SpawnSpec {
   owner?: string;
 }
 
+/**
+ * What the executor uses of a command's output streams: a Readable's
+ * 'data'/'end'/'error'/'close', pause, resume and destroy (child_process's
+ * sockets, a terminal's stream, or the native layer's FdReader).
+ */
+export interface ByteSource {
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'end' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'end' | 'close', listener: () => void): this;
+  pause(): this;
+  resume(): this;
+  destroy(): this;
+}
+
+/** What the executor uses of a command's stdin (a Writable's part). */
+export interface ByteSink {
+  readonly writable: boolean;
+  readonly writableLength: number;
+  write(data: Buffer | string): boolean;
+  end(): this;
+  destroy(): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+
 /** A started process leading its own process group (pgid = pid), with stdin, stdout, stderr and a state pipe on fd 3. */
 export interface SpawnedProcess {
   readonly pid: number;
-  readonly stdin: Writable;
-  readonly stdout: Readable;
-  readonly stderr: Readable;
-  readonly state: Readable;
+  readonly stdin: ByteSink;
+  readonly stdout: ByteSource;
+  readonly stderr: ByteSource;
+  readonly state: ByteSource;
   /** Present when the command runs on a terminal (stdout is then its master, stderr empty). */
   readonly terminal?: TerminalControl;
   /** Called once, when the process has exited and been reaped. */

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { ByteSource } from './spawn';
 import { parseStateReport, type StateMode } from './shell-state';
 
 /** The state report is a cwd and an environment; anything bigger is not ours. */
@@ -9,7 +9,7 @@ export class StatePipe {
   private chunks: Buffer[] = [];
   private bytes = 0;
 
-  constructor(stream: Readable) {
+  constructor(stream: ByteSource) {
     stream.on('data', (c: Buffer) => {
       this.bytes += c.length;
       if (this.bytes <= MAX_STATE_BYTES) this.chunks.push(c);

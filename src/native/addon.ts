@@ -33,6 +33,13 @@ export interface NativeAddon {
   reapChild(pid: number): boolean;
   /** malloc_trim(0): the heap's free pages go back to the kernel; true when some did. */
   trimMemory(): boolean;
+  /** Reads fd (owned from now on, made non-blocking) on the event loop once started: each chunk, then null at its end (errno 0) or on an error. */
+  readFd(fd: number, callback: (chunk: Buffer | null, errno: number) => void): NativeReader;
+  readStart(reader: NativeReader): void;
+  readStop(reader: NativeReader): void;
+  /** Stops reading and closes the fd: no callback after it. */
+  readClose(reader: NativeReader): void;
+
 }
 
 /** A started child. cgroupRefusal: the errno with which the kernel refused CLONE_INTO_CGROUP (the child enters the leaf itself), else null. */
@@ -42,6 +49,9 @@ export interface NativeStarted {
   fds: [number, number, number, number];
   cgroupRefusal: number | null;
 }
+
+/** An opaque handle of readFd. */
+export type NativeReader = { readonly __nativeReader: unique symbol };
 
 /** What the addon throws or reports: a positive errno and the step that failed. */
 export interface NativeErrnoError extends Error {

@@ -23,7 +23,7 @@ function collect(child: SpawnedProcess): Promise<{ code: number | null; signal: 
   child.stdout.on('data', (b: Buffer) => (stdout += b));
   child.stderr.on('data', (b: Buffer) => (stderr += b));
   child.stdin.end();
-  const closed = Promise.all([child.stdout, child.stderr, child.state].map((s) => new Promise((r) => s.once('close', r))));
+  const closed = Promise.all([child.stdout, child.stderr, child.state].map((s) => new Promise<void>((r) => s.once('close', () => r()))));
   return new Promise((resolve) => child.onExit((code, signal) => void closed.then(() => resolve({ code, signal, stdout, stderr }))));
 }
 

@@ -1,0 +1,175 @@
+import { EventEmitter } from 'node:events';
+import { closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { NativeAddon, NativeReader } from '../native/addon';
+import type { ByteSink, ByteSource } from './spawn';
+
+/** What is read ahead before anyone asked for it (a Readable's default high-water mark). */
+const READ_AHEAD_BYTES = 16 * 1024;
+
+/**
+ * A command's stdout, stderr or state pipe read by the addon (readFd), with
+ * the part of a Readable the executor uses: 'data' (flowing once a 'data'
+ * listener is added or on resume, until paused), 'end', 'error', and
+ * 'close' once, after the end or destroy. Before it flows it reads ahead up
+ * to 16 KiB, as a Readable does, so a stream nobody reads still sees its end.
+ * A net.Socket per stream cost more than all the rest of a short command's
+ * stream work.
+ */
+export class FdReader extends EventEmitter implements ByteSource {
+  private reader: NativeReader | null;
+  /** null: neither resumed nor paused yet (a Readable's readableFlowing). */
+  private flowing: boolean | null = null;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** The end was read while chunks were held: told once they are out. */
+  private endHeld = false;
+  private flushQueued = false;
+  /** 'close' emitted or on its way: once. */
+  private closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    fd: number,
+  ) {
+    super();
+    this.reader = addon.readFd(fd, (chunk, errno) => this.onRead(chunk, errno));
+    addon.readStart(this.reader);
+    // As a Readable: a 'data' listener starts the flow.
+    this.on('newListener', (event: string) => {
+      if (event === 'data' && this.flowing === null) this.resume();
+    });
+  }
+
+  pause(): this {
+    this.flowing = false;
+    if (this.reader) this.addon.readStop(this.reader);
+    return this;
+  }
+
+  resume(): this {
+    this.flowing = true;
+    if (this.held.length > 0 || this.endHeld) this.queueFlush();
+    else if (this.reader) this.addon.readStart(this.reader);
+    return this;
+  }
+
+  get destroyed(): boolean {
+    return this.closed;
+  }
+
+  destroy(): this {
+    if (this.closed) return this;
+    this.closed = true;
+    this.held = [];
+    this.endHeld = false;
+    this.finish();
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  private onRead(chunk: Buffer | null, errno: number): void {
+    if (chunk) {
+      if (this.flowing === true && this.held.length === 0) this.emit('data', chunk);
+      else this.hold(chunk);
+      return;
+    }
+    if (errno === 0 && this.held.length > 0) {
+      this.endHeld = true;
+      this.finish();
+      return;
+    }
+    this.finish();
+    this.closed = true;
+    if (errno === 0) this.emit('end');
+    else if (this.listenerCount('error') > 0) this.emit('error', Object.assign(new Error(`read: errno ${errno}`), { errno: -errno }));
+    this.emit('close');
+  }
+
+  /** Not flowing: kept (up to the read-ahead, then the fd is not read) until it flows. */
+  private hold(chunk: Buffer): void {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes >= READ_AHEAD_BYTES && this.reader) this.addon.readStop(this.reader);
+  }
+
+  /** Held chunks go out on the next tick: the listener that resumed is not added yet. */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(() => {
+      this.flushQueued = false;
+      while (this.flowing === true && this.held.length > 0) {
+        const chunk = this.held.shift()!;
+        this.heldBytes -= chunk.length;
+        this.emit('data', chunk);
+      }
+      if (this.flowing !== true || this.closed) return;
+      if (this.endHeld) {
+        this.endHeld = false;
+        this.closed = true;
+        this.emit('end');
+        this.emit('close');
+      } else if (this.reader) this.addon.readStart(this.reader);
+    });
+  }
+
+  /** The fd is closed: nothing more is read. */
+  private finish(): void {
+    const reader = this.reader;
+    this.reader = null;
+    if (reader) this.addon.readClose(reader);
+  }
+}
+
+/**
+ * A command's stdin that becomes a net.Socket only when something is written
+ * to it. Most commands get none: their end-of-file is closing the daemon's
+ * end, as a write-only socket's end() comes to (shutdown, then close).
+ */
+export class FdWriter extends EventEmitter implements ByteSink {
+  private socket: Socket | null = null;
+  private closed = false;
+
+  constructor(private readonly fd: number) {
+    super();
+  }
+
+  get writable(): boolean {
+    return this.socket ? this.socket.writable : !this.closed;
+  }
+
+  get writableLength(): number {
+    return this.socket?.writableLength ?? 0;
+  }
+
+  write(data: Buffer | string): boolean {
+    return this.open()?.write(data) ?? false;
+  }
+
+  end(): this {
+    if (this.socket) this.socket.end();
+    else this.close();
+    return this;
+  }
+
+  destroy(): this {
+    if (this.socket) this.socket.destroy();
+    else this.close();
+    return this;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private open(): Socket | null {
+    if (this.socket) return this.socket;
+    if (this.closed) return null;
+    this.socket = new Socket({ fd: this.fd, readable: false, writable: true });
+    this.socket.on('error', (err) => this.emit('error', err));
+    return this.socket;
+  }
+}
