@@ -1,7 +1,7 @@
 import type { OutputKeep } from '../protocol/messages';
 import type { StreamName } from '../protocol/events';
 import type { Limits } from './limits';
-import type { StateMode } from './shell-state';
+import type { EnvReportMemo, StateMode } from './shell-state';
 import type { TerminalSize } from './pty/master';
 
 /** One command to run, complete: what the session and the request decided. */
@@ -15,6 +15,8 @@ export interface RunSpec {
   env: Record<string, string>;
   /** How the wrapped command reports cwd and env back (null: not wrapped, no carry-over). */
   stateMode: StateMode;
+  /** The session's last parsed report, reused when the shell reports the same environment again. */
+  envMemo?: EnvReportMemo;
   limits: Limits;
   /** Written to stdin first. */
   stdin: string | undefined;

@@ -216,7 +216,7 @@ export class CommandRun {
   }
 
   private end(exit: { code: number | null; signal: NodeJS.Signals | null }): RunEnd {
-    const report = this.state.report(this.spec.stateMode, exit);
+    const report = this.state.report(this.spec.stateMode, exit, this.spec.envMemo);
     // What the kernel saw is read before the leaf goes.
     const usage = this.container?.usage() ?? null;
     this.container?.release();

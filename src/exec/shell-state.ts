@@ -44,13 +44,48 @@ const fitsExec = (name: string, value: string): boolean => Buffer.byteLength(val
 /** Variables the shell or the daemon set per command: never carried over. */
 const NOT_CARRIED = new Set(['PWD', 'SHLVL', '_', 'TRL_SESSION_ID', 'TRL_EXEC_ID']);
 
+/** Reports this large are parsed each time rather than kept (a session's memo holds one). */
+const MEMO_MAX_BYTES = 64 * 1024;
+
+/**
+ * A session's last environment report and what it parsed to: most commands
+ * leave the environment as it was, and comparing bytes costs a fraction of
+ * parsing them. Held by the session and gone with it.
+ */
+export class EnvReportMemo {
+  private bytes: Buffer | null = null;
+  private env: Record<string, string> | null = null;
+
+  /** A copy of the environment `bytes` parse to (callers may change it). */
+  parse(bytes: Buffer, parse: (b: Buffer) => Record<string, string>): Record<string, string> {
+    if (this.env === null || this.bytes === null || !this.bytes.equals(bytes)) {
+      const env = parse(bytes);
+      if (bytes.length > MEMO_MAX_BYTES) return env;
+      this.bytes = Buffer.from(bytes);
+      this.env = { ...env };
+      return env;
+    }
+    return { ...this.env };
+  }
+}
+
+/** What of a reported environment carries over, built in one pass (no deletes, which slow every later copy). */
+function carried(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in env) {
+    const value = env[name]!;
+    if (!NOT_CARRIED.has(name) && fitsExec(name, value)) out[name] = value;
+  }
+  return out;
+}
+
 /**
  * Parses what the trap wrote: `<exit code>\0<cwd>\0` from the shell, then
  * env's output. Returns null without a complete head. The environment counts
  * only when `envComplete` (env itself exited 0) and every entry is
  * NUL-terminated; otherwise it is null and the session keeps its old one.
  */
-export function parseStateReport(report: Buffer, envComplete = true, mode: StateMode = 'env'): { exitCode: number; state: ShellState } | null {
+export function parseStateReport(report: Buffer, envComplete = true, mode: StateMode = 'env', memo?: EnvReportMemo): { exitCode: number; state: ShellState } | null {
   const first = report.indexOf(0);
   const second = first < 0 ? -1 : report.indexOf(0, first + 1);
   if (second < 0) return null;
@@ -59,12 +94,12 @@ export function parseStateReport(report: Buffer, envComplete = true, mode: State
   if (!Number.isInteger(exitCode) || !cwd.startsWith('/')) return null;
   const rest = report.subarray(second + 1);
   if (!envComplete || rest.length === 0 || rest[rest.length - 1] !== 0) return { exitCode, state: { cwd, env: null } };
-  if (mode === 'export-p') {
-    const env = parseExportP(rest.subarray(0, rest.length - 1));
-    for (const name of NOT_CARRIED) delete env[name];
-    for (const [name, value] of Object.entries(env)) if (!fitsExec(name, value)) delete env[name];
-    return { exitCode, state: { cwd, env } };
-  }
+  const parse = mode === 'export-p' ? (b: Buffer) => carried(parseExportP(b.subarray(0, b.length - 1))) : parseEnvOutput;
+  return { exitCode, state: { cwd, env: memo ? memo.parse(rest, parse) : parse(rest) } };
+}
+
+/** `env -0`'s output, NUL-terminated entries. */
+function parseEnvOutput(rest: Buffer): Record<string, string> {
   const fields = rest.toString('utf8', 0, rest.length - 1).split('\0');
   const env: Record<string, string> = {};
   for (let i = 0; i < fields.length; i++) {
@@ -74,7 +109,7 @@ export function parseStateReport(report: Buffer, envComplete = true, mode: State
     const name = entry.slice(0, eq);
     if (!NOT_CARRIED.has(name)) env[name] = entry.slice(eq + 1);
   }
-  return { exitCode, state: { cwd, env } };
+  return env;
 }
 
 /**

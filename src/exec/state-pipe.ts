@@ -1,5 +1,5 @@
 import type { ByteSource } from './spawn';
-import { parseStateReport, type StateMode } from './shell-state';
+import { parseStateReport, type EnvReportMemo, type StateMode } from './shell-state';
 
 /** The state report is a cwd and an environment; anything bigger is not ours. */
 const MAX_STATE_BYTES = 16 * 1024 * 1024;
@@ -17,12 +17,12 @@ export class StatePipe {
   }
 
   /** The report of a shell that exited with `exit`; null when there is none (no wrapper, or a signal ended it). */
-  report(mode: StateMode, exit: { code: number | null; signal: NodeJS.Signals | null }): ReturnType<typeof parseStateReport> {
+  report(mode: StateMode, exit: { code: number | null; signal: NodeJS.Signals | null }, memo?: EnvReportMemo): ReturnType<typeof parseStateReport> {
     const all = Buffer.concat(this.chunks);
     this.chunks = [];
     if (mode === null || exit.signal !== null) return null;
     // The head (exit code, cwd) comes from the shell; env's part counts only if env itself succeeded.
     // With `exec env`, env's own success says the report is whole; export -p ends it with a NUL.
-    return parseStateReport(all, mode === 'export-p' || exit.code === 0, mode);
+    return parseStateReport(all, mode === 'export-p' || exit.code === 0, mode, memo);
   }
 }

@@ -1,7 +1,7 @@
 import type { SessionState } from '../protocol/messages';
 import type { ExecRecord } from '../exec/exec-record';
 import type { Limits } from '../exec/limits';
-import type { StateMode } from '../exec/shell-state';
+import { EnvReportMemo, type StateMode } from '../exec/shell-state';
 
 /** What a session is created with. */
 export interface SessionInit {
@@ -39,6 +39,7 @@ export class Session {
   cgroup = false;
   readonly createdAt = new Date();
   readonly marker: Buffer;
+  readonly envMemo = new EnvReportMemo();
 
   constructor(init: SessionInit) {
     this.id = init.id;

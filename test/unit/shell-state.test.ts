@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mergeAfterCommand, parseStateReport } from '../../src/exec/shell-state';
+import { EnvReportMemo, mergeAfterCommand, parseStateReport } from '../../src/exec/shell-state';
 import { wrapCommand } from '../../src/exec/script';
 
 const report = (...fields: string[]) => Buffer.from(fields.map((f) => f + '\0').join(''));
@@ -108,4 +108,19 @@ test('wrapCommand: the user command cannot write into the state pipe', async () 
   const parsed = parseStateReport(r.state);
   assert.ok(parsed);
   assert.equal(parsed.state.cwd, '/');
+});
+
+test('a session memo parses an environment report once per content and hands out copies', () => {
+  const memo = new EnvReportMemo();
+  const a = report('0', '/', 'X=1', 'PWD=/', 'Y=two');
+  const first: Record<string, string> = parseStateReport(a, true, 'env', memo)!.state.env!;
+  assert.equal(JSON.stringify(first), '{"X":"1","Y":"two"}');
+  first.X = 'changed by the session';
+  first.Z = 'added';
+  const again = parseStateReport(Buffer.from(a), true, 'env', memo)!.state.env!;
+  assert.deepEqual(again, { X: '1', Y: 'two' }, 'what a caller did to an earlier copy does not leak into the next');
+  const changed = parseStateReport(report('0', '/tmp', 'X=1', 'Y=three'), true, 'env', memo)!;
+  assert.deepEqual(changed.state, { cwd: '/tmp', env: { X: '1', Y: 'three' } });
+  const exportP = parseStateReport(Buffer.from("0\0/\0export X='1'\nexport PWD='/'\n\0"), true, 'export-p', memo)!;
+  assert.deepEqual(exportP.state.env, { X: '1' });
 });
