@@ -17,10 +17,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* One read's worth, as libuv suggests for a stream. */
-#define READ_BYTES (64 * 1024)
-/* Reads per readiness before the loop looks at other fds again. */
-#define READS_PER_TURN 4
+/* At most this much per chunk: two of libuv's suggested reads. */
+#define READ_BYTES (128 * 1024)
 
 /* Freed once both are gone: the poll handle (closed) and JavaScript's
  * handle on it (collected), so no call through a stale handle touches freed
@@ -89,29 +87,34 @@ static void deliver(struct fd_reader *r, ssize_t n, int err) {
   napi_close_handle_scope(env, scope);
 }
 
+/* What one readiness has: read until the buffer is full or the fd has no
+ * more for now, handed over as one chunk, then the end if it came. Fewer,
+ * larger chunks while output floods (each chunk costs the daemon a callback
+ * and, when streamed, an event); one read and one chunk for a short output. */
 static void on_readable(uv_poll_t *poll, int status, int events) {
   (void)events;
   struct fd_reader *r = poll->data;
-  for (int i = 0; i < READS_PER_TURN && r->reading; i++) {
-    ssize_t n;
-    int err = 0;
-    if (status < 0) {
-      n = -1;
-      err = -status;
-    } else {
-      do n = read(r->fd, read_buffer, sizeof read_buffer);
-      while (n < 0 && errno == EINTR);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      if (n < 0) err = errno;
-    }
-    /* The end or an error: nothing more comes; JavaScript closes it. */
-    if (n <= 0) {
-      r->reading = 0;
-      uv_poll_stop(&r->poll);
-    }
-    deliver(r, n, err);
-    if (n <= 0 || n < READ_BYTES) return; /* a short read: the fd is drained for now */
+  size_t used = 0;
+  int end = 0, err = 0;
+  if (status < 0) {
+    end = 1;
+    err = -status;
   }
+  while (!end && used < sizeof read_buffer) {
+    ssize_t n = read(r->fd, read_buffer + used, sizeof read_buffer - used);
+    if (n > 0) used += (size_t)n;
+    else if (n == 0) end = 1;
+    else if (errno == EINTR) continue;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    else end = 1, err = errno;
+  }
+  /* The end or an error: nothing more comes; JavaScript closes it. */
+  if (end) {
+    r->reading = 0;
+    uv_poll_stop(&r->poll);
+  }
+  if (used > 0) deliver(r, (ssize_t)used, 0);
+  if (end && !r->closed) deliver(r, 0, err);
 }
 
 static struct fd_reader *reader_arg(napi_env env, napi_callback_info info) {

@@ -74,7 +74,8 @@ export class FdReader extends EventEmitter implements ByteSource {
       else this.hold(chunk);
       return;
     }
-    if (errno === 0 && this.held.length > 0) {
+    // Paused, or bytes not taken yet: the end waits for them (and for resume), as a Readable's does.
+    if (errno === 0 && (this.held.length > 0 || this.flowing === false)) {
       this.endHeld = true;
       this.finish();
       return;

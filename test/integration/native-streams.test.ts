@@ -105,10 +105,11 @@ test('stdin written to is the command\'s input, and ending it is its end of file
   const child = await nativeSpawner(addon!)({ file: '/bin/sh', args: ['-c', 'wc -c'], cwd: '/', env });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b));
+  const outClosed = closed(child.stdout);
   child.stdin.write(Buffer.alloc(100000, 'x'));
   child.stdin.write('tail');
   child.stdin.end();
   assert.deepEqual(await exited(child), [0, null]);
-  await closed(child.stdout);
+  await outClosed;
   assert.equal(out.trim(), '100004');
 });
