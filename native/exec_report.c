@@ -36,18 +36,15 @@ static void on_readable(uv_poll_t *watch, int status, int events) {
   uv_poll_stop(watch);
   uv_close((uv_handle_t *)watch, on_closed);
 
-  napi_env env = job->env;
+  napi_env env = job->callback.env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value global, callback, argv[1], ignored;
+  napi_value argv[1];
   const char *step = __atomic_load_n(&job->child_step, __ATOMIC_ACQUIRE);
   if (step) argv[0] = trl_errno_error(env, job->child_errno, step);
   else napi_get_null(env, &argv[0]);
-  napi_get_global(env, &global);
-  napi_get_reference_value(env, job->callback, &callback);
-  napi_delete_reference(env, job->callback);
-  napi_make_callback(env, job->context, global, callback, 1, argv, &ignored);
-  napi_async_destroy(env, job->context);
+  trl_loop_callback_call(&job->callback, 1, argv);
+  trl_loop_callback_release(&job->callback);
   napi_close_handle_scope(env, scope);
 }
 
@@ -59,11 +56,7 @@ int trl_exec_report_init(uv_loop_t *loop, struct trl_spawn_job *job) {
 }
 
 void trl_exec_report_start(napi_env env, struct trl_spawn_job *job, napi_value callback) {
-  job->env = env;
-  napi_create_reference(env, callback, 1, &job->callback);
-  napi_value name;
-  napi_create_string_utf8(env, "trl.exec", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &job->context);
+  trl_loop_callback_init(env, &job->callback, callback, "trl.exec");
   /* Cannot fail on an initialised handle that is not closing; a bad fd would
    * come back as a status, handled above. */
   uv_poll_start(&job->poll, UV_READABLE, on_readable);

@@ -21,9 +21,7 @@
 struct exit_watch {
   uv_poll_t poll;
   int pidfd;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context context;
+  struct trl_loop_callback callback;
 };
 
 static void on_closed(uv_handle_t *handle) {
@@ -41,10 +39,10 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   while (rc < 0 && errno == EINTR);
   if (status == 0 && rc == 0 && si.si_pid == 0) return; /* not yet */
 
-  napi_env env = w->env;
+  napi_env env = w->callback.env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value code, signal, global, callback, argv[2];
+  napi_value code, signal, argv[2];
   napi_get_null(env, &code);
   napi_get_null(env, &signal);
   if (rc == 0 && si.si_code == CLD_EXITED) napi_create_int32(env, si.si_status, &code);
@@ -52,14 +50,10 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   else napi_create_int32(env, -1, &code); /* reaped elsewhere: report as failed */
   argv[0] = code;
   argv[1] = signal;
-  napi_get_global(env, &global); /* make_callback needs an object as receiver */
-  napi_get_reference_value(env, w->callback, &callback);
-  napi_delete_reference(env, w->callback);
   uv_poll_stop(poll);
   uv_close((uv_handle_t *)poll, on_closed);
-  napi_value ignored;
-  napi_make_callback(env, w->context, global, callback, 2, argv, &ignored);
-  napi_async_destroy(env, w->context);
+  trl_loop_callback_call(&w->callback, 2, argv);
+  trl_loop_callback_release(&w->callback);
   napi_close_handle_scope(env, scope);
 }
 
@@ -78,7 +72,6 @@ napi_value trl_watch_exit(napi_env env, napi_callback_info info) {
   struct exit_watch *w = calloc(1, sizeof *w);
   if (!w) return trl_throw_errno(env, ENOMEM, "watchExit");
   w->pidfd = pidfd;
-  w->env = env;
   w->poll.data = w;
   int err = uv_poll_init(loop, &w->poll, pidfd);
   if (err == 0) err = uv_poll_start(&w->poll, UV_READABLE, on_readable);
@@ -86,10 +79,7 @@ napi_value trl_watch_exit(napi_env env, napi_callback_info info) {
     free(w);
     return trl_throw_errno(env, -err, "uv_poll");
   }
-  napi_create_reference(env, args[1], 1, &w->callback);
-  napi_value name;
-  napi_create_string_utf8(env, "trl.exit", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &w->context);
+  trl_loop_callback_init(env, &w->callback, args[1], "trl.exit");
   return NULL;
 }
 

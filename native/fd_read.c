@@ -30,9 +30,7 @@ struct fd_reader {
   int closed;
   int handle_closed;
   int external_gone;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context context;
+  struct trl_loop_callback callback;
 };
 
 static char read_buffer[READ_BYTES]; /* the event loop's thread only */
@@ -64,16 +62,15 @@ static void reader_close(struct fd_reader *r) {
   r->closed = 1;
   r->reading = 0;
   uv_poll_stop(&r->poll);
-  napi_delete_reference(r->env, r->callback);
-  napi_async_destroy(r->env, r->context);
+  trl_loop_callback_release(&r->callback);
   uv_close((uv_handle_t *)&r->poll, on_closed);
 }
 
 static void deliver(struct fd_reader *r, ssize_t n, int err) {
-  napi_env env = r->env;
+  napi_env env = r->callback.env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value argv[2], global, callback, ignored;
+  napi_value argv[2];
   if (n > 0) {
     void *data;
     napi_create_buffer_copy(env, (size_t)n, read_buffer, &data, &argv[0]);
@@ -81,9 +78,7 @@ static void deliver(struct fd_reader *r, ssize_t n, int err) {
     napi_get_null(env, &argv[0]);
   }
   napi_create_int32(env, err, &argv[1]);
-  napi_get_global(env, &global);
-  napi_get_reference_value(env, r->callback, &callback);
-  napi_make_callback(env, r->context, global, callback, 2, argv, &ignored);
+  trl_loop_callback_call(&r->callback, 2, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -147,17 +142,14 @@ napi_value trl_read_fd(napi_env env, napi_callback_info info) {
   struct fd_reader *r = calloc(1, sizeof *r);
   if (!r) return trl_throw_errno(env, ENOMEM, "readFd");
   r->fd = fd;
-  r->env = env;
   r->poll.data = r;
   int err = uv_poll_init(loop, &r->poll, fd);
   if (err != 0) {
     free(r);
     return trl_throw_errno(env, -err, "uv_poll_init");
   }
-  napi_create_reference(env, args[1], 1, &r->callback);
-  napi_value name, handle;
-  napi_create_string_utf8(env, "trl.read", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &r->context);
+  trl_loop_callback_init(env, &r->callback, args[1], "trl.read");
+  napi_value handle;
   napi_create_external(env, r, on_collected, NULL, &handle);
   return handle;
 }

@@ -13,6 +13,16 @@
 #define TRL_MAX_RLIMITS 16
 #define TRL_MAX_GROUPS 64
 
+/* loop_callback.c: a JavaScript function called from the event loop. */
+struct trl_loop_callback {
+  napi_env env;
+  napi_ref fn;
+  napi_async_context context;
+};
+void trl_loop_callback_init(napi_env env, struct trl_loop_callback *cb, napi_value fn, const char *name);
+void trl_loop_callback_call(struct trl_loop_callback *cb, size_t argc, napi_value *argv);
+void trl_loop_callback_release(struct trl_loop_callback *cb);
+
 /* Everything the child needs, prepared by the parent before clone: the child
  * shares the parent's memory until exec and must not allocate. The job and
  * the child's stack are kept until the exec report says the child is done
@@ -60,9 +70,7 @@ struct trl_spawn_job {
   /* Told of the exec report on the event loop (exec_report.c). */
   uv_poll_t poll;
   int poll_ready; /* initialised: the job goes with the handle's close */
-  napi_env env;
-  napi_ref callback;
-  napi_async_context context;
+  struct trl_loop_callback callback;
 };
 
 /* child.c: runs in the child until exec; returns only on failure. */
