@@ -1,12 +1,12 @@
 /*
  * A command's output read on the event loop without a net.Socket: one
- * uv_poll per fd, each readiness read into one buffer and handed to
- * JavaScript as a Buffer of exactly what was read. A net.Socket per stream
+ * uv_poll per fd, what each readiness has read into one buffer and handed
+ * to JavaScript as a Buffer of exactly that. A net.Socket per stream
  * (a handle, a Duplex with both stream states, its teardown) cost more than
  * the rest of a short command's stream work; what the daemon needs of these
  * fds is only bytes, the end, pause and resume.
  *
- *   readFd(fd, cb(chunk|null, errno)) → handle   takes ownership of fd; paused
+ *   readFd(fd, cb(chunk|null, errno)) → handle   takes ownership of fd; not read until readStart
  *   readStart(handle) / readStop(handle)
  *   readClose(handle)                            stops and closes fd; no callback after
  */
@@ -176,4 +176,3 @@ napi_value trl_read_close(napi_env env, napi_callback_info info) {
   if (r) reader_close(r);
   return NULL;
 }
-

@@ -11,8 +11,9 @@ const READ_AHEAD_BYTES = 16 * 1024;
  * A command's stdout, stderr or state pipe read by the addon (readFd), with
  * the part of a Readable the executor uses: 'data' (flowing once a 'data'
  * listener is added or on resume, until paused), 'end', 'error', and
- * 'close' once, after the end or destroy. Before it flows it reads ahead up
- * to 16 KiB, as a Readable does, so a stream nobody reads still sees its end.
+ * 'close' once, after the end or destroy. Before it flows it reads ahead
+ * until 16 KiB or more are held (a chunk is what one readiness had), as a
+ * Readable does, so a stream nobody reads still sees its end.
  * A net.Socket per stream cost more than all the rest of a short command's
  * stream work.
  */
@@ -22,7 +23,7 @@ export class FdReader extends EventEmitter implements ByteSource {
   private flowing: boolean | null = null;
   private held: Buffer[] = [];
   private heldBytes = 0;
-  /** The end was read while chunks were held: told once they are out. */
+  /** The end was read while chunks were held or the stream paused: told once they are out and it flows. */
   private endHeld = false;
   private flushQueued = false;
   /** 'close' emitted or on its way: once. */
@@ -62,6 +63,7 @@ export class FdReader extends EventEmitter implements ByteSource {
     if (this.closed) return this;
     this.closed = true;
     this.held = [];
+    this.heldBytes = 0;
     this.endHeld = false;
     this.finish();
     process.nextTick(() => this.emit('close'));
