@@ -9,8 +9,8 @@ export interface Adopter {
   of(owner: string): number[];
   /** Stop-then-kill of every adopted process and what descends from it (shutdown). */
   killAll(): Promise<void>;
-  /** `owner` is gone: what it leaves from now on is killed on sight. */
-  close(owner: string): void;
+  /** `owner` is gone: what it left is killed (resolves once that is gone), what it leaves from now on on sight. */
+  close(owner: string): Promise<void>;
 }
 
 /** Closed owners remembered (the newest): a leader that ends during its session's teardown leaves orphans a moment later. */
@@ -100,12 +100,14 @@ export class Adoptions implements Adopter {
     this.scan();
   }
 
-  close(owner: string): void {
+  close(owner: string): Promise<void> {
     this.closed.add(owner);
     if (this.closed.size > CLOSED_KEPT) this.closed.delete(this.closed.values().next().value!);
-    // Claimed during the owner's kill (handed over by a process that died in it): killed now.
+    // What a leader that ended in the owner's kill handed over is claimed now, not a turn later:
+    // the owner's destroy answers once it is gone too.
+    this.scan();
     const orphaned = [...this.adopted].filter(([, own]) => this.allClosed(own)).map(([pid]) => pid);
-    if (orphaned.length > 0) this.kill(orphaned);
+    return orphaned.length > 0 ? this.kill(orphaned) : Promise.resolve();
   }
 
   private allClosed(owners: Set<string>): boolean {
@@ -113,8 +115,11 @@ export class Adoptions implements Adopter {
     return owners.size > 0;
   }
 
-  private kill(pids: number[]): void {
-    void stopThenKill({ extraPids: () => pids }).catch(() => {}); // what survives is taken at shutdown
+  private kill(pids: number[]): Promise<void> {
+    return stopThenKill({ extraPids: () => pids }).then(
+      () => {},
+      () => {}, // what survives is taken at shutdown
+    );
   }
 
   /** Reaps the adopted that ended (their owners pass to what they leave), then claims the new children. */
@@ -138,7 +143,7 @@ export class Adoptions implements Adopter {
       if (this.addon.reapChild(pid)) continue;
       if (own.size === 0) continue; // unclaimed for now
       this.adopted.set(pid, own);
-      if (this.allClosed(own)) this.kill([pid]);
+      if (this.allClosed(own)) void this.kill([pid]);
     }
   }
 

@@ -29,8 +29,8 @@ export async function tearDown(session: Session, force: boolean, ctx: TeardownCo
   if (run) waits.push(run.cancel(signal), run.done);
   if (session.cgroup) waits.push(ctx.containment!.closeSession(session.id));
   await Promise.all(waits);
-  // Its processes are gone: what is handed over from now on (a leader that ended during the kill) dies on sight.
-  ctx.adopted?.close(session.id);
+  // Its processes are gone; what a leader that ended in the kill handed over goes too, and what is handed over later dies on sight.
+  await ctx.adopted?.close(session.id);
   for (const pgid of session.lingering) ctx.tracker?.remove(pgid);
   session.lingering.clear();
   // Kept while anything carrying the marker is alive, so that a later start-up still sweeps it.
