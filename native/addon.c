@@ -12,7 +12,7 @@
  *   sendSignal(pidfd, signo)
  *   becomeSubreaper()                         orphans of commands re-parented to the daemon
  *   reapChild(pid)                            true once an adopted child has ended (reaped now)
- *   readFd, readStart, readStop, readClose    a command's output without net.Socket (fd_read.c)
+ *   readFd, readStart, readStop, readInto, readClose    a command's output without net.Socket (fd_read.c)
  */
 #include "trl_native.h"
 
@@ -100,6 +100,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"readFd", NULL, trl_read_fd, NULL, NULL, NULL, napi_default, NULL},
       {"readStart", NULL, trl_read_start, NULL, NULL, NULL, napi_default, NULL},
       {"readStop", NULL, trl_read_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"readInto", NULL, trl_read_into, NULL, NULL, NULL, napi_default, NULL},
       {"readClose", NULL, trl_read_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

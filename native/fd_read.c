@@ -6,14 +6,26 @@
  * the rest of a short command's stream work; what the daemon needs of these
  * fds is only bytes, the end, pause and resume.
  *
- *   readFd(fd, cb(chunk|null, errno)) → handle   takes ownership of fd; not read until readStart
+ *   readFd(fd, cb(chunk|null, errno, intoBytes)) → handle   takes ownership of fd; not read until readStart
  *   readStart(handle) / readStop(handle)
+ *   readInto(handle, buffer)                     reads go into buffer (see below) until it is handed back
  *   readClose(handle)                            stops and closes fd; no callback after
+ *
+ * A read is copied into a new Buffer of exactly its size, unless JavaScript
+ * gave a buffer of its own with readInto: then the fd is read into it, and a
+ * read that fills at least a quarter of it is handed over as that buffer
+ * itself (intoBytes says how much of it is the chunk; the reader holds no
+ * buffer until it is given another). While output floods, a buffer per read
+ * made V8 collect its whole heap many times a second (each new buffer counts
+ * as memory it must look after); buffers given back and given again count
+ * once. A smaller read is copied out and the buffer kept for the next.
  */
 #include "trl_native.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -31,6 +43,10 @@ struct fd_reader {
   int handle_closed;
   int external_gone;
   struct trl_loop_callback callback;
+  /* readInto's buffer, held (a strong reference) while it may be read into. */
+  napi_ref into_ref;
+  char *into;
+  size_t into_len;
 };
 
 static char read_buffer[READ_BYTES]; /* the event loop's thread only */
@@ -42,11 +58,19 @@ static void on_closed(uv_handle_t *handle) {
   if (r->external_gone) free(r);
 }
 
+static void drop_into(struct fd_reader *r, napi_env env) {
+  if (!r->into_ref) return;
+  napi_delete_reference(env, r->into_ref);
+  r->into_ref = NULL;
+  r->into = NULL;
+  r->into_len = 0;
+}
+
 static void on_collected(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
   struct fd_reader *r = data;
   r->external_gone = 1;
+  drop_into(r, env);
   if (r->handle_closed) free(r);
   else if (!r->closed) {
     /* Dropped without a close: nothing can call back into JavaScript any more. */
@@ -62,23 +86,31 @@ static void reader_close(struct fd_reader *r) {
   r->closed = 1;
   r->reading = 0;
   uv_poll_stop(&r->poll);
+  drop_into(r, r->callback.env);
   trl_loop_callback_release(&r->callback);
   uv_close((uv_handle_t *)&r->poll, on_closed);
 }
 
-static void deliver(struct fd_reader *r, ssize_t n, int err) {
+/* n bytes at buf (the static buffer or readInto's); n 0: the end, or err. */
+static void deliver(struct fd_reader *r, const char *buf, size_t n, int err) {
   napi_env env = r->callback.env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value argv[2];
-  if (n > 0) {
+  napi_value argv[3];
+  uint32_t into_bytes = 0;
+  if (n > 0 && buf == r->into && n >= r->into_len / 4) {
+    napi_get_reference_value(env, r->into_ref, &argv[0]);
+    drop_into(r, env);
+    into_bytes = (uint32_t)n;
+  } else if (n > 0) {
     void *data;
-    napi_create_buffer_copy(env, (size_t)n, read_buffer, &data, &argv[0]);
+    napi_create_buffer_copy(env, n, buf, &data, &argv[0]);
   } else {
     napi_get_null(env, &argv[0]);
   }
   napi_create_int32(env, err, &argv[1]);
-  trl_loop_callback_call(&r->callback, 2, argv);
+  napi_create_uint32(env, into_bytes, &argv[2]);
+  trl_loop_callback_call(&r->callback, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -89,14 +121,16 @@ static void deliver(struct fd_reader *r, ssize_t n, int err) {
 static void on_readable(uv_poll_t *poll, int status, int events) {
   (void)events;
   struct fd_reader *r = poll->data;
+  char *buf = r->into ? r->into : read_buffer;
+  size_t size = r->into ? r->into_len : sizeof read_buffer;
   size_t used = 0;
   int end = 0, err = 0;
   if (status < 0) {
     end = 1;
     err = -status;
   }
-  while (!end && used < sizeof read_buffer) {
-    ssize_t n = read(r->fd, read_buffer + used, sizeof read_buffer - used);
+  while (!end && used < size) {
+    ssize_t n = read(r->fd, buf + used, size - used);
     if (n > 0) used += (size_t)n;
     else if (n == 0) end = 1;
     else if (errno == EINTR) continue;
@@ -108,8 +142,8 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     r->reading = 0;
     uv_poll_stop(&r->poll);
   }
-  if (used > 0) deliver(r, (ssize_t)used, 0);
-  if (end && !r->closed) deliver(r, 0, err);
+  if (used > 0) deliver(r, buf, used, 0);
+  if (end && !r->closed) deliver(r, NULL, 0, err);
 }
 
 static struct fd_reader *reader_arg(napi_env env, napi_callback_info info) {
@@ -168,6 +202,28 @@ napi_value trl_read_stop(napi_env env, napi_callback_info info) {
   if (!r || r->closed || !r->reading) return NULL;
   r->reading = 0;
   uv_poll_stop(&r->poll);
+  return NULL;
+}
+
+napi_value trl_read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  void *r_ = NULL;
+  void *data;
+  size_t len;
+  bool is_buffer = false;
+  if (argc < 2 || napi_get_value_external(env, args[0], &r_) != napi_ok || !r_ || napi_is_buffer(env, args[1], &is_buffer) != napi_ok ||
+      !is_buffer || napi_get_buffer_info(env, args[1], &data, &len) != napi_ok || len == 0 || len > UINT32_MAX) {
+    napi_throw_type_error(env, NULL, "readInto(reader, buffer)");
+    return NULL;
+  }
+  struct fd_reader *r = r_;
+  if (r->closed) return NULL;
+  drop_into(r, env);
+  napi_create_reference(env, args[1], 1, &r->into_ref);
+  r->into = data;
+  r->into_len = len;
   return NULL;
 }
 

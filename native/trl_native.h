@@ -105,6 +105,7 @@ napi_value trl_trim_memory(napi_env env, napi_callback_info info);
 napi_value trl_read_fd(napi_env env, napi_callback_info info);
 napi_value trl_read_start(napi_env env, napi_callback_info info);
 napi_value trl_read_stop(napi_env env, napi_callback_info info);
+napi_value trl_read_into(napi_env env, napi_callback_info info);
 napi_value trl_read_close(napi_env env, napi_callback_info info);
 
 /* args.c: arguments in, errors out. NULL or -1 leaves a pending exception. */

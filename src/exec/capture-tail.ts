@@ -1,5 +1,6 @@
 import type { OutputKeep } from '../protocol/messages';
 import { JsonBytes } from '../protocol/json-text';
+import { readBuffers } from './read-buffers';
 import { OutputCapture, asText, cutEnd, cutStart, type CapturedText, type StreamCapture } from './capture';
 
 /**
@@ -19,7 +20,7 @@ export class TailCapture implements StreamCapture {
     this.total += chunk.length;
     if (this.cap <= 0) return;
     // A read larger than the whole cap is copied so the big buffer is not held.
-    const part = chunk.length > this.cap ? Buffer.from(chunk.subarray(chunk.length - this.cap)) : chunk;
+    const part = chunk.length > this.cap ? Buffer.from(chunk.subarray(chunk.length - this.cap)) : readBuffers.unpooled(chunk);
     this.chunks.push(part);
     this.kept += part.length;
     while (this.kept - this.chunks[this.head]!.length >= this.cap) {
@@ -88,7 +89,7 @@ export class HeadTailCapture implements StreamCapture {
     this.total += chunk.length;
     const room = this.headCap - this.headKept;
     if (room > 0) {
-      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      const part = readBuffers.unpooled(chunk.length <= room ? chunk : chunk.subarray(0, room));
       this.headChunks.push(part);
       this.headKept += part.length;
     }

@@ -1,4 +1,5 @@
 import { JsonBytes, type WireText } from '../protocol/json-text';
+import { readBuffers } from './read-buffers';
 
 /**
  * The captured text of one stream, cut at a character boundary if it was
@@ -45,7 +46,7 @@ export class OutputCapture implements StreamCapture {
     this.total += chunk.length;
     const room = this.cap - this.kept;
     if (room <= 0) return;
-    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    const part = readBuffers.unpooled(chunk.length <= room ? chunk : chunk.subarray(0, room));
     this.chunks.push(part);
     this.kept += part.length;
   }

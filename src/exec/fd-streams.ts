@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { NativeAddon, NativeReader } from '../native/addon';
+import { READ_BUFFER_BYTES, readBuffers } from './read-buffers';
 import type { ByteSink, ByteSource } from './spawn';
 
 /** What is read ahead before anyone asked for it (a Readable's default high-water mark). */
@@ -13,7 +14,9 @@ const READ_AHEAD_BYTES = 16 * 1024;
  * listener is added or on resume, until paused), 'end', 'error', and
  * 'close' once, after the end or destroy. Before it flows it reads ahead
  * until 16 KiB or more are held (a chunk is what one readiness had), as a
- * Readable does, so a stream nobody reads still sees its end.
+ * Readable does, so a stream nobody reads still sees its end. Once a read
+ * fills a quarter of a read buffer, the output is a flood: it is read into
+ * the shared read buffers (read-buffers.ts) from then on.
  * A net.Socket per stream cost more than all the rest of a short command's
  * stream work.
  */
@@ -28,13 +31,15 @@ export class FdReader extends EventEmitter implements ByteSource {
   private flushQueued = false;
   /** 'close' emitted or on its way: once. */
   private closed = false;
+  /** The read buffer the addon reads into, once the output floods. */
+  private into: Buffer | null = null;
 
   constructor(
     private readonly addon: NativeAddon,
     fd: number,
   ) {
     super();
-    this.reader = addon.readFd(fd, (chunk, errno) => this.onRead(chunk, errno));
+    this.reader = addon.readFd(fd, (chunk, errno, intoBytes) => this.onRead(chunk, errno, intoBytes));
     addon.readStart(this.reader);
     // As a Readable: a 'data' listener starts the flow.
     this.on('newListener', (event: string) => {
@@ -70,8 +75,16 @@ export class FdReader extends EventEmitter implements ByteSource {
     return this;
   }
 
-  private onRead(chunk: Buffer | null, errno: number): void {
+  private onRead(chunk: Buffer | null, errno: number, intoBytes: number): void {
     if (chunk) {
+      if (intoBytes > 0) {
+        chunk = readBuffers.handedOver(chunk, intoBytes);
+        this.into = null;
+      }
+      if (this.into === null && chunk.length >= READ_BUFFER_BYTES / 4 && this.reader) {
+        this.into = readBuffers.take();
+        this.addon.readInto(this.reader, this.into);
+      }
       if (this.flowing === true && this.held.length === 0) this.emit('data', chunk);
       else this.hold(chunk);
       return;
@@ -122,6 +135,8 @@ export class FdReader extends EventEmitter implements ByteSource {
     const reader = this.reader;
     this.reader = null;
     if (reader) this.addon.readClose(reader);
+    if (this.into) readBuffers.unused(this.into);
+    this.into = null;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { StreamName } from '../protocol/events';
 import { utf8SafeEnd } from './capture';
+import { readBuffers } from './read-buffers';
 
 /** A piece of one stream, whole UTF-8 characters only (unless the bytes are not UTF-8 at all). */
 export interface Chunk {
@@ -30,7 +31,8 @@ class Window {
  * bytes in chunks that never split a UTF-8 character. Older chunks are
  * dropped, so memory stays bounded however much the command writes and
  * however slowly anyone reads; readers that fall behind learn exactly how
- * many bytes they missed.
+ * many bytes they missed. A dropped chunk's read buffer is read into again
+ * unless a reader took the chunk (read-buffers.ts).
  */
 export class OutputBuffer {
   private seq = 0;
@@ -44,8 +46,10 @@ export class OutputBuffer {
   push(stream: StreamName, data: Buffer): void {
     const w = this.windows[stream];
     if (w.carry) {
-      data = Buffer.concat([w.carry, data]);
+      const read = data;
+      data = Buffer.concat([w.carry, read]);
       w.carry = null;
+      readBuffers.release(read);
     }
     const end = utf8SafeEnd(data);
     if (end < data.length) {
@@ -53,9 +57,14 @@ export class OutputBuffer {
       data = data.subarray(0, end);
     }
     if (data.length > 0) this.append(stream, w, data);
+    else readBuffers.release(data);
   }
 
-  /** End of output: whatever unfinished character is left goes out as it is. */
+  /**
+   * End of output: whatever unfinished character is left goes out as it is,
+   * and what stays for late readers is copied out of the read buffers (a
+   * chunk may fill a quarter of one), which go back to work.
+   */
   flush(): void {
     for (const stream of ['stdout', 'stderr'] as const) {
       const w = this.windows[stream];
@@ -63,6 +72,13 @@ export class OutputBuffer {
         const data = w.carry;
         w.carry = null;
         this.append(stream, w, data);
+      }
+      for (let i = w.head; i < w.chunks.length; i++) {
+        const chunk = w.chunks[i]!;
+        const kept = readBuffers.unpooled(chunk.data);
+        if (kept === chunk.data) continue;
+        readBuffers.release(chunk.data);
+        chunk.data = kept;
       }
     }
   }
@@ -106,7 +122,9 @@ export class OutputBuffer {
     w.chunks.push(chunk);
     w.bytes += data.length;
     while (w.bytes > this.windowBytes && w.head < w.chunks.length - 1) {
-      w.bytes -= w.chunks[w.head]!.data.length;
+      const dropped = w.chunks[w.head]!.data;
+      w.bytes -= dropped.length;
+      readBuffers.release(dropped);
       w.chunks[w.head] = undefined as unknown as Chunk;
       w.head++;
     }

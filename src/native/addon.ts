@@ -33,13 +33,17 @@ export interface NativeAddon {
   reapChild(pid: number): boolean;
   /** malloc_trim(0): the heap's free pages go back to the kernel; true when some did. */
   trimMemory(): boolean;
-  /** Reads fd (owned from now on, made non-blocking) on the event loop once started: each chunk, then null at its end (errno 0) or on an error. */
-  readFd(fd: number, callback: (chunk: Buffer | null, errno: number) => void): NativeReader;
+  /**
+   * Reads fd (owned from now on, made non-blocking) on the event loop once started: each chunk, then null at its end (errno 0) or on an error.
+   * intoBytes > 0: the chunk is readInto's buffer itself, its first intoBytes bytes, and the reader holds no buffer any more.
+   */
+  readFd(fd: number, callback: (chunk: Buffer | null, errno: number, intoBytes: number) => void): NativeReader;
   readStart(reader: NativeReader): void;
   readStop(reader: NativeReader): void;
+  /** Later reads go into `buffer` (held until handed back as a chunk, replaced, or the reader closed); a small read is still copied out. */
+  readInto(reader: NativeReader, buffer: Buffer): void;
   /** Stops reading and closes the fd: no callback after it. */
   readClose(reader: NativeReader): void;
-
 }
 
 /** A started child. cgroupRefusal: the errno with which the kernel refused CLONE_INTO_CGROUP (the child enters the leaf itself), else null. */

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ExecRecord, Follower } from '../exec/exec-record';
 import type { Chunk } from '../exec/output-buffer';
+import { readBuffers } from '../exec/read-buffers';
 import type { GapEvent, OutputEvent, StreamName, WaitingInputEvent } from '../protocol/events';
 import { JsonBytes, type WithBytes } from '../protocol/json-text';
 import type { EventSink } from './event-sink';
@@ -124,7 +125,11 @@ export class Watcher implements Follower {
 
 /** Output as text when it is valid UTF-8 (written from its bytes) and the reader did not ask for base64, else as base64 with `encoding` saying so. */
 function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer, base64: boolean): WithBytes<OutputEvent> {
-  if (!base64 && isUtf8(data)) return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([data]) };
+  if (!base64 && isUtf8(data)) {
+    // The event may wait in the socket's queue after the window drops the chunk.
+    readBuffers.shared(data);
+    return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([data]) };
+  }
   // Written as the bytes of the base64 text: no JSON.stringify of it, no UTF-8 encoding of a string.
   return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([Buffer.from(data.toString('base64'), 'latin1')], true), encoding: 'base64' };
 }

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readBuffers } from '../../src/exec/read-buffers';
+import { OutputBuffer } from '../../src/exec/output-buffer';
+import { OutputCapture } from '../../src/exec/capture';
+import { HeadTailCapture, TailCapture } from '../../src/exec/capture-tail';
+
+/** A read into one of the shared buffers, as FdReader hands it over: `text` at its start. */
+function readChunk(text: string): Buffer {
+  const buffer = readBuffers.take();
+  buffer.write(text);
+  return readBuffers.handedOver(buffer, Buffer.byteLength(text));
+}
+
+/** Takes every free buffer, so the next take() is the one given back next (or a new one). */
+function drainFree(): void {
+  while (readBuffers.freeCount > 0) readBuffers.take();
+}
+
+test('a chunk the window drops goes back and is read into again; one a follower took never is', () => {
+  drainFree();
+  const output = new OutputBuffer(8, () => {});
+  const first = readChunk('aaaaaaaa');
+  output.push('stdout', first);
+  output.push('stdout', readChunk('bbbbbbbb')); // the window (8 bytes) drops the first
+  assert.equal(readBuffers.freeCount, 1);
+  assert.equal(readBuffers.take().buffer, first.buffer, 'the dropped chunk’s buffer is the next one read into');
+
+  const second = [...output.since(0)][0]!.data;
+  readBuffers.shared(second); // a follower's event holds it
+  output.push('stdout', readChunk('cccccccc'));
+  assert.equal(readBuffers.freeCount, 0, 'a shared buffer is left to the collector');
+});
+
+test('captures keep copies, so a buffer read into again changes nothing they hold', () => {
+  drainFree();
+  for (const capture of [new OutputCapture(64), new TailCapture(64), new HeadTailCapture(64)]) {
+    const chunk = readChunk('kept bytes');
+    capture.push(chunk);
+    const output = new OutputBuffer(1, () => {});
+    output.push('stdout', chunk);
+    output.push('stdout', readChunk('x')); // drops the chunk: its buffer goes back
+    readBuffers.take().fill(0x21); // and is read into again
+    assert.equal(capture.finish().text, 'kept bytes', capture.constructor.name);
+  }
+});
+
+test('the end of output copies what the window keeps out of the read buffers and gives them back; a given-back buffer goes back once', () => {
+  drainFree();
+  const output = new OutputBuffer(64, () => {});
+  const chunk = readChunk('the last output');
+  output.push('stdout', chunk);
+  output.flush();
+  assert.equal(readBuffers.freeCount, 1, 'given back');
+  const kept = [...output.since(0)][0]!.data;
+  assert.notEqual(kept.buffer, chunk.buffer);
+  readBuffers.take().fill(0x21);
+  assert.equal(kept.toString(), 'the last output');
+
+  readBuffers.release(chunk); // already given back: nothing happens
+  assert.equal(readBuffers.freeCount, 0, 'never twice in the free list (two readers would share it)');
+});
+
+test('a chunk cut by a character edge: the concatenation is a copy and the read buffer goes back at once', () => {
+  drainFree();
+  const output = new OutputBuffer(64, () => {});
+  const euro = Buffer.from('€');
+  const a = readBuffers.take();
+  euro.copy(a, 0, 0, 1);
+  output.push('stdout', readBuffers.handedOver(a, 1)); // one byte of three: carried
+  const b = readBuffers.take();
+  euro.copy(b, 0, 1);
+  const second = readBuffers.handedOver(b, 2);
+  output.push('stdout', second);
+  assert.equal([...output.since(0)].map((c) => c.data.toString()).join(''), '€');
+  assert.ok(readBuffers.freeCount >= 1, 'the second read’s buffer is free again');
+});
