@@ -51,6 +51,34 @@ struct fd_reader {
 
 static char read_buffer[READ_BYTES]; /* the event loop's thread only */
 
+/* What all readers together read in one turn of the event loop; a reader
+ * whose fd is ready when it is spent waits for the next turn (libuv's epoll
+ * is level-triggered: the fd is reported again, after those ready before
+ * it). While commands flood, the daemon always has output to read; without
+ * a bound, one turn read every flooding fd before the loop looked at its
+ * clients again. */
+#define TURN_BYTES READ_BYTES
+static size_t turn_left;
+static uv_prepare_t turn_reset;
+static uv_loop_t *turn_loop;
+
+static void on_turn(uv_prepare_t *handle) {
+  (void)handle;
+  turn_left = TURN_BYTES;
+}
+
+/* The bound starts anew before each wait for I/O. It is kept for the first
+ * loop that reads (the daemon's only one); another loop's readers read
+ * without it. */
+static void turn_start(uv_loop_t *loop) {
+  if (turn_loop != NULL) return;
+  turn_loop = loop;
+  turn_left = TURN_BYTES;
+  uv_prepare_init(loop, &turn_reset);
+  uv_prepare_start(&turn_reset, on_turn);
+  uv_unref((uv_handle_t *)&turn_reset);
+}
+
 static void on_closed(uv_handle_t *handle) {
   struct fd_reader *r = handle->data;
   close(r->fd);
@@ -125,9 +153,14 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   size_t size = r->into ? r->into_len : sizeof read_buffer;
   size_t used = 0;
   int end = 0, err = 0;
+  int bounded = poll->loop == turn_loop;
   if (status < 0) {
     end = 1;
     err = -status;
+  } else if (bounded && turn_left == 0) {
+    return;
+  } else if (bounded && size > turn_left) {
+    size = turn_left;
   }
   while (!end && used < size) {
     ssize_t n = read(r->fd, buf + used, size - used);
@@ -137,6 +170,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     else if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     else end = 1, err = errno;
   }
+  if (bounded) turn_left -= used < turn_left ? used : turn_left;
   /* The end or an error: nothing more comes; JavaScript closes it. */
   if (end) {
     r->reading = 0;
@@ -177,6 +211,7 @@ napi_value trl_read_fd(napi_env env, napi_callback_info info) {
   if (!r) return trl_throw_errno(env, ENOMEM, "readFd");
   r->fd = fd;
   r->poll.data = r;
+  turn_start(loop);
   int err = uv_poll_init(loop, &r->poll, fd);
   if (err != 0) {
     free(r);
