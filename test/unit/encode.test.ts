@@ -72,7 +72,8 @@ test('the outbox writes nothing while the transport holds SEND_HIGH_WATER, and r
   let after = 0;
   box.push({ id: 'big', ok: true, data: { stdout: '\u0001'.repeat(2 * SEND_HIGH_WATER) } }, () => after++);
   box.push({ id: 'small', ok: true, data: {} });
-  await new Promise((r) => setImmediate(r));
+  // It lets the loop go round between slices of one answer: a few turns until the transport is full.
+  for (let i = 0; i < 20 && !box.blocked; i++) await new Promise((r) => setImmediate(r));
   const heldBytes = t.writableLength;
   assert.ok(heldBytes < SEND_HIGH_WATER + 7 * PIECE_CHARS, `held ${heldBytes}`);
   assert.equal(after, 0);
@@ -87,6 +88,22 @@ test('the outbox writes nothing while the transport holds SEND_HIGH_WATER, and r
   assert.deepEqual(lines.map((l) => l.id), ['big', 'small']);
   assert.equal(lines[0].data.stdout.length, 2 * SEND_HIGH_WATER);
   assert.deepEqual(errors, []);
+});
+
+test('a big answer to a client that reads as fast as it is written lets the event loop go round between its slices', async () => {
+  const t = new Target();
+  t.write = (data: string) => {
+    t.written.push(data);
+    return true; // the kernel took it all: never a reason to wait for 'drain'
+  };
+  const box = new Outbox(t, () => {}, () => {});
+  let turns = 0;
+  box.push({ id: 'big', ok: true, data: { stdout: 'x'.repeat(4 * 1024 * 1024) } });
+  const counting = setInterval(() => turns++, 0);
+  while (!box.idle) await new Promise((r) => setImmediate(r));
+  clearInterval(counting);
+  assert.equal(JSON.parse(t.written.join('')).data.stdout.length, 4 * 1024 * 1024);
+  assert.ok(turns >= 4, `timers ran ${turns} times while 4 MiB were written (one turn per 256 KiB at most)`);
 });
 
 test('an answer that cannot be encoded is answered INTERNAL_ERROR, and the next answer still goes out', async () => {
