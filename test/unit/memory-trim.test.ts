@@ -36,7 +36,9 @@ test('a flood is looked at once a second while it goes on, and collected and tri
   tick(1000);
   assert.deepEqual(did, []);
   tick(1000);
-  assert.deepEqual(did, ['collect', 'trim'], 'the flood stopped: dead buffers collected, then trimmed');
+  assert.deepEqual(did, ['collect'], 'the flood stopped: dead buffers collected');
+  tick(250);
+  assert.deepEqual(did, ['collect', 'trim'], 'and trimmed once V8 has freed them');
   tick(60_000);
   assert.equal(trim.count, 1, 'nothing more while quiet');
 });
@@ -48,5 +50,6 @@ test('a stream of commands makes a trim due too: about one per thousand commands
   assert.deepEqual(did, [], '999 commands');
   for (let i = 0; i < 2; i++) trim.commandEnded();
   tick(1000);
+  tick(250);
   assert.deepEqual(did, ['collect', 'trim'], 'the stream stopped after 1 001');
 });
