@@ -11,6 +11,8 @@
  *   K <n> <line> sends one request line on kept connection n, reads one line back;
  *                prints microseconds, or -1 when the answer is not ok:true
  *   O <path> <line>  the same on a fresh connection, closed after (a one-shot client)
+ *   P <n> <ms>   pings on kept connection n every <ms> until the next line comes
+ *                on stdin; prints every round trip in microseconds on one line
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -129,12 +131,36 @@ static double exchange(int fd, const char *req, size_t len) {
   return ok ? t : -1;
 }
 
+/* P: a series of system.ping on fd, one every `every_ms`, until stdin has a line. */
+static void ping_series(int fd, int every_ms) {
+  static double samples[1 << 17];
+  static const char ping[] = "{\"id\":1,\"method\":\"system.ping\"}\n";
+  size_t n = 0;
+  struct pollfd in = {.fd = 0, .events = POLLIN};
+  for (;;) {
+    double t0 = now_us();
+    double t = exchange(fd, ping, sizeof ping - 1);
+    if (n < sizeof samples / sizeof samples[0]) samples[n++] = t;
+    int wait = every_ms - (int)((now_us() - t0) / 1000);
+    if (poll(&in, 1, wait > 0 ? wait : 0) > 0) break;
+  }
+  for (size_t i = 0; i < n; i++) printf(i ? " %.1f" : "%.1f", samples[i]);
+  printf("\n");
+}
+
 int main(void) {
   static char line[1 << 16];
   int kept[16];
   int nkept = 0;
   setvbuf(stdout, NULL, _IOLBF, 0);
   while (fgets(line, sizeof line, stdin)) {
+    if (line[0] == 'P') {
+      int k = -1, every = 0;
+      if (sscanf(line + 1, "%d %d", &k, &every) != 2 || k < 0 || k >= nkept || every < 1) { fprintf(stderr, "bad request: %s", line); return 1; }
+      ping_series(kept[k], every);
+      if (!fgets(line, sizeof line, stdin)) return 0; /* the line that stopped it */
+      continue;
+    }
     if (line[0] == 'C' || line[0] == 'K' || line[0] == 'O') {
       char *arg = line + 2, *rest = strchr(arg, ' ');
       if (line[0] == 'C') {

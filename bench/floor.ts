@@ -47,8 +47,9 @@ export class Floor {
     });
   }
 
-  static start(): Floor {
-    return new Floor(spawn(buildC('floor'), [], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  /** ownSession: in a session of its own (setsid), as a client started elsewhere on the host is: another autogroup for the scheduler. */
+  static start(opts: { ownSession?: boolean } = {}): Floor {
+    return new Floor(spawn(buildC('floor'), [], { stdio: ['pipe', 'pipe', 'inherit'], detached: opts.ownSession ?? false }));
   }
 
   private ask(line: string): Promise<number> {
@@ -67,6 +68,21 @@ export class Floor {
   async connect(socketPath: string): Promise<{ request(line: string): Promise<number> }> {
     const n = await this.ask(`C ${socketPath}`);
     return { request: (line) => this.timed(`K ${n} ${line}`) };
+  }
+
+  /** system.ping on a kept connection every `everyMs` from now until `stop`, which resolves with each round trip in milliseconds. */
+  async pings(socketPath: string, everyMs: number): Promise<{ stop(): Promise<number[]> }> {
+    const n = await this.ask(`C ${socketPath}`);
+    const series = new Promise<string>((resolve) => this.waiting.push(resolve));
+    this.child.stdin!.write(`P ${n} ${everyMs}\n`);
+    return {
+      stop: async () => {
+        this.child.stdin!.write('S\n');
+        const samples = (await series).split(' ').map((us) => Number(us) / 1000);
+        if (samples.some((ms) => !(ms >= 0))) throw new Error('a ping of the foreign client failed');
+        return samples;
+      },
+    };
   }
 
   /** One request on a fresh connection of the foreign client (connect, one line, one line back, close): milliseconds. */

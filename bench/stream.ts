@@ -197,14 +197,14 @@ async function streamLatency(client: TrlClient, sessionId: string, command: stri
 
 // ------------------------------------------------------------------ run
 
-export async function runStreamBench(opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<object> {
+export async function runStreamBench(opts: { nodeArgs?: string[]; root?: string; env?: Record<string, string> } = {}): Promise<object> {
   const bytesSpec = env('BENCH_STREAM_BYTES', '512M');
   const nulSpec = env('BENCH_STREAM_NUL_BYTES', '128M');
   const rounds = num('BENCH_STREAM_ROUNDS', 2);
   const lines = num('BENCH_STREAM_LINES', 250);
   const everyMs = num('BENCH_STREAM_LINE_MS', 20);
 
-  const d = await startDaemon('warn', { TRL_DEFAULT_TIMEOUT_S: '0', ...opts.env }, { nodeArgs: opts.nodeArgs });
+  const d = await startDaemon('warn', { TRL_DEFAULT_TIMEOUT_S: '0', ...opts.env }, { nodeArgs: opts.nodeArgs, root: opts.root });
   const client = await TrlClient.connect(d.socketPath);
   try {
     const sessionId = (await client.request<{ session_id: string }>('session.create', { working_dir: '/tmp' })).session_id;
