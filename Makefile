@@ -53,7 +53,7 @@ $(NATIVE_ADDON): native/binding.gyp $(wildcard native/*.c native/*.h) $(NATIVE_I
 	@touch $@
 
 native: deps $(NATIVE_ADDON) sd-notify
-	@$(NODE) -e 'const a = require("./$(NATIVE_ADDON)"); for (const f of ["harden", "spawn", "watchExit", "sendSignal", "becomeSubreaper", "reapChild", "readFd", "readStart", "readStop", "readInto", "readClose"]) if (typeof a[f] !== "function") throw new Error("trl_native exports no " + f)' \
+	@$(NODE) -e 'const a = require("./$(NATIVE_ADDON)"); for (const f of ["harden", "spawn", "watchExit", "sendSignal", "becomeSubreaper", "reapChild", "readFd", "readStart", "readStop", "readInto", "readClose", "jsonRunEnd"]) if (typeof a[f] !== "function") throw new Error("trl_native exports no " + f)' \
 	  || { echo "make: $(NATIVE_ADDON) did not build or does not load (needs a C compiler and Node's headers under $(npm_config_nodedir)/include/node)" >&2; exit 1; }
 
 # sd-notify is an optional dependency: npm ci drops it, silently, when

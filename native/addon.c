@@ -13,6 +13,7 @@
  *   becomeSubreaper()                         orphans of commands re-parented to the daemon
  *   reapChild(pid)                            true once an adopted child has ended (reaped now)
  *   readFd, readStart, readStop, readInto, readClose    a command's output without net.Socket (fd_read.c)
+ *   jsonRunEnd(buffer, from, to, valid)       the JSON string encoder's scan (json_scan.c)
  */
 #include "trl_native.h"
 
@@ -102,6 +103,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"readStop", NULL, trl_read_stop, NULL, NULL, NULL, napi_default, NULL},
       {"readInto", NULL, trl_read_into, NULL, NULL, NULL, napi_default, NULL},
       {"readClose", NULL, trl_read_close, NULL, NULL, NULL, napi_default, NULL},
+      {"jsonRunEnd", NULL, trl_json_run_end, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -107,6 +107,7 @@ napi_value trl_read_start(napi_env env, napi_callback_info info);
 napi_value trl_read_stop(napi_env env, napi_callback_info info);
 napi_value trl_read_into(napi_env env, napi_callback_info info);
 napi_value trl_read_close(napi_env env, napi_callback_info info);
+napi_value trl_json_run_end(napi_env env, napi_callback_info info);
 
 /* args.c: arguments in, errors out. NULL or -1 leaves a pending exception. */
 napi_value trl_throw_errno(napi_env env, int err, const char *step);

@@ -4,6 +4,11 @@ import { hardenSelf } from './native/harden';
 // Then, before any secret is read: commands (same uid) cannot read this process's memory or environ.
 const hardening = hardenSelf();
 
+import { nativeAddon } from './native/addon';
+import { setNativeRunEnd } from './protocol/json-escape';
+// The JSON encoder's scan of long runs in C (a quarter of the daemon's CPU while output streams), when the addon is there.
+setNativeRunEnd(nativeAddon().addon?.jsonRunEnd ?? null);
+
 import { validateHttpConfig } from './config/http';
 import { ConfigError, loadConfig } from './config/load';
 import { renderHelp } from './config/help';

@@ -44,6 +44,8 @@ export interface NativeAddon {
   readInto(reader: NativeReader, buffer: Buffer): void;
   /** Stops reading and closes the fd: no callback after it. */
   readClose(reader: NativeReader): void;
+  /** Where a run a JSON string carries as it is ends in buffer[from, to) (src/protocol/json-escape.ts runEnd); `to` when it does not. */
+  jsonRunEnd(buffer: Buffer, from: number, to: number, valid: boolean): number;
 }
 
 /** A started child. cgroupRefusal: the errno with which the kernel refused CLONE_INTO_CGROUP (the child enters the leaf itself), else null. */

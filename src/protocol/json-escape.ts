@@ -76,17 +76,30 @@ export function wordsOf(src: Buffer): Words {
   return { words: new Int32Array(src.buffer, first, count), at: first - src.byteOffset };
 }
 
+/** The same scan in C (native/json_scan.c), when the addon is there: `setNativeRunEnd`. */
+type NativeRunEnd = (src: Buffer, from: number, to: number, valid: boolean) => number;
+let nativeRunEnd: NativeRunEnd | null = null;
+/** Bytes left in a run past which the C scan is worth its call. */
+const NATIVE_FROM = 256;
+
+/** Long runs are scanned by the addon (the daemon sets it at start; protocol/ imports nothing above it). */
+export function setNativeRunEnd(scan: NativeRunEnd | null): void {
+  nativeRunEnd = scan;
+}
+
 /**
  * Where the run from i ends: at the first byte before `end` that stops it (an
  * escaped byte; in text not known to be valid, also any byte ≥ 0x80). Aligned
  * words are tested four bytes at once: a byte < 0x20, equal to '"' or '\\', or
- * (when `high`) with its top bit set, makes the word stop the fast loop.
+ * (when `high`) with its top bit set, makes the word stop the fast loop. A
+ * long run goes to the C scan when there is one.
  */
 export function runEnd(src: Buffer, w: Words, i: number, end: number, valid: boolean): number {
   const table = valid ? STOP_VALID : STOP_ANY;
   let j = i;
   // Most runs in binary output are short: the first bytes are tested one by one.
   for (const first = Math.min(end, i + 8); j < first; j++) if (table[src[j]!] !== 0) return j;
+  if (nativeRunEnd !== null && end - j >= NATIVE_FROM) return nativeRunEnd(src, j, end, valid);
   while (j < end && (j < w.at || ((j - w.at) & 3) !== 0)) {
     if (table[src[j]!] !== 0) return j;
     j++;
