@@ -64,12 +64,8 @@ class ReadBuffers {
   }
 
   private recycle(ab: ArrayBufferLike): void {
-    if (this.free.length >= FREE_MAX) {
-      this.where.delete(ab);
-      return;
-    }
     this.where.delete(ab);
-    this.free.push(Buffer.from(ab, 0, READ_BUFFER_BYTES));
+    if (this.free.length < FREE_MAX) this.free.push(Buffer.from(ab, 0, READ_BUFFER_BYTES));
   }
 }
 
