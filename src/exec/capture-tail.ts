@@ -1,16 +1,19 @@
 import type { OutputKeep } from '../protocol/messages';
 import { JsonBytes } from '../protocol/json-text';
-import { readBuffers } from './read-buffers';
 import { OutputCapture, asText, cutEnd, cutStart, type CapturedText, type StreamCapture } from './capture';
+import { readBuffers } from './read-buffers';
 
 /**
- * The last `cap` bytes of a stream, as a queue of the chunks read: whole
- * chunks fall off the front once the rest still covers the cap, so a flood
- * holds at most the cap plus one pipe read.
+ * The last `cap` bytes of a stream, copied into a ring that grows (doubling)
+ * up to the cap: a flood costs one copy per read into the same memory, not
+ * a new buffer per read (each of which V8 must look after: a flood of them
+ * made it collect its whole heap many times a second), and the read buffers
+ * go back to their readers (read-buffers.ts).
  */
 export class TailCapture implements StreamCapture {
-  private chunks: Buffer[] = [];
-  private head = 0;
+  private ring = EMPTY;
+  /** The oldest kept byte's index in the ring; the kept bytes run from there, wrapping at its end. */
+  private start = 0;
   private kept = 0;
   private total = 0;
 
@@ -18,18 +21,22 @@ export class TailCapture implements StreamCapture {
 
   push(chunk: Buffer): void {
     this.total += chunk.length;
-    if (this.cap <= 0) return;
-    // A read larger than the whole cap is copied so the big buffer is not held.
-    const part = chunk.length > this.cap ? Buffer.from(chunk.subarray(chunk.length - this.cap)) : readBuffers.unpooled(chunk);
-    this.chunks.push(part);
-    this.kept += part.length;
-    while (this.kept - this.chunks[this.head]!.length >= this.cap) {
-      this.kept -= this.chunks[this.head]!.length;
-      this.chunks[this.head++] = EMPTY;
+    if (this.cap <= 0 || chunk.length === 0) return;
+    const part = chunk.length > this.cap ? chunk.subarray(chunk.length - this.cap) : chunk;
+    if (this.kept + part.length > this.ring.length && this.ring.length < this.cap) {
+      this.grow(Math.min(this.cap, Math.max(this.kept + part.length, 2 * this.ring.length, MIN_RING)));
     }
-    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head);
-      this.head = 0;
+    const size = this.ring.length;
+    const at = (this.start + this.kept) % size;
+    const first = Math.min(part.length, size - at);
+    part.copy(this.ring, at, 0, first);
+    if (first < part.length) part.copy(this.ring, 0, first);
+    const over = this.kept + part.length - size;
+    if (over > 0) {
+      this.start = (this.start + over) % size;
+      this.kept = size;
+    } else {
+      this.kept += part.length;
     }
   }
 
@@ -42,13 +49,14 @@ export class TailCapture implements StreamCapture {
     return Buffer.concat(this.chunksKept());
   }
 
-  /** The kept chunks (no copy): at most the cap, the end of the stream. */
+  /** The kept bytes as (at most two) pieces of the ring, which is let go: nothing is written into them after. */
   chunksKept(): Buffer[] {
-    const chunks = this.chunks.slice(this.head);
-    this.chunks = [];
-    this.head = 0;
-    if (this.kept > this.cap) chunks[0] = chunks[0]!.subarray(this.kept - this.cap);
-    return chunks;
+    const { ring, start, kept } = this;
+    this.ring = EMPTY;
+    this.start = this.kept = 0;
+    const end = start + kept;
+    if (end <= ring.length) return kept > 0 ? [ring.subarray(start, end)] : [];
+    return [ring.subarray(start), ring.subarray(0, end - ring.length)];
   }
 
   finish(): CapturedText<string> {
@@ -62,8 +70,20 @@ export class TailCapture implements StreamCapture {
     const text = new JsonBytes(chunks);
     return { text, truncated, bytes: this.total, omitted: this.total - text.byteLength };
   }
+
+  /** A bigger ring with the kept bytes in order at its start. */
+  private grow(size: number): void {
+    const next = Buffer.allocUnsafe(size);
+    const pieces = this.chunksKept();
+    let n = 0;
+    for (const piece of pieces) n += piece.copy(next, n);
+    this.ring = next;
+    this.kept = n;
+  }
 }
 
+/** A ring's first size: small outputs cost a small copy. */
+const MIN_RING = 256;
 const EMPTY = Buffer.alloc(0);
 const NO_TEXT = new JsonBytes([]);
 

@@ -142,3 +142,23 @@ test('captureFor head keeps v1 behaviour (no tail, no omitted field)', () => {
   c.push(Buffer.from('abcdef'));
   assert.deepEqual(c.finish(), { text: 'abcd', truncated: true, bytes: 6 });
 });
+
+test('TailCapture keeps exactly the last cap bytes whatever the reads (its ring grows, wraps and is read in order)', () => {
+  let seed = 12345;
+  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let round = 0; round < 300; round++) {
+    const cap = 1 + Math.floor(next() * 5000);
+    const c = new TailCapture(cap);
+    const all: Buffer[] = [];
+    const reads = Math.floor(next() * 40);
+    for (let i = 0; i < reads; i++) {
+      const chunk = Buffer.alloc(Math.floor(next() * (next() < 0.1 ? 3 * cap : cap / 3 + 1)));
+      for (let k = 0; k < chunk.length; k++) chunk[k] = 0x41 + Math.floor(next() * 26);
+      all.push(chunk);
+      c.push(chunk);
+    }
+    const whole = Buffer.concat(all);
+    assert.equal(c.totalBytes, whole.length);
+    assert.ok(c.bytesKept().equals(whole.subarray(Math.max(0, whole.length - cap))), `round ${round}: cap ${cap}, ${reads} reads, ${whole.length} bytes`);
+  }
+});
