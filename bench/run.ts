@@ -16,6 +16,7 @@
  *   BENCH_PING_EVERY   ms between pings (default 5)
  *   BENCH_INFO_ITER    iterations of the second, info-level latency run (default BENCH_ITER/2; 0 skips it)
  *   BENCH_FLOOD_CMD    the flood command (default: head -c $BENCH_FLOOD_BYTES /dev/zero | tr '\0' x)
+ *   BENCH_FLOOD_KEEP   the flood commands' output_keep (default: the daemon's, head; `trl mcp` asks head_tail)
  *   BENCH_DAEMON_ENV   extra daemon settings, space-separated K=V (e.g. TRL_MAX_OUTPUT_BYTES=1048576)
  *   BENCH_PARTS        which parts to run (default all): latency,throughput,flood,info,stream,jsonbytes,start
  *   BENCH_START_RUNS   activated cold starts per variant in part "start" (default 10)
@@ -57,6 +58,7 @@ const PING_EVERY = num('BENCH_PING_EVERY', 5);
 const INFO_ITER = num('BENCH_INFO_ITER', Math.round(ITER / 2));
 const PARTS = new Set((process.env.BENCH_PARTS || 'latency,throughput,flood,info,stream,jsonbytes,start').split(',').map((p) => p.trim()));
 const FLOOD_CMD = process.env.BENCH_FLOOD_CMD || `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' x`;
+const FLOOD_KEEP = process.env.BENCH_FLOOD_KEEP ? { output_keep: process.env.BENCH_FLOOD_KEEP } : {};
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS || '').split(/\s+/).filter(Boolean);
 const DAEMON_OPTS = { nodeArgs: NODE_ARGS, ...(process.env.BENCH_DAEMON_ROOT ? { root: process.env.BENCH_DAEMON_ROOT } : {}) };
 /** Extra daemon settings, e.g. BENCH_DAEMON_ENV='TRL_MAX_OUTPUT_BYTES=1048576 TRL_RUNTIME_DIR=/dev/shm/x'. */
@@ -394,7 +396,7 @@ async function flood(d: BenchDaemon): Promise<FloodFigures> {
   await Promise.all(
     clients.map(async (c, i) => {
       while (performance.now() < end) {
-        const r = await c.request<{ exit_code: number; stdout_bytes: number }>('exec.run', { session_id: sessions[i], command: FLOOD_CMD });
+        const r = await c.request<{ exit_code: number; stdout_bytes: number }>('exec.run', { session_id: sessions[i], command: FLOOD_CMD, ...FLOOD_KEEP });
         if (r.exit_code !== 0) throw new Error(`flood command exited ${r.exit_code}`);
         completed++;
         bytes += r.stdout_bytes;
