@@ -170,7 +170,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     else if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     else end = 1, err = errno;
   }
-  if (bounded) turn_left -= used < turn_left ? used : turn_left;
+  if (bounded) turn_left -= used; /* used <= size <= turn_left */
   /* The end or an error: nothing more comes; JavaScript closes it. */
   if (end) {
     r->reading = 0;
@@ -180,16 +180,26 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   if (end && !r->closed) deliver(r, NULL, 0, err);
 }
 
-static struct fd_reader *reader_arg(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
-  napi_get_cb_info(env, info, &argc, &arg, NULL, NULL);
+/* The reader behind a readFd handle, or NULL with a TypeError pending. */
+static struct fd_reader *reader_of(napi_env env, napi_value handle) {
   void *r = NULL;
-  if (argc < 1 || napi_get_value_external(env, arg, &r) != napi_ok || !r) {
+  if (napi_get_value_external(env, handle, &r) != napi_ok || !r) {
     napi_throw_type_error(env, NULL, "expected a reader from readFd");
     return NULL;
   }
   return r;
+}
+
+/* The reader a call's first argument is. */
+static struct fd_reader *reader_arg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  napi_get_cb_info(env, info, &argc, &arg, NULL, NULL);
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "expected a reader from readFd");
+    return NULL;
+  }
+  return reader_of(env, arg);
 }
 
 napi_value trl_read_fd(napi_env env, napi_callback_info info) {
@@ -244,17 +254,16 @@ napi_value trl_read_into(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value args[2];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  void *r_ = NULL;
   void *data;
   size_t len;
   bool is_buffer = false;
-  if (argc < 2 || napi_get_value_external(env, args[0], &r_) != napi_ok || !r_ || napi_is_buffer(env, args[1], &is_buffer) != napi_ok ||
-      !is_buffer || napi_get_buffer_info(env, args[1], &data, &len) != napi_ok || len == 0 || len > UINT32_MAX) {
+  if (argc < 2 || napi_is_buffer(env, args[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, args[1], &data, &len) != napi_ok ||
+      len == 0 || len > UINT32_MAX) {
     napi_throw_type_error(env, NULL, "readInto(reader, buffer)");
     return NULL;
   }
-  struct fd_reader *r = r_;
-  if (r->closed) return NULL;
+  struct fd_reader *r = reader_of(env, args[0]);
+  if (!r || r->closed) return NULL;
   drop_into(r, env);
   napi_create_reference(env, args[1], 1, &r->into_ref);
   r->into = data;
