@@ -62,9 +62,14 @@ const ENV_BINARY = ['/usr/bin/env', '/bin/env'].find((p) => existsSync(p)) ?? 'e
  * replaces the shell with env instead of forking once more. env's stderr is
  * closed: if the kernel refuses to start it (an environment entry over
  * 128 KiB: E2BIG), the shell's complaint must not reach the user's stderr.
+ * TRL_EXEC_ID, different for every command and never carried over, leaves
+ * the report, so that a command which changed nothing reports the bytes of
+ * the one before and the session reuses their parse (EnvReportMemo); the
+ * exiting shell starts nothing more, so nothing loses the marker. `command`
+ * keeps a readonly TRL_EXEC_ID from ending the trap (the report then keeps it).
  */
 export function wrapCommand(command: string, prologue = '', mode: StateMode = 'env'): string {
-  const head = `__trl_rc=$?; printf "%s\\0%s\\0" "$__trl_rc" "$PWD" >&3; `;
+  const head = `__trl_rc=$?; printf "%s\\0%s\\0" "$__trl_rc" "$PWD" >&3; command unset TRL_EXEC_ID 2>&-; `;
   const report = mode === 'export-p' ? `export -p >&3; printf "\\0" >&3; exit $__trl_rc` : `exec ${ENV_BINARY} -0 >&3 2>&-`;
   return `${prologue}trap '${head}${report}' EXIT\n{ ${command}\n} 3>&-`;
 }

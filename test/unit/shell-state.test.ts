@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { EnvReportMemo, mergeAfterCommand, parseStateReport } from '../../src/exec/shell-state';
+import { EnvReportMemo, mergeAfterCommand, parseStateReport, type StateMode } from '../../src/exec/shell-state';
 import { wrapCommand } from '../../src/exec/script';
 
 const report = (...fields: string[]) => Buffer.from(fields.map((f) => f + '\0').join(''));
@@ -74,9 +74,9 @@ test('mergeAfterCommand: unset in the command persists', () => {
 });
 
 /** Runs a wrapped command in a real /bin/sh with fd 3 as the state pipe. */
-function runWrapped(command: string): Promise<{ code: number | null; stdout: string; stderr: string; state: Buffer }> {
+function runWrapped(command: string, mode: StateMode = 'env', env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; state: Buffer }> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', wrapCommand(command)], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', KEEPME: 'k' }, cwd: '/' });
+    const child = spawn('/bin/sh', ['-c', wrapCommand(command, '', mode)], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', KEEPME: 'k', ...env }, cwd: '/' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const st: Buffer[] = [];
@@ -109,6 +109,26 @@ test('wrapCommand: the user command cannot write into the state pipe', async () 
   assert.ok(parsed);
   assert.equal(parsed.state.cwd, '/');
 });
+
+for (const mode of ['env', 'export-p'] as const) {
+  test(`wrapCommand (${mode}): two commands that leave the environment alone report the same bytes, though each has its own TRL_EXEC_ID`, async () => {
+    const a = await runWrapped('true', mode, { TRL_EXEC_ID: '11111111-1111-4111-8111-111111111111', TRL_SESSION_ID: 's' });
+    const b = await runWrapped('true', mode, { TRL_EXEC_ID: '22222222-2222-4222-8222-222222222222', TRL_SESSION_ID: 's' });
+    assert.ok(a.state.includes('KEEPME'), `report: ${JSON.stringify(a.state.toString())}`);
+    assert.ok(!a.state.includes('TRL_EXEC_ID'), 'the command\'s own id is not reported');
+    assert.ok(a.state.equals(b.state), 'the session memo compares these bytes: equal ones are parsed once');
+  });
+
+  test(`wrapCommand (${mode}): a readonly TRL_EXEC_ID still gives a whole report and the command's exit code`, async () => {
+    const r = await runWrapped('readonly TRL_EXEC_ID; export X=1; exit 3', mode, { TRL_EXEC_ID: 'e' });
+    assert.equal(r.stderr, '');
+    const parsed = parseStateReport(r.state, true, mode);
+    assert.ok(parsed?.state.env, `report: ${JSON.stringify(r.state.toString())}`);
+    assert.equal(parsed.exitCode, 3);
+    assert.equal(parsed.state.env.X, '1');
+    assert.equal(parsed.state.env.TRL_EXEC_ID, undefined);
+  });
+}
 
 test('a session memo parses an environment report once per content and hands out copies', () => {
   const memo = new EnvReportMemo();
