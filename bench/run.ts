@@ -6,6 +6,8 @@
  *
  * Settings (environment):
  *   BENCH_ITER         iterations of each exec.run-true series (default 800)
+ *   BENCH_WARM         warm-up rounds before it (default 1000: a fresh daemon's JIT takes about that to settle;
+ *                      the first FRESH_ROUNDS of them are reported as the fresh daemon's figures)
  *   BENCH_TPUT_MS      length of one throughput window, ms (default 1500)
  *   BENCH_TPUT_ROUNDS  floor/daemon window pairs, alternated (default 4)
  *   BENCH_INFLIGHT     commands in flight for throughput (default 16)
@@ -47,6 +49,9 @@ const num = (name: string, def: number) => {
   return n;
 };
 const ITER = num('BENCH_ITER', 800);
+const WARM = num('BENCH_WARM', 1000);
+/** Warm-up rounds reported as a fresh daemon's figures. */
+const FRESH_ROUNDS = 200;
 const TPUT_MS = num('BENCH_TPUT_MS', 1500);
 const TPUT_ROUNDS = num('BENCH_TPUT_ROUNDS', 4);
 const INFLIGHT = num('BENCH_INFLIGHT', 16);
@@ -117,6 +122,8 @@ interface DaemonLatency {
   kept_ms: Dist;
   /** Kept connection through trl's TypeScript client: what a Node agent sees (information, no target). */
   ts_kept_ms: Dist;
+  /** The same from the foreign client in the first FRESH_ROUNDS warm-up rounds: a daemon whose JIT has not settled. */
+  fresh: { oneshot_ms: Dist; kept_ms: Dist } | null;
   /** Daemon CPU time (user+sys, its own process only) per exec.run, ms. */
   daemon_cpu_ms_per_exec: number;
   /** Bytes the daemon logged per exec.run. */
@@ -125,7 +132,9 @@ interface DaemonLatency {
 
 interface LatencyFigures {
   iterations: number;
+  warmup_rounds: number;
   floor_ms: Dist;
+  fresh_floor_ms: Dist | null;
   daemons: Record<string, DaemonLatency>;
 }
 
@@ -153,8 +162,12 @@ async function latency(daemons: Daemons, floor: Floor, iterations: number): Prom
     steps.push(async () => p.kept.push(await p.foreign.request(p.keptLine)));
     steps.push(async () => p.tsKept.push(await keptRun(p.client, p.tsSession)));
   }
-  // Warm-up: JIT on both sides, pipes, sessions.
-  for (let i = 0; i < 30; i++) for (const s of steps) await s();
+  // Warm-up: JIT on both sides, pipes, sessions; its first rounds are the fresh daemon's figures.
+  let fresh: { floor: Dist; per: { oneshot_ms: Dist; kept_ms: Dist }[] } | null = null;
+  for (let i = 0; i < WARM; i++) {
+    for (const s of steps) await s();
+    if (i + 1 === Math.min(WARM, FRESH_ROUNDS)) fresh = { floor: dist(floorMs), per: per.map((p) => ({ oneshot_ms: dist(p.shot), kept_ms: dist(p.kept) })) };
+  }
   floorMs.length = 0;
   for (const p of per) {
     p.shot.length = p.kept.length = p.tsKept.length = 0;
@@ -165,9 +178,10 @@ async function latency(daemons: Daemons, floor: Floor, iterations: number): Prom
     for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]!();
   }
   const daemonsOut: Record<string, DaemonLatency> = {};
-  for (const p of per) {
+  for (const [i, p] of per.entries()) {
     p.client.close();
     daemonsOut[p.label] = {
+      fresh: fresh?.per[i] ?? null,
       oneshot_ms: dist(p.shot),
       kept_ms: dist(p.kept),
       ts_kept_ms: dist(p.tsKept),
@@ -175,7 +189,7 @@ async function latency(daemons: Daemons, floor: Floor, iterations: number): Prom
       log_bytes_per_exec: Math.round((p.d.logBytes() - p.log0) / (3 * iterations)),
     };
   }
-  return { iterations, floor_ms: dist(floorMs), daemons: daemonsOut };
+  return { iterations, warmup_rounds: WARM, floor_ms: dist(floorMs), fresh_floor_ms: fresh?.floor ?? null, daemons: daemonsOut };
 }
 
 /** Busy and total jiffies of the whole machine (all CPUs), from /proc/stat. */
@@ -556,8 +570,9 @@ async function main(): Promise<void> {
     );
   }
 
+  const latRow = (what: string, dd: Dist, floor: Dist) => [what, f2(dd.median), f2(dd.p99), `${f2(dd.median / floor.median)}×`, `${f2(dd.p99 / floor.p99)}×`, f2(dd.p99 / dd.median)];
   const latRows = (level: string, l: LatencyFigures) => [
-    [`[${level}] floor (${Object.keys(l.daemons).join(', ')} phase): C posix_spawn sh -c true`, f2(l.floor_ms.median), f2(l.floor_ms.p99), '1.00×', '1.00×', f2(l.floor_ms.p99 / l.floor_ms.median)],
+    latRow(`[${level}] floor (${Object.keys(l.daemons).join(', ')} phase): C posix_spawn sh -c true`, l.floor_ms, l.floor_ms),
     ...Object.entries(l.daemons).flatMap(([label, x]) =>
       (
         [
@@ -565,15 +580,18 @@ async function main(): Promise<void> {
           ['kept conn', x.kept_ms],
           ['kept, TS client', x.ts_kept_ms],
         ] as const
-      ).map(([style, dd]) => [
-        `[${level}] ${label}: exec.run true, ${style}`,
-        f2(dd.median),
-        f2(dd.p99),
-        `${f2(dd.median / l.floor_ms.median)}×`,
-        `${f2(dd.p99 / l.floor_ms.p99)}×`,
-        f2(dd.p99 / dd.median),
-      ]),
+      ).map(([style, dd]) => latRow(`[${level}] ${label}: exec.run true, ${style}`, dd, l.floor_ms)),
     ),
+    ...(l.fresh_floor_ms === null
+      ? []
+      : Object.entries(l.daemons).flatMap(([label, x]) =>
+          x.fresh === null
+            ? []
+            : [
+                latRow(`[${level}] ${label}, fresh: one-shot conn`, x.fresh.oneshot_ms, l.fresh_floor_ms!),
+                latRow(`[${level}] ${label}, fresh: kept conn`, x.fresh.kept_ms, l.fresh_floor_ms!),
+              ],
+        )),
   ];
   const out: string[] = [];
   out.push(`trl benchmark — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
@@ -586,7 +604,8 @@ async function main(): Promise<void> {
   if (lats.length > 0 || info) {
     const l0 = (lats[0] ?? info)!;
     out.push('');
-    out.push(`1. exec.run true, ${l0.iterations} iterations each, interleaved with the floor (bench/floor.c) in the same run (ms);`);
+    out.push(`1. exec.run true, ${l0.iterations} iterations each after ${l0.warmup_rounds} warm-up rounds, interleaved with the floor (bench/floor.c) in the same run (ms);`);
+    out.push(`   "fresh": the first ${Math.min(l0.warmup_rounds, FRESH_ROUNDS)} warm-up rounds of a daemon just started, against the floor of those rounds (no target)`);
     out.push('   one-shot and kept: from a foreign client (bench/floor.c, C); "kept, TS client": through trl\'s TypeScript client, no target');
     const rows = [['', 'median', 'p99', 'median ratio', 'p99 ratio', 'p99/median']];
     for (const lat of lats) rows.push(...latRows('warn', lat));
@@ -668,7 +687,7 @@ async function main(): Promise<void> {
     machine_busy_before: r3(busyBefore),
     loadavg_start: load0,
     loadavg_end: loadavg(),
-    settings: { DAEMON_ENV, SPAWNERS, PARTS: [...PARTS], ITER, TPUT_MS, TPUT_ROUNDS, INFLIGHT, FLOOD_MS, FLOOD_BYTES, FLOODERS, PING_MS, PING_EVERY, INFO_ITER },
+    settings: { DAEMON_ENV, SPAWNERS, PARTS: [...PARTS], ITER, WARM, TPUT_MS, TPUT_ROUNDS, INFLIGHT, FLOOD_MS, FLOOD_BYTES, FLOODERS, PING_MS, PING_EVERY, INFO_ITER },
     floor: 'bench/floor.c: posix_spawn of /bin/sh -c true, stdout and stderr on pipes',
     spawners: SPAWNERS,
     exec_true: lats.map((lat) => ({
