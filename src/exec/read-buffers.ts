@@ -3,23 +3,28 @@ export const READ_BUFFER_BYTES = 128 * 1024;
 /** Given-back buffers kept for the next reads; beyond it they are left to the collector. */
 const FREE_MAX = 16;
 
-/** Where a buffer of ours is: with a reader, or out as a chunk (in a window, maybe shared). */
-type Where = 'reading' | 'out';
+/**
+ * Where a buffer of ours is: with a reader, or out as a chunk, held by the
+ * output window until it drops it and by the writes of followers' events
+ * that carry its bytes until the transport is done with them.
+ */
+type Where = { reading: true } | { reading: false; window: boolean; writes: number };
 
 /**
- * The buffers a flooding command's output is read into, used again once the
- * output window lets their chunk go. A new buffer per read made V8 collect
- * its whole heap many times a second while commands flooded (75 full
- * collections in a 5 s flood of 8 commands: each new buffer counts as memory
- * V8 must look after, and those collections stalled the event loop for up to
- * 13 ms); a buffer given back and read into again counts once.
+ * The buffers a flooding command's output is read into, used again once
+ * nothing holds their chunk. A new buffer per read made V8 collect its whole
+ * heap many times a second while commands flooded (75 full collections in a
+ * 5 s flood of 8 commands; 24 while one reader streamed 512 MiB): every new
+ * buffer counts against the heap's limit as memory V8 must look after, and
+ * those collections stalled the event loop for up to 13 ms. A buffer given
+ * back and read into again counts once.
  *
  * A chunk's buffer may be read into again only when nothing can still see
- * its bytes. So: whoever keeps a chunk beyond the output window either
- * copies it (`unpooled`: the results' captures, which keep few of a flood's
- * chunks) or marks it `shared` (a follower, whose event may sit in a socket's
- * queue), and only the window `release`s, when it drops a chunk. A chunk
- * never released is collected as any Buffer is.
+ * its bytes. So: whoever keeps a chunk beyond the output window copies it
+ * (`unpooled`: the results' captures, which keep few of a flood's chunks); a
+ * follower's event `hold`s it until its line has been written (it may wait
+ * in a socket's queue until then); and the window `release`s it when it drops
+ * it. A chunk never given back is collected as any Buffer is.
  */
 class ReadBuffers {
   private readonly free: Buffer[] = [];
@@ -28,19 +33,20 @@ class ReadBuffers {
   /** A buffer for a reader's next reads. */
   take(): Buffer {
     const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-    this.where.set(buffer.buffer, 'reading');
+    this.where.set(buffer.buffer, { reading: true });
     return buffer;
   }
 
-  /** The reader read `n` bytes into `buffer` and hands them over: the chunk. */
+  /** The reader read `n` bytes into `buffer` and hands them over: the chunk, the window's now. */
   handedOver(buffer: Buffer, n: number): Buffer {
-    this.where.set(buffer.buffer, 'out');
+    this.where.set(buffer.buffer, { reading: false, window: true, writes: 0 });
     return buffer.subarray(0, n);
   }
 
   /** A reader closed with `buffer` unread. */
   unused(buffer: Buffer): void {
-    if (this.where.get(buffer.buffer) === 'reading') this.recycle(buffer.buffer);
+    const where = this.where.get(buffer.buffer);
+    if (where?.reading) this.recycle(buffer.buffer);
   }
 
   /** `chunk` as it may be kept for long: a copy when its buffer is one of ours. */
@@ -48,14 +54,30 @@ class ReadBuffers {
     return this.where.has(chunk.buffer) ? Buffer.from(chunk) : chunk;
   }
 
-  /** Something holds `chunk` beyond the window: its buffer is never read into again. */
-  shared(chunk: Buffer): void {
-    this.where.delete(chunk.buffer);
+  /**
+   * A write of `chunk`'s bytes begins: the returned function, called once the
+   * transport is done with them (more calls change nothing), lets it go.
+   */
+  hold(chunk: Buffer): () => void {
+    const ab = chunk.buffer;
+    const where = this.where.get(ab);
+    if (where === undefined || where.reading) return NOTHING;
+    where.writes++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      where.writes--;
+      this.giveBackIfFree(ab, where);
+    };
   }
 
-  /** The window dropped `chunk`, the last holder of its buffer unless shared. */
+  /** The window dropped `chunk`; its buffer goes back once no write holds it. More calls change nothing. */
   release(chunk: Buffer): void {
-    if (this.where.get(chunk.buffer) === 'out') this.recycle(chunk.buffer);
+    const where = this.where.get(chunk.buffer);
+    if (where === undefined || where.reading || !where.window) return;
+    where.window = false;
+    this.giveBackIfFree(chunk.buffer, where);
   }
 
   /** Buffers waiting for reuse (tests). */
@@ -63,11 +85,17 @@ class ReadBuffers {
     return this.free.length;
   }
 
+  private giveBackIfFree(ab: ArrayBufferLike, where: Where & { reading: false }): void {
+    if (!where.window && where.writes === 0 && this.where.get(ab) === where) this.recycle(ab);
+  }
+
   private recycle(ab: ArrayBufferLike): void {
     this.where.delete(ab);
     if (this.free.length < FREE_MAX) this.free.push(Buffer.from(ab, 0, READ_BUFFER_BYTES));
   }
 }
+
+const NOTHING = (): void => {};
 
 /** The daemon's one set, shared by every command's readers. */
 export const readBuffers = new ReadBuffers();

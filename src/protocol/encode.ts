@@ -68,19 +68,24 @@ export function encodeEvent(message: object): string | Buffer[] {
   return parts;
 }
 
-/** What a line is written to: a socket, stdout, an HTTP response. */
+/** What a line is written to: a socket, stdout, an HTTP response. `done` runs once the data is written or failed to be. */
 export interface LineWriter {
-  write(data: string | Uint8Array): boolean;
+  write(data: string | Uint8Array, done?: (err?: Error | null) => void): boolean;
   cork(): void;
   uncork(): void;
 }
 
-/** Writes a line from `encodeEvent`; pieces go corked, as one writev. Returns what the last write returned. */
-export function writeLine(out: LineWriter, line: string | Buffer[]): boolean {
-  if (typeof line === 'string') return out.write(line);
+/**
+ * Writes a line from `encodeEvent`; pieces go corked, as one writev. `done`
+ * runs once the writer is done with every piece (written, or failed): a
+ * writable runs its callbacks in order, so the last piece's is the line's.
+ * Returns what the last write returned.
+ */
+export function writeLine(out: LineWriter, line: string | Buffer[], done?: () => void): boolean {
+  if (typeof line === 'string') return out.write(line, done);
   out.cork();
   let ok = true;
-  for (const piece of line) ok = out.write(piece);
+  for (let i = 0; i < line.length; i++) ok = out.write(line[i]!, i === line.length - 1 ? done : undefined);
   out.uncork();
   return ok;
 }

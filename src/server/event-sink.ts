@@ -4,7 +4,11 @@
  * sender then waits for `onDrain` instead of queueing more.
  */
 export interface EventSink {
-  send(event: object): boolean;
+  /**
+   * Writes `event`; `written` runs once its bytes are no longer needed (the
+   * transport handed them to the kernel, failed, or nothing was written).
+   */
+  send(event: object, written?: () => void): boolean;
   onDrain(listener: () => void): void;
   onClose(listener: () => void): void;
   readonly closed: boolean;

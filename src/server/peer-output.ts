@@ -81,10 +81,13 @@ export class PeerOutput implements EventSink {
     this.outbox.push(message, events);
   }
 
-  send(event: object): boolean {
+  send(event: object, written?: () => void): boolean {
     // Never inside an answer that is being written in pieces: the line would be corrupted.
-    if (this.shut || this.transport.destroyed || !this.transport.writable || !this.outbox.idle) return false;
-    writeLine(this.transport, encodeEvent(event));
+    if (this.shut || this.transport.destroyed || !this.transport.writable || !this.outbox.idle) {
+      written?.();
+      return false;
+    }
+    writeLine(this.transport, encodeEvent(event), written);
     return this.transport.writableLength < SEND_HIGH_WATER;
   }
 

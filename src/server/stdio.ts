@@ -91,9 +91,12 @@ class StdioTransport extends EventEmitter implements Transport {
     return this.gone;
   }
 
-  write(data: string | Uint8Array): boolean {
-    if (this.gone) return false;
-    return this.output.write(data);
+  write(data: string | Uint8Array, done?: (err?: Error | null) => void): boolean {
+    if (this.gone) {
+      done?.();
+      return false;
+    }
+    return this.output.write(data, done);
   }
 
   cork(): void {

@@ -8,7 +8,8 @@ export interface Transport {
   on(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   removeAllListeners(event: 'data'): unknown;
-  write(data: string | Uint8Array): boolean;
+  /** `done` runs once the data has left the daemon (handed to the kernel) or cannot any more. */
+  write(data: string | Uint8Array, done?: (err?: Error | null) => void): boolean;
   /** Writes until uncork() go out as one gathered write. */
   cork(): void;
   uncork(): void;

@@ -113,7 +113,9 @@ export class Watcher implements Follower {
     const data = this.next[stream] > chunk.offset ? chunk.data.subarray(this.next[stream] - chunk.offset) : chunk.data;
     const offset = end - data.length;
     this.next[stream] = end;
-    return this.sink.send(outputEvent(this.exec.id, stream, offset, data, this.base64));
+    if (this.base64 || !isUtf8(data)) return this.sink.send(base64Event(this.exec.id, stream, offset, data));
+    // The line refers to the chunk's bytes (no copy), and may wait in the transport's queue after the window drops the chunk.
+    return this.sink.send({ event: 'output', exec_id: this.exec.id, stream, offset, data: new JsonBytes([data]) } satisfies WithBytes<OutputEvent>, readBuffers.hold(data));
   }
 
   private sendGap(stream: StreamName, to: number): void {
@@ -123,13 +125,7 @@ export class Watcher implements Follower {
   }
 }
 
-/** Output as text when it is valid UTF-8 (written from its bytes) and the reader did not ask for base64, else as base64 with `encoding` saying so. */
-function outputEvent(execId: string, stream: StreamName, offset: number, data: Buffer, base64: boolean): WithBytes<OutputEvent> {
-  if (!base64 && isUtf8(data)) {
-    // The event may wait in the socket's queue after the window drops the chunk.
-    readBuffers.shared(data);
-    return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([data]) };
-  }
-  // Written as the bytes of the base64 text: no JSON.stringify of it, no UTF-8 encoding of a string.
+/** Output that is not UTF-8, or for a reader that asked for base64: as the bytes of the base64 text (no JSON.stringify of it, no UTF-8 encoding of a string), `encoding` saying so. */
+function base64Event(execId: string, stream: StreamName, offset: number, data: Buffer): WithBytes<OutputEvent> {
   return { event: 'output', exec_id: execId, stream, offset, data: new JsonBytes([Buffer.from(data.toString('base64'), 'latin1')], true), encoding: 'base64' };
 }

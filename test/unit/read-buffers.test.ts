@@ -17,7 +17,7 @@ function drainFree(): void {
   while (readBuffers.freeCount > 0) readBuffers.take();
 }
 
-test('a chunk the window drops goes back and is read into again; one a follower took never is', () => {
+test('a chunk the window drops goes back and is read into again; one a follower\'s write holds goes back once the write is done', () => {
   drainFree();
   const output = new OutputBuffer(8, () => {});
   const first = readChunk('aaaaaaaa');
@@ -27,9 +27,41 @@ test('a chunk the window drops goes back and is read into again; one a follower 
   assert.equal(readBuffers.take().buffer, first.buffer, 'the dropped chunk’s buffer is the next one read into');
 
   const second = [...output.since(0)][0]!.data;
-  readBuffers.shared(second); // a follower's event holds it
+  const written = readBuffers.hold(second.subarray(2)); // a follower's event line refers to its bytes
   output.push('stdout', readChunk('cccccccc'));
-  assert.equal(readBuffers.freeCount, 0, 'a shared buffer is left to the collector');
+  assert.equal(readBuffers.freeCount, 0, 'dropped by the window, still held by the write');
+  written();
+  assert.equal(readBuffers.freeCount, 1, 'given back once the write is done');
+  written();
+  assert.equal(readBuffers.freeCount, 1, 'a write is done once');
+  assert.equal(readBuffers.take().buffer, second.buffer);
+});
+
+test('a chunk goes back only when the window and every write that holds it are done with it, in any order', () => {
+  for (const windowFirst of [true, false]) {
+    drainFree();
+    const output = new OutputBuffer(8, () => {});
+    const chunk = readChunk('dddddddd');
+    output.push('stdout', chunk);
+    const a = readBuffers.hold(chunk);
+    const b = readBuffers.hold(chunk);
+    if (windowFirst) output.push('stdout', readChunk('eeeeeeee'));
+    a();
+    assert.equal(readBuffers.freeCount, 0);
+    b();
+    assert.equal(readBuffers.freeCount, windowFirst ? 1 : 0, 'the window still holds it');
+    if (!windowFirst) output.push('stdout', readChunk('eeeeeeee'));
+    assert.equal(readBuffers.freeCount, 1);
+    output.flush(); // copies the remaining chunk out: its buffer goes back too
+    drainFree();
+  }
+});
+
+test('a hold on a chunk that is not one of ours (a copy, a carried character) changes nothing', () => {
+  drainFree();
+  const done = readBuffers.hold(Buffer.from('not pooled'));
+  done();
+  assert.equal(readBuffers.freeCount, 0);
 });
 
 test('captures keep copies, so a buffer read into again changes nothing they hold', () => {

@@ -56,9 +56,12 @@ export class ResponseSink implements EventSink {
     if (this.holds === 0 && this.started && !this.closed) this.res.end();
   }
 
-  send(event: object): boolean {
-    if (this.closed || !this.started) return false;
-    return writeLine(this.res, encodeEvent(event));
+  send(event: object, written?: () => void): boolean {
+    if (this.closed || !this.started) {
+      written?.();
+      return false;
+    }
+    return writeLine(this.res, encodeEvent(event), written);
   }
 
   onDrain(listener: () => void): void {
