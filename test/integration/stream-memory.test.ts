@@ -114,3 +114,25 @@ test('after a flood of exec.run results the daemon gives the memory back within 
   assert.ok(after.memory_rss_bytes <= before.memory_rss_bytes + 40 * MiB, `RSS still ${Math.round(after.memory_rss_bytes / MiB)} MiB 4 s after the flood (started at ${Math.round(before.memory_rss_bytes / MiB)} MiB)`);
   c.close();
 });
+
+test('after a stream of commands stops, the daemon gives back what V8 grew for it: RSS falls to near where it started within 10 s', { timeout: 120_000 }, async (t) => {
+  const own = await TestDaemon.start();
+  t.after(() => own.dispose());
+  const c = await TrlClient.connect(own.socketPath);
+  const MiB = 1024 * 1024;
+  const rss = async () => (await c.request<{ memory_rss_bytes: number }>('system.stats')).memory_rss_bytes;
+  const sessions = await Promise.all(Array.from({ length: 8 }, async () => (await c.request<{ session_id: string }>('session.create', {})).session_id));
+  const before = await rss();
+  // 4 000 commands, 8 at a time: each finished one stays for exec.attach, so V8's young generation grows to its 32 MB.
+  await Promise.all(
+    sessions.map(async (sid) => {
+      for (let i = 0; i < 500; i++) await c.request('exec.run', { session_id: sid, command: 'true' });
+    }),
+  );
+  const end = await rss();
+  await sleep(10_000);
+  const after = await rss();
+  t.diagnostic(`RSS ${Math.round(before / MiB)} → ${Math.round(end / MiB)} MiB after 4 000 commands → ${Math.round(after / MiB)} MiB 10 s later`);
+  assert.ok(after <= before + 20 * MiB, `RSS still ${Math.round(after / MiB)} MiB 10 s after the commands stopped (started at ${Math.round(before / MiB)} MiB)`);
+  c.close();
+});

@@ -11,6 +11,7 @@ function trimmer(t: import('node:test').TestContext) {
   const trim = new MemoryTrim(
     () => did.push('trim'),
     () => did.push('collect'),
+    () => did.push('young'),
   );
   return { trim, did, tick: (ms: number) => t.mock.timers.tick(ms) };
 }
@@ -39,8 +40,43 @@ test('a flood is looked at once a second while it goes on, and collected and tri
   assert.deepEqual(did, ['collect'], 'the flood stopped: dead buffers collected');
   tick(250);
   assert.deepEqual(did, ['collect', 'trim'], 'and trimmed once V8 has freed them');
+  tick(5749);
+  assert.deepEqual(did, ['collect', 'trim']);
+  tick(1);
+  assert.deepEqual(did, ['collect', 'trim', 'young'], 'quiet for 6 s: V8 may shrink its new space');
   tick(60_000);
   assert.equal(trim.count, 1, 'nothing more while quiet');
+  assert.equal(did.length, 3);
+});
+
+test('commands that start again put the young collection off until 6 s after their own trim', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  for (let i = 0; i < 1001; i++) trim.commandEnded();
+  tick(1000);
+  tick(250);
+  assert.deepEqual(did, ['collect', 'trim']);
+  tick(3000);
+  for (let i = 0; i < 1001; i++) trim.commandEnded();
+  tick(1000);
+  tick(250);
+  assert.deepEqual(did, ['collect', 'trim', 'collect', 'trim'], 'at 5.5 s');
+  tick(5749);
+  assert.deepEqual(did, ['collect', 'trim', 'collect', 'trim'], 'none 6 s after the first: V8 would see commands 3 s before and shrink nothing');
+  tick(1);
+  assert.deepEqual(did, ['collect', 'trim', 'collect', 'trim', 'young']);
+  for (let i = 0; i < 100; i++) trim.commandEnded();
+  tick(60_000);
+  assert.equal(did.length, 5, 'a hundred commands later: no trim due, nothing runs');
+});
+
+test('output read since the last collection puts the young collection off', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  trim.outputRead(20 * MiB);
+  tick(1000);
+  tick(250);
+  trim.outputRead(2 * MiB);
+  tick(60_000);
+  assert.deepEqual(did, ['collect', 'trim'], '2 MiB read: the next 14 MiB make a trim due, and it brings its own');
 });
 
 test('a stream of commands makes a trim due too: about one per thousand commands, and one after the stream stops', (t) => {
@@ -52,4 +88,6 @@ test('a stream of commands makes a trim due too: about one per thousand commands
   tick(1000);
   tick(250);
   assert.deepEqual(did, ['collect', 'trim'], 'the stream stopped after 1 001');
+  tick(6000);
+  assert.deepEqual(did, ['collect', 'trim', 'young']);
 });
