@@ -12,6 +12,7 @@
  *   BENCH_TPUT_ROUNDS  floor/daemon window pairs, alternated (default 4)
  *   BENCH_INFLIGHT     commands in flight for throughput (default 16)
  *   BENCH_FLOOD_MS     how long the 8 sessions keep starting floods (default 5000)
+ *   BENCH_SETTLE_MS    quiet before the flood part's idle figures (default 8000)
  *   BENCH_FLOOD_BYTES  bytes each flood command writes (default 64M)
  *   BENCH_FLOODERS     sessions flooding at once (default 8)
  *   BENCH_PING_MS      idle ping series length, ms (default 2000)
@@ -56,6 +57,8 @@ const TPUT_MS = num('BENCH_TPUT_MS', 1500);
 const TPUT_ROUNDS = num('BENCH_TPUT_ROUNDS', 4);
 const INFLIGHT = num('BENCH_INFLIGHT', 16);
 const FLOOD_MS = num('BENCH_FLOOD_MS', 5000);
+/** Quiet before the flood part's idle figures: the earlier parts' commands stopped at most this long ago. */
+const SETTLE_MS = num('BENCH_SETTLE_MS', 8000);
 const FLOOD_BYTES = process.env.BENCH_FLOOD_BYTES || '64M';
 const FLOODERS = num('BENCH_FLOODERS', 8);
 const PING_MS = num('BENCH_PING_MS', 2000);
@@ -390,7 +393,9 @@ async function flood(d: BenchDaemon): Promise<FloodFigures> {
   const pinger = await Pinger.start(d.socketPath);
   const foreign = Floor.start({ ownSession: true });
 
-  // Idle: nothing else runs.
+  // Idle: nothing else runs, and the daemon has settled after the parts before (src/system/memory-trim.ts gives
+  // back the young generation a stream of commands grew 6 s after the stream stops).
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const idle0 = await sampler.once();
   pinger.begin();
   let pings = await foreign.pings(d.socketPath, PING_EVERY);
@@ -651,7 +656,7 @@ async function main(): Promise<void> {
       ]),
     );
     out.push('');
-    out.push(`4. daemon RSS, idle and peak during the flood (${fl.rss_samples} samples, every ~50 ms)`);
+    out.push(`4. daemon RSS, idle (${SETTLE_MS / 1000} s after the parts before) and peak during the flood (${fl.rss_samples} samples, every ~50 ms)`);
     out.push(
       pad([
         ['', 'idle', 'flood peak', 'ratio'],
@@ -687,7 +692,7 @@ async function main(): Promise<void> {
     machine_busy_before: r3(busyBefore),
     loadavg_start: load0,
     loadavg_end: loadavg(),
-    settings: { DAEMON_ENV, SPAWNERS, PARTS: [...PARTS], ITER, WARM, TPUT_MS, TPUT_ROUNDS, INFLIGHT, FLOOD_MS, FLOOD_BYTES, FLOODERS, PING_MS, PING_EVERY, INFO_ITER },
+    settings: { DAEMON_ENV, SPAWNERS, PARTS: [...PARTS], ITER, WARM, TPUT_MS, TPUT_ROUNDS, INFLIGHT, SETTLE_MS, FLOOD_MS, FLOOD_BYTES, FLOODERS, PING_MS, PING_EVERY, INFO_ITER },
     floor: 'bench/floor.c: posix_spawn of /bin/sh -c true, stdout and stderr on pipes',
     spawners: SPAWNERS,
     exec_true: lats.map((lat) => ({
