@@ -89,21 +89,27 @@ export class MemoryTrim {
   };
 }
 
-let gc: ((options?: { type: 'major' | 'minor' }) => void) | undefined;
+let gc: ((options?: { type: 'minor' }) => void) | undefined;
 
-/** V8's collection; `--expose-gc` set at run time gives it to a new context only, so the daemon's own global stays as it was. */
-function collection(type: 'major' | 'minor'): void {
+/**
+ * V8's collection: `gc()` a full one, `{ type: 'minor' }` a young one (V8
+ * 11.3 runs a young one for `{ type: 'major' }` too). `--expose-gc` set at
+ * run time gives it to a new context only, so the daemon's own global stays
+ * as it was.
+ */
+export function collection(type: 'full' | 'young'): void {
   if (gc === undefined) {
     // Loaded here, not at start-up (system/lazy-builtins.ts says why).
     (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
     gc = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as typeof gc;
   }
-  gc!({ type });
+  if (type === 'full') gc!();
+  else gc!({ type: 'minor' });
 }
 
 /** The daemon's one trimmer, fed by every command's reads. */
 export const memoryTrim = new MemoryTrim(
   () => nativeAddon().addon?.trimMemory(),
-  () => collection('major'),
-  () => collection('minor'),
+  () => collection('full'),
+  () => collection('young'),
 );

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryTrim } from '../../src/system/memory-trim';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { MemoryTrim, collection } from '../../src/system/memory-trim';
 
 const MiB = 1024 * 1024;
 
@@ -90,4 +91,24 @@ test('a stream of commands makes a trim due too: about one per thousand commands
   assert.deepEqual(did, ['collect', 'trim'], 'the stream stopped after 1 001');
   tick(6000);
   assert.deepEqual(did, ['collect', 'trim', 'young']);
+});
+
+/** The kinds of V8 collections `run` caused, as perf_hooks reports them. */
+async function collectionsOf(run: () => void): Promise<number[]> {
+  const kinds: number[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) kinds.push((e as unknown as { detail: { kind: number } }).detail.kind);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  run();
+  await new Promise((r) => setTimeout(r, 100));
+  obs.disconnect();
+  return kinds;
+}
+
+test('the collections are the kinds they say: a full one frees dead output buffers, a young one is cheap', async () => {
+  const full = await collectionsOf(() => collection('full'));
+  assert.ok(full.includes(constants.NODE_PERFORMANCE_GC_MAJOR), `a full collection ran (kinds ${full})`);
+  const young = await collectionsOf(() => collection('young'));
+  assert.deepEqual(young, [constants.NODE_PERFORMANCE_GC_MINOR]);
 });
