@@ -33,7 +33,6 @@ static void on_readable(uv_poll_t *watch, int status, int events) {
     struct pollfd p = {.fd = job->exec_report, .events = POLLIN};
     while (!report_closed(job->exec_report)) poll(&p, 1, -1);
   }
-  uv_poll_stop(watch);
   uv_close((uv_handle_t *)watch, on_closed);
 
   napi_env env = job->callback.env;

@@ -50,7 +50,6 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   else napi_create_int32(env, -1, &code); /* reaped elsewhere: report as failed */
   argv[0] = code;
   argv[1] = signal;
-  uv_poll_stop(poll);
   uv_close((uv_handle_t *)poll, on_closed);
   trl_loop_callback_call(&w->callback, 2, argv);
   trl_loop_callback_release(&w->callback);

@@ -23,7 +23,6 @@
 #include "trl_native.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,7 +102,6 @@ static void on_collected(napi_env env, void *data, void *hint) {
   else if (!r->closed) {
     /* Dropped without a close: nothing can call back into JavaScript any more. */
     r->closed = 1;
-    uv_poll_stop(&r->poll);
     uv_close((uv_handle_t *)&r->poll, on_closed);
   }
 }
@@ -113,9 +111,9 @@ static void reader_close(struct fd_reader *r) {
   if (r->closed) return;
   r->closed = 1;
   r->reading = 0;
-  uv_poll_stop(&r->poll);
   drop_into(r, r->callback.env);
   trl_loop_callback_release(&r->callback);
+  /* uv_close stops the poll itself: a uv_poll_stop first is one more epoll_ctl. */
   uv_close((uv_handle_t *)&r->poll, on_closed);
 }
 
@@ -213,8 +211,6 @@ napi_value trl_read_fd(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "readFd(fd, callback)");
     return NULL;
   }
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return trl_throw_errno(env, errno, "fcntl(O_NONBLOCK)");
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   struct fd_reader *r = calloc(1, sizeof *r);
@@ -222,6 +218,7 @@ napi_value trl_read_fd(napi_env env, napi_callback_info info) {
   r->fd = fd;
   r->poll.data = r;
   turn_start(loop);
+  /* uv_poll_init makes the fd non-blocking (ioctl FIONBIO), as the reads need. */
   int err = uv_poll_init(loop, &r->poll, fd);
   if (err != 0) {
     free(r);
