@@ -12,6 +12,7 @@
  *   sendSignal(pidfd, signo)
  *   becomeSubreaper()                         orphans of commands re-parented to the daemon
  *   reapChild(pid)                            true once an adopted child has ended (reaped now)
+ *   anyChildEnded()                           some child waits to be reaped (none reaped)
  *   readFd, readStart, readStop, readInto, readClose    a command's output without net.Socket (fd_read.c)
  *   jsonRunEnd(buffer, from, to, valid)       the JSON string encoder's scan (json_scan.c)
  */
@@ -97,6 +98,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"resizePty", NULL, trl_pty_resize, NULL, NULL, NULL, napi_default, NULL},
       {"becomeSubreaper", NULL, trl_become_subreaper, NULL, NULL, NULL, napi_default, NULL},
       {"reapChild", NULL, trl_reap_child, NULL, NULL, NULL, napi_default, NULL},
+      {"anyChildEnded", NULL, trl_any_child_ended, NULL, NULL, NULL, napi_default, NULL},
       {"trimMemory", NULL, trl_trim_memory, NULL, NULL, NULL, napi_default, NULL},
       {"readFd", NULL, trl_read_fd, NULL, NULL, NULL, napi_default, NULL},
       {"readStart", NULL, trl_read_start, NULL, NULL, NULL, napi_default, NULL},

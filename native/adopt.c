@@ -46,3 +46,20 @@ napi_value trl_reap_child(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, rc < 0 || si.si_pid == pid, &result);
   return result;
 }
+
+/* anyChildEnded(): whether some child of the daemon has ended and waits to
+ * be reaped (it is not reaped here: WNOWAIT). A command's leader sends
+ * SIGCHLD too when it ends (exec made its exit signal SIGCHLD again), so
+ * after a SIGCHLD one call tells whether the adopted need a look at all,
+ * instead of one waitid for each of them at every command's end. */
+napi_value trl_any_child_ended(napi_env env, napi_callback_info info) {
+  (void)info;
+  siginfo_t si = {0};
+  int rc;
+  do rc = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
+  while (rc < 0 && errno == EINTR);
+  napi_value result;
+  /* No children at all (ECHILD): nothing ended; any other failure: look. */
+  napi_get_boolean(env, rc < 0 ? errno != ECHILD : si.si_pid != 0, &result);
+  return result;
+}

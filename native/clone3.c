@@ -83,7 +83,7 @@ int trl_clone_into_cgroup(struct trl_spawn_job *job, unsigned long flags, void *
   struct trl_clone_args args = {
       .flags = flags | CLONE_INTO_CGROUP,
       .pidfd = (uint64_t)(uintptr_t)pidfd,
-      .exit_signal = 0, /* see spawn.c: no SIGCHLD for a leader */
+      .exit_signal = 0, /* as spawn.c's clone: until the exec */
       .stack = (uint64_t)(uintptr_t)stack,
       .stack_size = stack_size,
       .cgroup = (uint64_t)dirfd,

@@ -123,9 +123,10 @@ int trl_spawn_start(uv_loop_t *loop, struct trl_spawn_job *job) {
     if (pid < 0) job->enter_cgroup_in_child = 1;
   }
   if (pid < 0) {
-    /* Exit signal 0: the pidfd tells of the exit, so a leader's end costs the
-     * daemon no signal; SIGCHLD then means an adopted process ended (adopt.c).
-     * Such a "clone child" is waited for with __WALL. */
+    /* Exit signal 0: the pidfd tells of the exit. It lasts only until the
+     * exec (the kernel makes it SIGCHLD again there), so a leader's end is a
+     * SIGCHLD as well, which the adoption scan tells apart (adopt.c). A
+     * "clone child" is waited for with __WALL. */
     pid = clone(trl_child_main, (char *)job->stack + CHILD_STACK_BYTES, CHILD_CLONE_FLAGS, job, &pidfd);
     clone_errno = errno;
   }

@@ -101,6 +101,7 @@ napi_value trl_send_signal(napi_env env, napi_callback_info info);
 napi_value trl_harden(napi_env env, napi_callback_info info);
 napi_value trl_become_subreaper(napi_env env, napi_callback_info info);
 napi_value trl_reap_child(napi_env env, napi_callback_info info);
+napi_value trl_any_child_ended(napi_env env, napi_callback_info info);
 napi_value trl_trim_memory(napi_env env, napi_callback_info info);
 napi_value trl_read_fd(napi_env env, napi_callback_info info);
 napi_value trl_read_start(napi_env env, napi_callback_info info);

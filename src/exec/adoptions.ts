@@ -35,7 +35,7 @@ export class Adoptions implements Adopter {
   private readonly adopted = new Map<number, Set<string>>();
   private pending = new Set<string>();
   private scheduled = false;
-  /** SIGCHLD came since the last look: an adopted process may have ended (a leader's end sends none). */
+  /** SIGCHLD came since the last look: an adopted process may have ended, or a leader (exec made its exit signal SIGCHLD). */
   private childEnded = false;
   private readonly closed = new Set<string>();
   /** The commands' leaders: the daemon's children too (cloned on its main thread), never adopted. */
@@ -44,12 +44,12 @@ export class Adoptions implements Adopter {
   private listing = Buffer.allocUnsafe(4096);
 
   private constructor(
-    private readonly addon: Pick<NativeAddon, 'reapChild'>,
+    private readonly addon: Pick<NativeAddon, 'reapChild' | 'anyChildEnded'>,
     private readonly childrenFd: number,
   ) {}
 
   /** Makes the daemon a subreaper; null (nothing changed) where the kernel cannot list its children. */
-  static start(addon: Pick<NativeAddon, 'becomeSubreaper' | 'reapChild'>): Adoptions | null {
+  static start(addon: Pick<NativeAddon, 'becomeSubreaper' | 'reapChild' | 'anyChildEnded'>): Adoptions | null {
     let fd: number;
     try {
       fd = openSync(`/proc/${process.pid}/task/${process.pid}/children`, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -126,15 +126,16 @@ export class Adoptions implements Adopter {
   private scan(): void {
     const owners = this.pending;
     this.pending = new Set();
-    // One waitid per adopted process, only when one may have ended: a command's end costs nothing more.
-    if (this.childEnded) {
-      this.childEnded = false;
+    // One waitid per adopted process only when a child waits to be reaped (the leaders are reaped by now,
+    // through their pidfds): a command's end costs one waitid, however many processes were adopted.
+    if (this.childEnded && this.adopted.size > 0 && this.addon.anyChildEnded()) {
       for (const [pid, own] of this.adopted) {
         if (!this.addon.reapChild(pid)) continue;
         this.adopted.delete(pid);
         for (const o of own) owners.add(o);
       }
     }
+    this.childEnded = false;
     for (const pid of this.children()) {
       if (this.adopted.has(pid)) continue;
       const marked = environValue(pid, 'TRL_SESSION_ID'); // the session its marker names, when readable

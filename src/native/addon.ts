@@ -31,6 +31,8 @@ export interface NativeAddon {
   becomeSubreaper(): void;
   /** True once this child of the daemon has ended (it is reaped now) or is no child any more; false while it runs. */
   reapChild(pid: number): boolean;
+  /** True when some child of the daemon has ended and waits to be reaped (none is reaped). */
+  anyChildEnded(): boolean;
   /** malloc_trim(0): the heap's free pages go back to the kernel; true when some did. */
   trimMemory(): boolean;
   /**
