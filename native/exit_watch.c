@@ -35,7 +35,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   struct exit_watch *w = poll->data;
   siginfo_t si = {0};
   int rc;
-  do rc = waitid(P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG | __WALL); /* __WALL: leaders exit with no signal (spawn.c) */
+  do rc = waitid(P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG | __WALL); /* __WALL: a child cloned with exit signal 0 (spawn.c) */
   while (rc < 0 && errno == EINTR);
   if (status == 0 && rc == 0 && si.si_pid == 0) return; /* not yet */
 
