@@ -126,8 +126,8 @@ export class Adoptions implements Adopter {
   private scan(): void {
     const owners = this.pending;
     this.pending = new Set();
-    // One waitid per adopted process only when a child waits to be reaped (the leaders are reaped by now,
-    // through their pidfds): a command's end costs one waitid, however many processes were adopted.
+    // One waitid per adopted process only when a child waits to be reaped: a command's end costs one waitid,
+    // however many processes were adopted, unless its leader's pidfd has not been read yet (then each is asked).
     if (this.childEnded && this.adopted.size > 0 && this.addon.anyChildEnded()) {
       for (const [pid, own] of this.adopted) {
         if (!this.addon.reapChild(pid)) continue;
