@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -41,8 +40,7 @@ int trl_read_pty(napi_env env, napi_value pty, struct trl_spawn_job *job) {
 
 /*
  * The master and the slave, both close-on-exec and neither becoming the
- * daemon's controlling terminal; fd 3 stays a socket pair for the state
- * report. On failure every fd made here is closed and errno says why.
+ * daemon's controlling terminal; fd 3 stays a pipe for the state report. On failure every fd made here is closed and errno says why.
  */
 int trl_pty_open(struct trl_spawn_job *job) {
   int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -57,8 +55,8 @@ int trl_pty_open(struct trl_spawn_job *job) {
     errno = err;
     return -1;
   }
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+  int state[2];
+  if (pipe2(state, O_CLOEXEC) < 0) {
     int err = errno;
     close(master);
     close(slave);
@@ -67,8 +65,8 @@ int trl_pty_open(struct trl_spawn_job *job) {
   }
   job->parent_fd[0] = master;
   job->pty_slave = slave;
-  job->parent_fd[3] = sv[0];
-  job->child_fd[3] = sv[1];
+  job->parent_fd[3] = state[0];
+  job->child_fd[3] = state[1];
   return 0;
 }
 

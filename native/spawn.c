@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #ifndef CLONE_PIDFD
@@ -47,14 +46,16 @@ static void close_fds(int *fds, int n) {
     }
 }
 
-/* Socket pairs, as libuv makes for child_process stdio: the command sees the
- * same kind of stdio as before, and closing the daemon's end gives it EOF. */
+/* Pipes, as a shell pipeline has: /dev/stdin, /dev/stdout and /dev/stderr
+ * can be opened (on a socket that is ENXIO), and a write into a pipe costs
+ * the command less than one into a socket. The child reads fd 0 and writes
+ * 1..3; the daemon closing its end gives the child EOF (or EPIPE). */
 static int make_stdio(struct trl_spawn_job *job) {
   for (int i = 0; i < TRL_STDIO_COUNT; i++) {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -1;
-    job->parent_fd[i] = sv[0];
-    job->child_fd[i] = sv[1];
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return -1;
+    job->parent_fd[i] = i == 0 ? p[1] : p[0];
+    job->child_fd[i] = i == 0 ? p[0] : p[1];
   }
   return 0;
 }
@@ -80,7 +81,7 @@ int trl_spawn_start(uv_loop_t *loop, struct trl_spawn_job *job) {
   job->pidfd = -1;
   if (job->pty ? trl_pty_open(job) < 0 : make_stdio(job) < 0) {
     job->err = errno;
-    job->err_step = job->pty ? "openpty" : "socketpair";
+    job->err_step = job->pty ? "openpty" : "pipe2";
     goto failed;
   }
   int report[2];

@@ -119,7 +119,7 @@ int trl_read_rlimits(napi_env env, napi_value array, struct trl_spawn_job *job);
 int trl_read_user(napi_env env, napi_value user, struct trl_spawn_job *job);
 int trl_read_cgroup(napi_env env, napi_value dir, struct trl_spawn_job *job);
 
-/* pty.c: a terminal for the command instead of socket pairs on 0..2. */
+/* pty.c: a terminal for the command instead of pipes on 0..2. */
 int trl_read_pty(napi_env env, napi_value pty, struct trl_spawn_job *job);
 int trl_pty_open(struct trl_spawn_job *job);
 napi_value trl_pty_resize(napi_env env, napi_callback_info info);

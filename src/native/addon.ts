@@ -5,7 +5,7 @@ export interface NativeAddon {
   harden(): { dumpable_off: boolean; core_limit_zero: boolean };
   /**
    * Starts the child (it runs when this returns) or throws a NativeErrnoError
-   * (socketpair, pipe2, clone). `onExec` comes once the child exec'd (null)
+   * (pipe2, clone). `onExec` comes once the child exec'd (null)
    * or failed before (its errno and the step); a child that failed has
    * exited 127 and is reaped through its pidfd like any other.
    */
@@ -19,7 +19,7 @@ export interface NativeAddon {
     /** The command's cgroup leaf directory: the child starts in it. */
     cgroup: string | null,
     onExec: (err: NativeErrnoError | null) => void,
-    /** A terminal instead of socket pairs on 0..2: fds[0] is its master, fds[1] and fds[2] are -1. */
+    /** A terminal instead of pipes on 0..2: fds[0] is its master, fds[1] and fds[2] are -1. */
     pty?: { cols: number; rows: number },
   ): NativeStarted;
   /** Sets a terminal's window size (TIOCSWINSZ on its master). */
