@@ -8,7 +8,8 @@
  *
  *   readFd(fd, cb(chunk|null, errno, intoBytes)) → handle   takes ownership of fd; not read until readStart
  *   readStart(handle) / readStop(handle)
- *   readInto(handle, buffer)                     reads go into buffer (see below) until it is handed back
+ *   readInto(handle, buffer)                     reads go into buffer (see below) until it is handed back;
+ *                                                the first grows a pipe (below)
  *   readClose(handle)                            stops and closes fd; no callback after
  *
  * A read is copied into a new Buffer of exactly its size, unless JavaScript
@@ -23,6 +24,7 @@
 #include "trl_native.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +43,8 @@ struct fd_reader {
   int closed;
   int handle_closed;
   int external_gone;
+  int grow_tried;
+  int grown;
   struct trl_loop_callback callback;
   /* readInto's buffer, held (a strong reference) while it may be read into. */
   napi_ref into_ref;
@@ -49,6 +53,18 @@ struct fd_reader {
 };
 
 static char read_buffer[READ_BYTES]; /* the event loop's thread only */
+
+/* A command's output pipe that floods grows from 64 KiB to 1 MiB (at its
+ * first readInto): the command then writes up to 1 MiB before it waits for
+ * the daemon, not 64 KiB, and each wait and wake-up is one per 1 MiB instead
+ * of one per 64 KiB. A pipe's size counts against its user's pipe pages
+ * (fs.pipe-user-pages-soft, 64 MiB by default; past it every new pipe of
+ * that user gets two pages), so at most GROWN_PIPES_MAX pipes are grown at
+ * a time; the others keep 64 KiB. Where the kernel refuses (a lower
+ * fs.pipe-max-size, not a pipe), the pipe keeps its size. */
+#define GROWN_PIPE_BYTES (1024 * 1024)
+#define GROWN_PIPES_MAX 8
+static int grown_pipes; /* the event loop's thread only */
 
 /* What all readers together read in one turn of the event loop; a reader
  * whose fd is ready when it is spent waits for the next turn (libuv's epoll
@@ -81,6 +97,7 @@ static void turn_start(uv_loop_t *loop) {
 static void on_closed(uv_handle_t *handle) {
   struct fd_reader *r = handle->data;
   close(r->fd);
+  if (r->grown) grown_pipes--;
   r->handle_closed = 1;
   if (r->external_gone) free(r);
 }
@@ -261,6 +278,13 @@ napi_value trl_read_into(napi_env env, napi_callback_info info) {
   }
   struct fd_reader *r = reader_of(env, args[0]);
   if (!r || r->closed) return NULL;
+  if (!r->grow_tried) {
+    r->grow_tried = 1;
+    if (grown_pipes < GROWN_PIPES_MAX && fcntl(r->fd, F_SETPIPE_SZ, GROWN_PIPE_BYTES) >= 0) {
+      r->grown = 1;
+      grown_pipes++;
+    }
+  }
   drop_into(r, env);
   napi_create_reference(env, args[1], 1, &r->into_ref);
   r->into = data;

@@ -113,3 +113,37 @@ test('stdin written to is the command\'s input, and ending it is its end of file
   await outClosed;
   assert.equal(out.trim(), '100004');
 });
+
+test('a flooding stdout pipe grows to 1 MiB, eight at a time at most, and a closed one makes room for the next', { skip }, async () => {
+  // Writes 1 MiB (a flood), then tells its stdout pipe's size (F_GETPIPE_SZ) on stderr and waits for stdin's end.
+  const flood = `python3 -c 'import fcntl, sys
+sys.stdout.buffer.write(b"x" * 1048576); sys.stdout.flush()
+sys.stderr.write("%d\\n" % fcntl.fcntl(1, 1032)); sys.stderr.flush(); sys.stdin.read()'`;
+  const start = async () => {
+    const child = await nativeSpawner(addon!)({ file: '/bin/sh', args: ['-c', flood], cwd: '/', env });
+    let read = 0;
+    child.stdout.on('data', (b: Buffer) => (read += b.length));
+    const size = new Promise<number>((resolve) => {
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err += b;
+        if (err.endsWith('\n')) resolve(Number(err));
+      });
+    });
+    return { child, size, read: () => read };
+  };
+  const floods = await Promise.all(Array.from({ length: 9 }, start));
+  const sizes = await Promise.all(floods.map((f) => f.size));
+  assert.deepEqual(
+    sizes.sort((a, b) => a - b),
+    [65536, ...Array(8).fill(1048576)],
+  );
+  for (const f of floods) f.child.stdin.end();
+  await Promise.all(floods.map((f) => Promise.all([exited(f.child), closed(f.child.stdout)])));
+  assert.ok(floods.every((f) => f.read() === 1048576));
+  await tick(20); // the pipes' handles close on the loop's next close phase
+  const next = await start();
+  assert.equal(await next.size, 1048576, 'the closed pipes gave their room back');
+  next.child.stdin.end();
+  await exited(next.child);
+});
