@@ -4,8 +4,8 @@
  * measured in the same run:
  *
  *  - throughput: bytes per second through exec.stream to a lossless reader
- *    (trl's TypeScript client, reading as fast as it can; the command waits
- *    for it), against the same command's bytes piped straight (through `cat`)
+ *    (trl's TypeScript client, reading as fast as it can and taking each
+ *    event's bytes with outputBytes; the command waits for it), against the same command's bytes piped straight (through `cat`)
  *    into this Node process. Target: ≥ 80 % of the raw pipe, for text and for
  *    NUL bytes (each one `\u0000`, six bytes, in a JSON string); the NULs
  *    again for a reader that asks for `output_encoding: "base64"`. Missed
@@ -83,7 +83,7 @@ async function throughStream(client: TrlClient, sessionId: string, command: stri
   let bytes = 0;
   let missed = 0;
   for await (const ev of s.events) {
-    if (ev.event === 'output') bytes += ev.encoding === 'base64' ? outputBytes(ev).length : Buffer.byteLength(ev.data);
+    if (ev.event === 'output') bytes += outputBytes(ev).length;
     else if (ev.event === 'gap') missed += ev.missed_bytes;
     else if (ev.event === 'exit' && ev.exit_code !== 0) throw new Error(`${command} exited with ${ev.exit_code}`);
   }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { isStreamEvent } from '../protocol/events';
 import { LineSplitter } from '../protocol/ndjson';
+import { readOutputLine } from '../protocol/output-line';
 import { EventQueue, HIGH_WATER, LOW_WATER } from './event-queue';
 
 /** An `ok: false` answer: the daemon's code and message. */
@@ -97,10 +98,12 @@ export class ClientConnection {
     }
   }
 
-  private handle(line: string): void {
+  /** A line that is no JSON is dropped: nothing waits for it that its id could name. */
+  private handle(line: Buffer): void {
     let msg: { id?: unknown; ok?: boolean; data?: unknown; error?: { code: string; message: string } };
     try {
-      msg = JSON.parse(line);
+      // Output events, most of what a streaming reader gets, are read from their bytes.
+      msg = readOutputLine(line) ?? JSON.parse(line.toString('utf8'));
     } catch {
       return;
     }

@@ -1,10 +1,10 @@
-import type { StreamEvent } from '../protocol/events';
+import { outputDataLength, type StreamEvent } from '../protocol/events';
 
 /** Events buffered (by approximate size) before the client stops reading its socket. */
 export const HIGH_WATER = 8 * 1024 * 1024;
 export const LOW_WATER = 2 * 1024 * 1024;
 
-const eventSize = (ev: StreamEvent): number => (ev.event === 'output' ? ev.data.length : 0) + 128;
+const eventSize = (ev: StreamEvent): number => (ev.event === 'output' ? outputDataLength(ev) : 0) + 128;
 
 /** The single-consumer queue behind one ExecStream's `events`. */
 export class EventQueue implements AsyncIterableIterator<StreamEvent> {

@@ -62,9 +62,24 @@ export function isStreamEvent(msg: unknown): msg is StreamEvent {
   return typeof m.event === 'string' && EVENT_NAMES.has(m.event) && typeof m.exec_id === 'string';
 }
 
-/** The raw bytes an output event carries. */
+/** Where an event read from its wire bytes (output-line.ts) keeps the bytes its `data` stands for. */
+export const OUTPUT_BYTES = Symbol('trl.outputBytes');
+
+type Read = OutputEvent & { [OUTPUT_BYTES]?: Buffer };
+
+/**
+ * The raw bytes an output event carries. For an event the client read from
+ * its wire bytes, the same buffer at each call (copy it before changing it).
+ */
 export function outputBytes(ev: OutputEvent): Buffer {
+  const read = (ev as Read)[OUTPUT_BYTES];
+  if (read) return ev.encoding === 'base64' ? Buffer.from(read.toString('latin1'), 'base64') : read;
   return Buffer.from(ev.data, ev.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/** The length of an output event's `data`, in bytes as sent, without making the string. */
+export function outputDataLength(ev: OutputEvent): number {
+  return (ev as Read)[OUTPUT_BYTES]?.length ?? ev.data.length;
 }
 
 /** Range of a stream still retained by the daemon: offsets [from, to). */

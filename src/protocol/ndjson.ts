@@ -1,7 +1,8 @@
 /**
  * Splits a byte stream into lines without holding more than `maxLineBytes`
- * of an unfinished line. Bytes are kept as Buffers until a line is complete,
- * so a UTF-8 character split across chunks is decoded whole.
+ * of an unfinished line. A line is handed over as bytes (a subarray of the
+ * chunk, or the chunks it spans joined), so a UTF-8 character split across
+ * chunks is decoded whole, and a reader may take bytes from it without a string.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
@@ -9,7 +10,7 @@ export class LineSplitter {
 
   constructor(
     private readonly maxLineBytes: number,
-    private readonly onLine: (line: string) => void,
+    private readonly onLine: (line: Buffer) => void,
     private readonly onOverflow: () => void,
   ) {}
 
@@ -45,7 +46,7 @@ export class LineSplitter {
     let end = line.length;
     if (end > 0 && line[end - 1] === 13) end--; // tolerate CRLF
     if (end === 0) return; // blank lines are keep-alives, not requests
-    this.onLine(line.toString('utf8', 0, end));
+    this.onLine(end === line.length ? line : line.subarray(0, end));
   }
 
   private overflow(): false {

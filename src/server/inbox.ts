@@ -16,7 +16,7 @@ export class Inbox {
       maxLineBytes,
       (line) => {
         this.heard = true;
-        this.lines.push(line);
+        this.lines.push(line.toString('utf8'));
       },
       onOverflow,
     );

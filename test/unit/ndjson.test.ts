@@ -5,7 +5,7 @@ import { LineSplitter, encodeLine } from '../../src/protocol/ndjson';
 function splitter(max = 1024) {
   const lines: string[] = [];
   let overflows = 0;
-  const s = new LineSplitter(max, (l) => lines.push(l), () => overflows++);
+  const s = new LineSplitter(max, (l) => lines.push(l.toString('utf8')), () => overflows++);
   return { s, lines, overflows: () => overflows };
 }
 
