@@ -73,9 +73,35 @@ type Read = OutputEvent & { [OUTPUT_BYTES]?: Buffer };
  */
 export function outputBytes(ev: OutputEvent): Buffer {
   const read = (ev as Read)[OUTPUT_BYTES];
-  if (read) return ev.encoding === 'base64' ? Buffer.from(read.toString('latin1'), 'base64') : read;
+  if (read) return ev.encoding === 'base64' ? fromBase64(read) : read;
   return Buffer.from(ev.data, ev.encoding === 'base64' ? 'base64' : 'utf8');
 }
+
+/**
+ * Base64 text decoded a piece at a time into one buffer: each piece's string
+ * stays below V8's large-object size (a whole 128 KiB read's text as one
+ * string was a mapping of its own, page-faulted in and unmapped at every
+ * event). Pieces of whole 4-character groups decode as the whole text does
+ * where it is only base64 characters, as the daemon writes it; other text is
+ * decoded whole.
+ */
+function fromBase64(text: Buffer): Buffer {
+  if (text.length <= BASE64_PIECE || text.length % 4 !== 0) return Buffer.from(text.toString('latin1'), 'base64');
+  const out = Buffer.allocUnsafe((text.length / 4) * 3);
+  let n = 0;
+  for (let i = 0; i < text.length; i += BASE64_PIECE) {
+    const piece = text.toString('latin1', i, Math.min(text.length, i + BASE64_PIECE));
+    const decoded = out.write(piece, n, 'base64');
+    // Padding only at the end; a piece with anything but whole groups of base64 characters: decoded whole instead.
+    const pad = i + BASE64_PIECE < text.length ? 0 : piece.endsWith('==') ? 2 : piece.endsWith('=') ? 1 : 0;
+    if (decoded !== (piece.length / 4) * 3 - pad) return Buffer.from(text.toString('latin1'), 'base64');
+    n += decoded;
+  }
+  return out.subarray(0, n);
+}
+
+/** Characters of base64 decoded at a time: whole groups of 4, below V8's large-object size (128 KiB). */
+const BASE64_PIECE = 4 * 24576;
 
 /** The length of an output event's `data`, in bytes as sent, without making the string. */
 export function outputDataLength(ev: OutputEvent): number {

@@ -66,6 +66,19 @@ test('base64 events: data stays the text sent, outputBytes its decoding', () => 
   assert.deepEqual(outputBytes(same(line)), raw);
 });
 
+test('base64 of any length decodes as the whole text does; text that is not only base64 characters too', () => {
+  for (const n of [769, 770, 771, 73727, 73728, 73729, 131072, 300001]) {
+    const raw = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) raw[i] = (i * 7919) & 0xff;
+    const line = Buffer.from(JSON.stringify({ event: 'output', exec_id: 'e', stream: 'stdout', offset: 0, data: raw.toString('base64'), encoding: 'base64' }));
+    assert.deepEqual(outputBytes(same(line)), raw, `${n} bytes`);
+  }
+  const b64 = Buffer.alloc(200000, 0xab).toString('base64');
+  for (const odd of [`${b64.slice(0, 98300)} ${b64.slice(98300)}`, `${b64.slice(0, 98304)}==${b64.slice(98304)}`, `${b64}\\n`]) {
+    same(Buffer.from(`{"event":"output","exec_id":"e","stream":"stdout","offset":0,"data":"${odd}","encoding":"base64"}`));
+  }
+});
+
 test('data is made once asked for, can be set, and spreads and serialises as a plain member', () => {
   const line = daemonLine(Buffer.from('héllo\n'.repeat(400)));
   const ev = readOutputLine(Buffer.from(line))!;
