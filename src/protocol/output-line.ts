@@ -141,6 +141,12 @@ function decodeInPlace(line: Buffer, from: number, end: number): Buffer {
     if (simple >= 0) {
       line[n++] = simple;
       j += 2;
+    } else if (c === 0x75 && line[j + 2] === 0x30 && line[j + 3] === 0x30 && (HEX[line[j + 4]!]! | HEX[line[j + 5]!]!) >= 0 && j + 6 <= end) {
+      // \u00XX, the daemon's escape of a control byte: the common case of NUL-heavy output.
+      const unit = (HEX[line[j + 4]!]! << 4) | HEX[line[j + 5]!]!;
+      if (unit < 0x80) line[n++] = unit;
+      else n += utf8(line, n, unit);
+      j += 6;
     } else if (c === 0x75) {
       let unit = hex4(line, j + 2, end);
       j += 6;
