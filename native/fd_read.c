@@ -33,17 +33,21 @@
 /* At most this much per chunk: two of libuv's suggested reads. */
 #define READ_BYTES (128 * 1024)
 
-/* Freed once both are gone: the poll handle (closed) and JavaScript's
- * handle on it (collected), so no call through a stale handle touches freed
+/* Freed once both are gone: its handles (closed) and JavaScript's handle
+ * on it (collected), so no call through a stale handle touches freed
  * memory; a call after close does nothing. */
 struct fd_reader {
   uv_poll_t poll;
+  /* A flooding reader's pause once it has read its fd empty (below). */
+  uv_timer_t nap;
   int fd;
   int reading;
+  int napping;
   int closed;
+  int open_handles; /* the poll, and the nap's timer once a flood made it */
   int handle_closed;
   int external_gone;
-  int grow_tried;
+  int flooding; /* readInto was called: grow the pipe, nap when empty */
   int grown;
   struct trl_loop_callback callback;
   /* readInto's buffer, held (a strong reference) while it may be read into. */
@@ -96,10 +100,19 @@ static void turn_start(uv_loop_t *loop) {
 
 static void on_closed(uv_handle_t *handle) {
   struct fd_reader *r = handle->data;
-  close(r->fd);
-  if (r->grown) grown_pipes--;
+  if (handle == (uv_handle_t *)&r->poll) {
+    close(r->fd);
+    if (r->grown) grown_pipes--;
+  }
+  if (--r->open_handles > 0) return;
   r->handle_closed = 1;
   if (r->external_gone) free(r);
+}
+
+/* uv_close stops a poll and a timer itself: a stop first is one more system call. */
+static void close_handles(struct fd_reader *r) {
+  uv_close((uv_handle_t *)&r->poll, on_closed);
+  if (r->flooding) uv_close((uv_handle_t *)&r->nap, on_closed);
 }
 
 static void drop_into(struct fd_reader *r, napi_env env) {
@@ -119,7 +132,7 @@ static void on_collected(napi_env env, void *data, void *hint) {
   else if (!r->closed) {
     /* Dropped without a close: nothing can call back into JavaScript any more. */
     r->closed = 1;
-    uv_close((uv_handle_t *)&r->poll, on_closed);
+    close_handles(r);
   }
 }
 
@@ -130,8 +143,7 @@ static void reader_close(struct fd_reader *r) {
   r->reading = 0;
   drop_into(r, r->callback.env);
   trl_loop_callback_release(&r->callback);
-  /* uv_close stops the poll itself: a uv_poll_stop first is one more epoll_ctl. */
-  uv_close((uv_handle_t *)&r->poll, on_closed);
+  close_handles(r);
 }
 
 /* n bytes at buf (the static buffer or readInto's); n 0: the end, or err. */
@@ -155,6 +167,29 @@ static void deliver(struct fd_reader *r, const char *buf, size_t n, int err) {
   napi_create_uint32(env, into_bytes, &argv[2]);
   trl_loop_callback_call(&r->callback, 3, argv);
   napi_close_handle_scope(env, scope);
+}
+
+/* A flooding command writes a few KiB at a time (tr, cat: 4 KiB), and each
+ * write into an empty pipe woke the daemon for a read of what was there: 64
+ * KiB on average, each read a callback, an event, a write to every follower.
+ * A reader whose pipe grew (so it floods) and that has read it empty waits
+ * NAP_MS before it polls again, while the pipe fills: full reads, half the
+ * events and wake-ups. Output of a flood arrives up to NAP_MS later. Not for
+ * a pipe of 64 KiB or a terminal: NAP_MS would cap what they carry. */
+#define NAP_MS 1
+
+static void on_readable(uv_poll_t *poll, int status, int events);
+
+static void on_nap_end(uv_timer_t *timer) {
+  struct fd_reader *r = timer->data;
+  r->napping = 0;
+  if (!r->closed && r->reading) uv_poll_start(&r->poll, UV_READABLE, on_readable);
+}
+
+static void nap(struct fd_reader *r) {
+  uv_poll_stop(&r->poll);
+  r->napping = 1;
+  uv_timer_start(&r->nap, on_nap_end, NAP_MS, 0);
 }
 
 /* What one readiness has: read until the buffer is full or the fd has no
@@ -190,6 +225,8 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   if (end) {
     r->reading = 0;
     uv_poll_stop(&r->poll);
+  } else if (r->grown && used < size) {
+    nap(r);
   }
   if (used > 0) deliver(r, buf, used, 0);
   if (end && !r->closed) deliver(r, NULL, 0, err);
@@ -234,6 +271,7 @@ napi_value trl_read_fd(napi_env env, napi_callback_info info) {
   if (!r) return trl_throw_errno(env, ENOMEM, "readFd");
   r->fd = fd;
   r->poll.data = r;
+  r->open_handles = 1;
   turn_start(loop);
   /* uv_poll_init makes the fd non-blocking (ioctl FIONBIO), as the reads need. */
   int err = uv_poll_init(loop, &r->poll, fd);
@@ -260,7 +298,12 @@ napi_value trl_read_stop(napi_env env, napi_callback_info info) {
   struct fd_reader *r = reader_arg(env, info);
   if (!r || r->closed || !r->reading) return NULL;
   r->reading = 0;
-  uv_poll_stop(&r->poll);
+  if (r->napping) {
+    r->napping = 0;
+    uv_timer_stop(&r->nap);
+  } else {
+    uv_poll_stop(&r->poll);
+  }
   return NULL;
 }
 
@@ -278,8 +321,11 @@ napi_value trl_read_into(napi_env env, napi_callback_info info) {
   }
   struct fd_reader *r = reader_of(env, args[0]);
   if (!r || r->closed) return NULL;
-  if (!r->grow_tried) {
-    r->grow_tried = 1;
+  if (!r->flooding) {
+    r->flooding = 1;
+    uv_timer_init(r->poll.loop, &r->nap);
+    r->nap.data = r;
+    r->open_handles++;
     if (grown_pipes < GROWN_PIPES_MAX && fcntl(r->fd, F_SETPIPE_SZ, GROWN_PIPE_BYTES) >= 0) {
       r->grown = 1;
       grown_pipes++;

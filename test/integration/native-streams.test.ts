@@ -147,3 +147,18 @@ sys.stderr.write("%d\\n" % fcntl.fcntl(1, 1032)); sys.stderr.flush(); sys.stdin.
   next.child.stdin.end();
   await exited(next.child);
 });
+
+test('a flood of small writes is read in full buffers: the grown pipe is read once it has filled, not at every write', { skip }, async () => {
+  // tr writes 4 KiB at a time. Read at every write, this reader's chunks averaged a few KiB; read after a pause once the pipe is empty, close to 128 KiB.
+  const child = await nativeSpawner(addon!)({ file: '/bin/sh', args: ['-c', "head -c 256M /dev/zero | tr '\\0' x"], cwd: '/', env });
+  child.stdin.end();
+  let bytes = 0;
+  let chunks = 0;
+  child.stdout.on('data', (b: Buffer) => {
+    bytes += b.length;
+    chunks++;
+  });
+  await Promise.all([exited(child), closed(child.stdout)]);
+  assert.equal(bytes, 256 * 1024 * 1024);
+  assert.ok(bytes / chunks >= 64 * 1024, `${chunks} chunks of ${Math.round(bytes / chunks / 1024)} KiB on average`);
+});
