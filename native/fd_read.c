@@ -9,7 +9,7 @@
  *   readFd(fd, cb(chunk|null, errno, intoBytes)) → handle   takes ownership of fd; not read until readStart
  *   readStart(handle) / readStop(handle)
  *   readInto(handle, buffer)                     reads go into buffer (see below) until it is handed back;
- *                                                the first grows a pipe (below)
+ *                                                the first grows a pipe and lets it nap (below)
  *   readClose(handle)                            stops and closes fd; no callback after
  *
  * A read is copied into a new Buffer of exactly its size, unless JavaScript
@@ -169,7 +169,7 @@ static void deliver(struct fd_reader *r, const char *buf, size_t n, int err) {
   napi_close_handle_scope(env, scope);
 }
 
-/* A flooding command writes a few KiB at a time (tr, cat: 4 KiB), and each
+/* A flooding command may write a few KiB at a time (tr: 4 KiB), and each
  * write into an empty pipe woke the daemon for a read of what was there: 64
  * KiB on average, each read a callback, an event, a write to every follower.
  * A reader whose pipe grew (so it floods) and that has read it empty waits

@@ -40,7 +40,8 @@ int trl_read_pty(napi_env env, napi_value pty, struct trl_spawn_job *job) {
 
 /*
  * The master and the slave, both close-on-exec and neither becoming the
- * daemon's controlling terminal; fd 3 stays a pipe for the state report. On failure every fd made here is closed and errno says why.
+ * daemon's controlling terminal; fd 3 stays a pipe for the state report.
+ * On failure every fd made here is closed and errno says why.
  */
 int trl_pty_open(struct trl_spawn_job *job) {
   int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
