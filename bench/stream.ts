@@ -5,8 +5,9 @@
  *
  *  - throughput: bytes per second through exec.stream to a lossless reader
  *    (trl's TypeScript client, reading as fast as it can and taking each
- *    event's bytes with outputBytes; the command waits for it), against the same command's bytes piped straight (through `cat`)
- *    into this Node process. Target: ≥ 80 % of the raw pipe, for text and for
+ *    event's bytes with outputBytes; the command waits for it), against the
+ *    same command's bytes piped straight (through `cat`) into this Node
+ *    process. Target: ≥ 80 % of the raw pipe, for text and for
  *    NUL bytes (each one `\u0000`, six bytes, in a JSON string); the NULs
  *    again for a reader that asks for `output_encoding: "base64"`. Missed
  *    bytes (gap events) are shown and should be 0.
