@@ -155,6 +155,8 @@ expect "2b. and used it" used "$(jget r.code_cache <<<"$(ready_line)")"
 # --- 3. exec.run as trl; others are refused -----------------------------------
 fresh_limits
 expect "3. exec.run works and the command runs as trl" trl "$(as_trl trl exec -- id -un 2>&1)"
+expect "3. the package's daemon starts commands with the native process layer (system.stats spawner)" native \
+  "$(probe '{"id":"s","method":"system.stats","params":{}}' | jget 'r.reply && r.reply.data && r.reply.data.spawner')"
 # A terminal under the hardened unit (PrivateDevices: /dev/ptmx and /dev/pts must still be there), driven from a real one.
 tty_out=$(as_trl script -qec 'trl exec -t -- sh -c "tty; stty size"' /dev/null 2>&1 | tr -d '\r')
 if grep -q '^/dev/pts/[0-9]' <<<"$tty_out" && grep -q '^[0-9]* [0-9]*$' <<<"$tty_out"; then pass "3. trl exec -t under the system unit: the command's terminal is a /dev/pts/N with a size"
@@ -322,6 +324,7 @@ expect "user: trl exec -- id -un prints alice (the CLI finds \$XDG_RUNTIME_DIR/t
 info "user: first trl exec (socket activation included) took $(($(now_ms) - t)) ms"
 umain=$(uprop trl.service MainPID)
 expect "user: trld runs as alice" alice "$(box ps -o user= -p "$umain" | tr -d ' ')"
+expect "user: its commands start with the native process layer (trl stats: spawner)" native "$(as_alice trl stats 2>&1 | jget r.spawner)"
 ustatus=$(uprop trl.service StatusText)
 check "user: StatusText is set, so READY=1 arrived: '$ustatus'" test -n "$ustatus"
 expect "user: its ledger is \$XDG_RUNTIME_DIR/trl/orphans.json, -rw------- alice" "-rw------- alice" "$(box stat -c '%A %U' "$xrd/trl/orphans.json" 2>&1)"
