@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withDaemonAndClient, waitFor, type TestDaemon } from '../helpers/daemon';
 import { outputBytes, type StreamEvent, type TrlClient } from '../../src/client/client';
+import { RawWire } from '../helpers/raw-wire';
 
 /*
  * A flooding command's output is read into buffers that are read into again
@@ -120,4 +121,30 @@ test('what the window keeps of a flood nobody followed stays right after another
   assert.ok(retained.length >= WINDOW / 2, `the window is retained after the end (${retained.length} bytes)`);
   assert.equal(from + retained.length, want.length);
   assertSlice(retained, want, from, 'the retained window');
+});
+
+test('a flood\'s result waiting in the socket of a client that does not read stays right while other floods reuse the read buffers', { timeout: 120_000 }, async () => {
+  const want = seqBytes(LINES / 2);
+  const { session_id } = await client.request<{ session_id: string }>('session.create', { working_dir: '/tmp' });
+  // The result's head (KEEP bytes) waits in the daemon's socket: this client does not read yet.
+  const slow = await RawWire.open(daemon.socketPath, { paused: true });
+  try {
+    slow.send({ id: 'slow', method: 'exec.run', params: { session_id, command: `seq 1 ${LINES / 2} | tr '\\n' ' '` } });
+    const others = await client.request<{ session_id: string }>('session.create', { working_dir: '/tmp' });
+    assert.ok(await waitFor(async () => (await client.execs(session_id)).some((e) => e.state !== 'running')), 'the first flood ended');
+    // Other floods take every read buffer that is free; each byte of theirs is '#'.
+    for (let i = 0; i < 4; i++) {
+      const r = await client.request<{ stdout_bytes: number }>('exec.run', { session_id: others.session_id, command: 'head -c 8000000 /dev/zero | tr "\\0" "#"' });
+      assert.equal(r.stdout_bytes, 8_000_000);
+    }
+    slow.resume();
+    const answer = await slow.waitId('slow', 60_000);
+    assert.equal(answer.ok, true, JSON.stringify(answer).slice(0, 300));
+    assert.equal(answer.data.stdout_bytes, want.length);
+    const got = Buffer.from(answer.data.stdout as string);
+    assert.equal(got.length, KEEP);
+    assertSlice(got, want, 0, 'the result read late');
+  } finally {
+    slow.close();
+  }
 });
