@@ -37,6 +37,8 @@ export function asText(c: CapturedText<JsonBytes>): CapturedText<string> {
  */
 export class OutputCapture implements StreamCapture {
   private chunks: Buffer[] = [];
+  /** The kept chunks that are read buffers (read-buffers.ts): they go back once the answer carrying them is written. */
+  private holds: (() => void)[] = [];
   private kept = 0;
   private total = 0;
 
@@ -46,7 +48,9 @@ export class OutputCapture implements StreamCapture {
     this.total += chunk.length;
     const room = this.cap - this.kept;
     if (room <= 0) return;
-    const part = readBuffers.unpooled(chunk.length <= room ? chunk : chunk.subarray(0, room));
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    const hold = readBuffers.keep(part);
+    if (hold) this.holds.push(hold);
     this.chunks.push(part);
     this.kept += part.length;
   }
@@ -56,7 +60,10 @@ export class OutputCapture implements StreamCapture {
   }
 
   finish(): CapturedText<string> {
-    return asText(this.finishBytes());
+    const bytes = this.finishBytes();
+    const text = asText(bytes);
+    bytes.text.release?.();
+    return text;
   }
 
   finishBytes(): CapturedText<JsonBytes> {
@@ -64,8 +71,22 @@ export class OutputCapture implements StreamCapture {
     this.chunks = [];
     const truncated = this.total > this.kept;
     if (truncated) chunks = cutEnd(chunks);
-    return { text: new JsonBytes(chunks), truncated, bytes: this.total };
+    return { text: new JsonBytes(chunks, false, releaseAll(this.takeHolds())), truncated, bytes: this.total };
   }
+
+  private takeHolds(): (() => void)[] {
+    const holds = this.holds;
+    this.holds = [];
+    return holds;
+  }
+}
+
+/** One call lets every hold go (each lets go once); undefined when there are none. */
+function releaseAll(holds: (() => void)[]): (() => void) | undefined {
+  if (holds.length === 0) return undefined;
+  return () => {
+    for (const hold of holds) hold();
+  };
 }
 
 /** The chunks cut as utf8SafeEnd cuts their concatenation (it looks at the last four bytes only). */

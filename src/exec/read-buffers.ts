@@ -1,12 +1,20 @@
+import { memoryTrim } from '../system/memory-trim';
+
 /** One read buffer: two of libuv's suggested reads, as the addon's own. */
 export const READ_BUFFER_BYTES = 128 * 1024;
-/** Given-back buffers kept for the next reads; beyond it they are left to the collector. */
-const FREE_MAX = 16;
+/**
+ * Given-back buffers kept for the next reads (32 MiB); beyond it they are
+ * left to the collector. A flood's result gives back its whole kept head at
+ * once (32 buffers with the default 4 MiB): room for what eight floods give
+ * back between their reads, so their working set is read into again rather
+ * than collected and made anew. A quiet daemon's trim lets them all go.
+ */
+const FREE_MAX = 256;
 
 /**
  * Where a buffer of ours is: with a reader, or out as a chunk, held by the
- * output window until it drops it and by the writes of followers' events
- * that carry its bytes until the transport is done with them.
+ * output window until it drops it, and by the writes and the result captures
+ * that carry its bytes until they are done with them (`writes`).
  */
 type Where = { reading: true } | { reading: false; window: boolean; writes: number };
 
@@ -20,11 +28,14 @@ type Where = { reading: true } | { reading: false; window: boolean; writes: numb
  * back and read into again counts once.
  *
  * A chunk's buffer may be read into again only when nothing can still see
- * its bytes. So: whoever keeps a chunk beyond the output window copies it
- * (`unpooled`: the results' captures, which keep few of a flood's chunks); a
- * follower's event `hold`s it until its line has been written (it may wait
- * in a socket's queue until then); and the window `release`s it when it drops
- * it. A chunk never given back is collected as any Buffer is.
+ * its bytes. So: a result's head capture `keep`s its chunks until the answer
+ * that carries them has been handed over; every write of them (a follower's
+ * event, an answer's piece) `hold`s them until the transport is done with
+ * them (they may wait in a socket's queue); the window `release`s a chunk
+ * when it drops it. Whoever else keeps a chunk copies it (`unpooled`: what
+ * the window keeps after the end, the tail captures). A buffer is read into
+ * again only once every holder has let go, never on a guess; a chunk never
+ * given back is collected as any Buffer is.
  */
 class ReadBuffers {
   private readonly free: Buffer[] = [];
@@ -54,9 +65,21 @@ class ReadBuffers {
     return this.where.has(chunk.buffer) ? Buffer.from(chunk) : chunk;
   }
 
+  /** A result's capture keeps `chunk`: as `hold`, or null when the chunk is not one of ours (nothing to give back). */
+  keep(chunk: Buffer): (() => void) | null {
+    const where = this.where.get(chunk.buffer);
+    return where === undefined || where.reading ? null : this.hold(chunk);
+  }
+
+  /** The free buffers go to the collector (a quiet daemon gives their memory back). */
+  dropFree(): void {
+    this.free.length = 0;
+  }
+
   /**
-   * A write of `chunk`'s bytes begins: the returned function, called once the
-   * transport is done with them (more calls change nothing), lets it go.
+   * A write of `chunk`'s bytes begins (or a capture keeps them): the returned
+   * function, called once the transport is done with them (more calls change
+   * nothing), lets it go.
    */
   hold(chunk: Buffer): () => void {
     const ab = chunk.buffer;
@@ -99,3 +122,4 @@ const NOTHING = (): void => {};
 
 /** The daemon's one set, shared by every command's readers. */
 export const readBuffers = new ReadBuffers();
+memoryTrim.onTrim(() => readBuffers.dropFree());

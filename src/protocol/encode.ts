@@ -19,13 +19,19 @@ export function isSmall(message: unknown): boolean {
   return !isLazy(message) && roughChars(message, WHOLE_BELOW) < WHOLE_BELOW;
 }
 
-export function* encodeLinePieces(message: unknown): Generator<string | Buffer> {
+/**
+ * `encoded`, when given, gets every JsonBytes whose slices were handed out:
+ * once the last piece has been taken, a writer that held each slice until
+ * its write was done may release them (JsonBytes.release). A message encoded
+ * whole (JSON.stringify) hands out copies and adds nothing.
+ */
+export function* encodeLinePieces(message: unknown, encoded?: JsonBytes[]): Generator<string | Buffer> {
   if (isSmall(message)) {
     yield JSON.stringify(message) + '\n';
     return;
   }
   let buf = '';
-  for (const part of walk(message)) {
+  for (const part of walk(message, encoded)) {
     if (typeof part !== 'string') {
       if (buf.length > 0) yield buf;
       buf = '';
@@ -113,8 +119,9 @@ function isLazy(value: unknown): boolean {
   return false;
 }
 
-function* walk(value: unknown): Generator<string | Buffer> {
+function* walk(value: unknown, encoded?: JsonBytes[]): Generator<string | Buffer> {
   if (value instanceof JsonBytes) {
+    encoded?.push(value);
     yield '"';
     yield* value.slices();
     return yield '"';
@@ -138,7 +145,7 @@ function* walk(value: unknown): Generator<string | Buffer> {
     for (const item of value as Iterable<unknown>) {
       if (!first) yield ',';
       first = false;
-      yield* walk(item === undefined || typeof item === 'function' ? null : item);
+      yield* walk(item === undefined || typeof item === 'function' ? null : item, encoded);
     }
     return yield ']';
   }
@@ -151,7 +158,7 @@ function* walk(value: unknown): Generator<string | Buffer> {
     if (v === undefined || typeof v === 'function') continue;
     yield `${first ? '' : ','}${JSON.stringify(key)}:`;
     first = false;
-    yield* walk(v);
+    yield* walk(v, encoded);
   }
   yield '}';
 }

@@ -9,6 +9,10 @@ import { JsonStringEncoder, SLICE_BYTES } from './json-bytes';
  * that compares, needs nothing special.
  *
  * The chunks are referenced, not copied: they must not change afterwards.
+ * `release`, when given, lets their buffers be read into again
+ * (src/exec/read-buffers.ts): the one writer of the answer that carries them
+ * calls it once every slice has been handed over, each held by its write.
+ * Nobody else calls it; unreleased, the buffers go to the collector.
  */
 export class JsonBytes {
   readonly byteLength: number;
@@ -20,6 +24,7 @@ export class JsonBytes {
   constructor(
     readonly chunks: readonly Buffer[],
     readonly plain = false,
+    readonly release?: () => void,
   ) {
     let n = 0;
     for (const c of chunks) n += c.length;

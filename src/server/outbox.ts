@@ -1,5 +1,7 @@
 import { ErrorCode, errorEnvelope } from '../protocol/errors';
 import { encodeLinePieces } from '../protocol/encode';
+import type { JsonBytes } from '../protocol/json-text';
+import { readBuffers } from '../exec/read-buffers';
 
 /** Bytes a transport may hold unsent before answers and events wait for 'drain'. */
 export const SEND_HIGH_WATER = 1024 * 1024;
@@ -14,7 +16,8 @@ const TURN_BYTES = 256 * 1024;
 
 /** What the outbox needs of a transport. */
 export interface OutboxTarget {
-  write(data: string | Buffer): boolean;
+  /** `done` runs once the transport is done with `data` (handed to the kernel, or failed). */
+  write(data: string | Buffer, done?: () => void): boolean;
   readonly writableLength: number;
   /** False once the transport can no longer be written. */
   readonly open: boolean;
@@ -81,11 +84,17 @@ export class Outbox {
     if (this.target.open) this.onIdle();
   }
 
-  /** True when the whole line went out. */
+  /**
+   * True when the whole line went out. A piece that is a read buffer's bytes
+   * (a result's output) is held until its write is done, and the result's
+   * captured chunks are released once the last piece is handed over: their
+   * buffers go back to the reads only when no write still needs them.
+   */
   private async writeOne(message: object): Promise<boolean> {
     let written = 0;
     let turn = 0;
-    const pieces = encodeLinePieces(message);
+    const encoded: JsonBytes[] = [];
+    const pieces = encodeLinePieces(message, encoded);
     for (;;) {
       let next: IteratorResult<string | Buffer>;
       try {
@@ -95,7 +104,10 @@ export class Outbox {
         this.onError(err);
         return this.writeOne(internalError(message));
       }
-      if (next.done) return true;
+      if (next.done) {
+        for (const bytes of encoded) bytes.release?.();
+        return true;
+      }
       while (this.target.writableLength >= SEND_HIGH_WATER) {
         if (!this.target.open) return false;
         await this.target.drained();
@@ -105,8 +117,9 @@ export class Outbox {
         await nextTurn();
       }
       if (!this.target.open) return false;
-      this.target.write(next.value);
-      turn += next.value.length;
+      const piece = next.value;
+      this.target.write(piece, typeof piece === 'string' ? undefined : readBuffers.hold(piece));
+      turn += piece.length;
       written++;
     }
   }

@@ -38,7 +38,7 @@ export class PeerOutput implements EventSink {
   ) {
     this.outbox = new Outbox(
       {
-        write: (data) => transport.write(data),
+        write: (data, done) => transport.write(data, done),
         get writableLength() {
           return transport.writableLength;
         },

@@ -47,6 +47,13 @@ export class MemoryTrim {
   private settleTimer: NodeJS.Timeout | undefined;
   /** Trims done (tests). */
   count = 0;
+  /** See onTrim. */
+  private readonly spares: (() => void)[] = [];
+
+  /** `drop` lets go of memory kept for reuse (buffers); it runs before each trim's collection. */
+  onTrim(drop: () => void): void {
+    this.spares.push(drop);
+  }
 
   constructor(
     private readonly trim: () => unknown,
@@ -76,6 +83,7 @@ export class MemoryTrim {
     this.timer = null;
     if (this.bytes >= FLOOD_BYTES) return this.schedule();
     this.count++;
+    for (const drop of this.spares) drop();
     this.collect();
     setTimeout(this.trim, FREED_AFTER_MS).unref();
     clearTimeout(this.settleTimer);

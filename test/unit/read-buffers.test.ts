@@ -4,6 +4,7 @@ import { readBuffers } from '../../src/exec/read-buffers';
 import { OutputBuffer } from '../../src/exec/output-buffer';
 import { OutputCapture } from '../../src/exec/capture';
 import { HeadTailCapture, TailCapture } from '../../src/exec/capture-tail';
+import { Outbox } from '../../src/server/outbox';
 
 /** A read into one of the shared buffers, as FdReader hands it over: `text` at its start. */
 function readChunk(text: string): Buffer {
@@ -64,9 +65,9 @@ test('a hold on a chunk that is not one of ours (a copy, a carried character) ch
   assert.equal(readBuffers.freeCount, 0);
 });
 
-test('captures keep copies, so a buffer read into again changes nothing they hold', () => {
+test('tail captures keep copies, so a buffer read into again changes nothing they hold', () => {
   drainFree();
-  for (const capture of [new OutputCapture(64), new TailCapture(64), new HeadTailCapture(64)]) {
+  for (const capture of [new TailCapture(64), new HeadTailCapture(64)]) {
     const chunk = readChunk('kept bytes');
     capture.push(chunk);
     const output = new OutputBuffer(1, () => {});
@@ -75,6 +76,71 @@ test('captures keep copies, so a buffer read into again changes nothing they hol
     readBuffers.take().fill(0x21); // and is read into again
     assert.equal(capture.finish().text, 'kept bytes', capture.constructor.name);
   }
+});
+
+test('a head capture keeps its chunks in their read buffers: the buffer goes back once the result is released and no write holds it', () => {
+  drainFree();
+  const capture = new OutputCapture(64);
+  const chunk = readChunk('kept bytes');
+  capture.push(chunk);
+  const output = new OutputBuffer(1, () => {});
+  output.push('stdout', chunk);
+  output.push('stdout', readChunk('x')); // the window drops the chunk
+  assert.equal(readBuffers.freeCount, 0, 'the capture still holds it');
+  const { text } = capture.finishBytes();
+  assert.equal(text.chunks[0]!.buffer, chunk.buffer, 'not copied');
+  const written = readBuffers.hold(text.chunks[0]!); // the answer's piece, not yet handed to the kernel
+  text.release!();
+  assert.equal(readBuffers.freeCount, 0, 'the write still holds it');
+  written();
+  assert.equal(readBuffers.freeCount, 1);
+  text.release!(); // more calls change nothing
+  assert.equal(readBuffers.freeCount, 1);
+  drainFree();
+
+  const viaString = new OutputCapture(64);
+  const other = readChunk('as a string');
+  viaString.push(other);
+  readBuffers.release(other);
+  assert.equal(viaString.finish().text, 'as a string');
+  assert.equal(readBuffers.freeCount, 1, 'finish() copies the text out and lets the buffer go');
+  drainFree();
+
+  const small = new OutputCapture(64);
+  small.push(Buffer.from('not one of ours'));
+  assert.equal(small.finishBytes().text.release, undefined, 'nothing to give back');
+});
+
+test('an answer written from a result\'s read buffers: each piece is held until its write is done, the result released once the line is out', async () => {
+  drainFree();
+  const text = 'y'.repeat(100_000); // over the size an answer is encoded whole at
+  const capture = new OutputCapture(1 << 20);
+  const chunk = readChunk(text);
+  capture.push(chunk);
+  readBuffers.release(chunk); // the window let go
+  const stdout = capture.finishBytes().text;
+  const writes: { data: string | Buffer; done?: () => void }[] = [];
+  const box = new Outbox(
+    {
+      write: (data, done) => (writes.push({ data, done }), true),
+      writableLength: 0,
+      open: true,
+      drained: () => Promise.resolve(),
+      abort: () => {},
+    },
+    (err) => assert.fail(String(err)),
+    () => {},
+  );
+  box.push({ id: 1, ok: true, data: { stdout } });
+  while (!box.idle) await new Promise((r) => setImmediate(r));
+  const line = Buffer.concat(writes.map((w) => (typeof w.data === 'string' ? Buffer.from(w.data) : w.data))).toString();
+  assert.equal(JSON.parse(line).data.stdout, text);
+  const held = writes.filter((w) => typeof w.data !== 'string' && w.data.buffer === chunk.buffer);
+  assert.ok(held.length > 0, 'the output went out as the read buffer\'s bytes');
+  assert.equal(readBuffers.freeCount, 0, 'released, but the transport still has the pieces');
+  for (const w of held) w.done!();
+  assert.equal(readBuffers.freeCount, 1, 'given back once the transport is done with every piece');
+  drainFree();
 });
 
 test('the end of output copies what the window keeps out of the read buffers and gives them back; a given-back buffer goes back once', () => {

@@ -42,7 +42,7 @@ export function replyAnswer(res: ServerResponse, response: object, logger: Logge
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
   const outbox = new Outbox(
     {
-      write: (data) => res.write(data),
+      write: (data, done) => res.write(data, done),
       get writableLength() {
         return res.writableLength;
       },
