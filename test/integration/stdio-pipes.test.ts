@@ -1,6 +1,6 @@
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDaemon } from '../helpers/daemon';
+import { withDaemonAndClient } from '../helpers/daemon';
 import { newSession, run } from '../helpers/requests';
 import type { TrlClient } from '../../src/client/client';
 
@@ -11,15 +11,9 @@ import type { TrlClient } from '../../src/client/client';
  * with ENXIO).
  */
 
-let daemon: TestDaemon;
 let c: TrlClient;
-before(async () => {
-  daemon = await TestDaemon.start();
-  c = await daemon.connect();
-});
-after(async () => {
-  c.close();
-  await daemon.dispose();
+withDaemonAndClient({}, (_daemon, client) => {
+  c = client;
 });
 
 const skip = (process.env.TRL_SPAWNER ?? 'native') !== 'native' && 'child_process gives sockets for stdio';
