@@ -32,9 +32,13 @@ if pid == 0:
         rc = subprocess.call([node, trl, 'shell'], env=ENV, cwd='/tmp')
         killed = None
     else:
+        # The parent tells (SIGUSR1) once the program's alternate screen has reached the terminal:
+        # killed before that, trl has nothing to switch back.
+        shown = []
+        signal.signal(signal.SIGUSR1, lambda *a: shown.append(True))
         p = subprocess.Popen([node, trl, 'exec', '-t', '--', 'sh', '-c', r'printf "\033[?1049h\033[?25l"; sleep 100'], env=ENV, cwd='/tmp')
         deadline = time.time() + 10
-        while stty_g() == before and time.time() < deadline:
+        while (stty_g() == before or not shown) and time.time() < deadline:
             time.sleep(0.05)
         raw = stty_g() != before
         p.send_signal(signal.SIGKILL)
@@ -49,7 +53,7 @@ if pid == 0:
     os._exit(0)
 
 out = b''
-sent_resize = sent_line = False
+sent_resize = sent_line = told_shown = False
 deadline = time.time() + 30
 while time.time() < deadline:
     r, _, _ = select.select([fd], [], [], 0.2)
@@ -65,6 +69,9 @@ while time.time() < deadline:
     if scenario == 'shell' and not sent_line and chunk:
         sent_line = True
         os.write(fd, b'echo hi-$((1+1)); exit 4\r')
+    if scenario == 'kill' and not told_shown and b'\x1b[?1049h' in out:
+        told_shown = True
+        os.kill(pid, signal.SIGUSR1)
     if scenario == 'resize':
         if not sent_resize and b'ready 111 33' in out:
             sent_resize = True
