@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../protocol/schema';
 import { MAX_TIMER_S, atLeastOneMs } from '../protocol/messages';
 
 const MiB = 1024 * 1024;

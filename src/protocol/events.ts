@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from './schema';
 import type { ExecResult, ExecStreamParams } from './messages';
 
 /** The two output streams of a command. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './schema';
 
 /** The request envelope. `id` is echoed verbatim; clients send strings, numbers are tolerated. */
 export const RequestEnvelope = z.object({
@@ -267,17 +267,17 @@ export interface ExecResult {
 export type SessionState = 'creating' | 'idle' | 'running' | 'terminated';
 
 /**
- * Formats a zod error as one line naming each offending field, e.g.
+ * Formats a schema error as one line naming each offending field, e.g.
  * `params.timeout_s: …`. An env name is shown only up to its first "=" or NUL:
  * a dotenv line given as a key (`"TOKEN=secret"`) must not echo its value.
  */
-export function describeIssues(error: z.ZodError, prefix: string): string {
+export function describeIssues(error: z.SchemaError, prefix: string): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
       const segments = issue.path.map((p, i) => (i > 0 && issue.path[i - 1] === 'env' ? safeEnvName(String(p)) : String(p)));
       const path = [prefix, ...segments].filter(Boolean).join('.');
-      const message = issue.code === 'invalid_key' && issue.issues[0] ? issue.issues[0].message : issue.message;
+      const message = issue.code === 'invalid_key' && issue.issues?.[0] ? issue.issues[0].message : issue.message;
       return `${path || 'request'}: ${message}`;
     })
     .join('; ');

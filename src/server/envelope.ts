@@ -34,7 +34,7 @@ export function parseEnvelope(text: string, wording: EnvelopeWording): ParsedEnv
       response: errorEnvelope('unknown', ErrorCode.INVALID_PARAMS, `${wording.noun} is not valid JSON (${(err as Error).message}); ${wording.hint}`),
     };
   }
-  // The common case, checked by hand: zod is there for the message when something is off.
+  // The common case, checked by hand: the schema is there for the message when something is off.
   if (isPlainEnvelope(message)) return { ok: true, id: message.id, method: message.method, params: message.params };
   const envelope = RequestEnvelope.safeParse(message);
   if (!envelope.success) {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../protocol/schema';
 import { ErrorCode, TrlError, errorEnvelope } from '../protocol/errors';
 import type { Logger } from '../system/logger';
 import { describeIssues } from '../protocol/messages';
@@ -15,10 +15,10 @@ export interface RequestContext {
   afterResponse(fn: () => void): void;
 }
 
-export type Handler<S extends z.ZodType> = (params: z.infer<S>, ctx: RequestContext) => Promise<unknown> | unknown;
+export type Handler<S extends z.Schema> = (params: z.infer<S>, ctx: RequestContext) => Promise<unknown> | unknown;
 
 interface Route {
-  schema: z.ZodType;
+  schema: z.Schema;
   handle: (params: unknown, ctx: RequestContext) => Promise<unknown> | unknown;
 }
 
@@ -27,7 +27,7 @@ export class Router {
   private readonly routes = new Map<string, Route>();
   private refusing: string | null = null;
 
-  register<S extends z.ZodType>(method: string, schema: S, handle: Handler<S>): this {
+  register<S extends z.Schema>(method: string, schema: S, handle: Handler<S>): this {
     this.routes.set(method, { schema, handle: handle as Route['handle'] });
     return this;
   }

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../protocol/schema';
 import type { CapturedText } from '../exec/capture';
 import { ExecError, type ExecErrorCode } from '../exec/errors';
 import type { ExecRecord } from '../exec/exec-record';
@@ -106,7 +106,7 @@ const WIRE_CODE: Record<ExecErrorCode, ErrorCode> = {
 };
 
 /** A handler whose domain errors are answered as wire errors, with their message. */
-export function atEdge<S extends z.ZodType>(handle: Handler<S>): Handler<S> {
+export function atEdge<S extends z.Schema>(handle: Handler<S>): Handler<S> {
   return async (params, ctx) => {
     try {
       return await handle(params, ctx);

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../protocol/schema';
 import type { ReportLogger } from './logger';
 import { readWhole } from './read-fd';
 import { UnsafePathError } from './runtime-dir';

@@ -4,7 +4,7 @@ import { BODY_WORDING, LINE_WORDING, parseEnvelope } from '../../src/server/enve
 
 const EXPECTED = '{"id": string, "method": string, "params": object}';
 
-test('a plain request and one zod must check both come out as the same parts', () => {
+test('a plain request and one the schema must check both come out as the same parts', () => {
   assert.deepEqual(parseEnvelope('{"id":"1","method":"system.ping"}', LINE_WORDING), { ok: true, id: '1', method: 'system.ping', params: undefined });
   assert.deepEqual(parseEnvelope('{"id":7,"method":"m","params":{"a":1}}', BODY_WORDING), { ok: true, id: 7, method: 'm', params: { a: 1 } });
 });
