@@ -4,6 +4,7 @@ import { serveStdio } from './server/stdio';
 import type { Router } from './server/router';
 import type { SessionRegistry } from './sessions/registry';
 import type { Logger } from './system/logger';
+import { memoryTrim } from './system/memory-trim';
 import type { Notifier } from './system/systemd-notify';
 
 export interface Running {
@@ -27,6 +28,7 @@ export function supervise(r: Running): void {
   const { registry, connections, notifier, logger } = r;
   const status = () => `${registry.activeSessions} sessions, ${registry.runningCommands} running, ${connections.size} connections`;
   notifier.ready(status());
+  memoryTrim.startedUp();
 
   // STATUS= at most once a second: a datagram per command would tax the hot path.
   let statusDue = false;

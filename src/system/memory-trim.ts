@@ -62,6 +62,17 @@ export class MemoryTrim {
     private readonly collectYoung: () => void,
   ) {}
 
+  /**
+   * The daemon is ready: what its start left behind is given back a second
+   * later, as after a flood (the bundle's source as read before it was
+   * wrapped for the compiler, the code cache's file, the start-up's garbage,
+   * then the young generation the start grew), not when V8's memory reducer
+   * gets to it some 8 s on or a flood makes a collection due.
+   */
+  startedUp(): void {
+    if (this.timer === null) this.schedule();
+  }
+
   /** A command ended: what a stream of commands leaves behind is given back too. */
   commandEnded(): void {
     this.outputRead(COMMAND_BYTES);

@@ -93,6 +93,27 @@ test('a stream of commands makes a trim due too: about one per thousand commands
   assert.deepEqual(did, ['collect', 'trim', 'young']);
 });
 
+test('a daemon that has just started gives back what its start left a second later', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  trim.startedUp();
+  tick(1000);
+  tick(250);
+  assert.deepEqual(did, ['collect', 'trim']);
+  tick(6000);
+  assert.deepEqual(did, ['collect', 'trim', 'young'], 'and the young generation its start grew');
+});
+
+test('a flood right after the start puts that off until it stops', (t) => {
+  const { trim, did, tick } = trimmer(t);
+  trim.startedUp();
+  trim.outputRead(4 * MiB);
+  tick(1000);
+  assert.deepEqual(did, [], 'the flood goes on');
+  tick(1000);
+  tick(250);
+  assert.deepEqual(did, ['collect', 'trim']);
+});
+
 /** The kinds of V8 collections `run` caused, as perf_hooks reports them. */
 async function collectionsOf(run: () => void): Promise<number[]> {
   const kinds: number[] = [];
