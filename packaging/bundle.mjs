@@ -64,6 +64,18 @@ const zodEnglishOnly = {
   },
 };
 
+// @xterm/headless (142 KB) is needed only once a terminal command starts
+// (src/exec/pty/screen.ts requires it then). Inside the bundle its source was
+// read, kept in memory and hashed into the build line at every start; it ships
+// beside the bundles instead, as xterm-headless.js, and the require finds it
+// there (relative to the loader, trld.js, in the same directory).
+const xtermBeside = {
+  name: 'xterm-beside-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^@xterm\/headless$/ }, () => ({ path: './xterm-headless.js', external: true }));
+  },
+};
+
 // pino's transports run in worker threads: pino loads worker_threads and its
 // transport module at start (about 10 ms of a cold start under a Node built
 // without its code cache, as Debian's is). trl logs to stdout from the main
@@ -124,7 +136,7 @@ for (const { name, entry, executable, buildLine } of entries) {
     minifyWhitespace: true,
     legalComments: 'none',
     ...(executable ? { banner: { js: '#!/usr/bin/node' } } : {}),
-    plugins: [addonShim, inlineVersion, zodEnglishOnly, pinoWithoutTransports, sonicBoomWithoutAssert],
+    plugins: [addonShim, inlineVersion, zodEnglishOnly, pinoWithoutTransports, sonicBoomWithoutAssert, xtermBeside],
     metafile: true,
     logLevel: 'warning',
   });
@@ -150,6 +162,12 @@ copyFileSync(addon, join(out, 'notify.node'));
 chmodSync(join(out, 'notify.node'), 0o644);
 packages.add('sd-notify');
 
+const xterm = join(from, 'node_modules/@xterm/headless/lib-headless/xterm-headless.js');
+// Without its source-map line: the map is not shipped.
+writeFileSync(join(out, 'xterm-headless.js'), readFileSync(xterm, 'utf8').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'));
+chmodSync(join(out, 'xterm-headless.js'), 0o644);
+packages.add('@xterm/headless');
+
 const ownAddon = join(from, 'native/build/Release/trl_native.node');
 try {
   statSync(ownAddon);
@@ -165,7 +183,7 @@ const missing = [...packages].filter((p) => !new RegExp(`^Files: .*\\bnode_modul
 const list = [...packages].sort();
 writeFileSync(join(out, 'packages.txt'), `${list.join('\n')}\n`);
 writeFileSync(join(out, 'VERSION'), `${version}\n`);
-console.log(`bundle: ${out}: version ${version}, ${entries.map((e) => e.name).join(', ')}, notify.node, trl_native.node; packages: ${list.join(' ')}`);
+console.log(`bundle: ${out}: version ${version}, ${entries.map((e) => e.name).join(', ')}, notify.node, trl_native.node, xterm-headless.js; packages: ${list.join(' ')}`);
 if (missing.length > 0) {
   console.error(`bundle: packaging/debian/copyright names no Files: stanza for: ${missing.join(' ')}`);
   process.exit(1);

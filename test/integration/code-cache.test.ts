@@ -200,3 +200,25 @@ test('trl doctor, from the package\'s bundle, says whether both caches would be 
   assert.match(c.fix ?? '', /dpkg-reconfigure trl/);
   assert.equal(doctor('').status, 'n/a');
 });
+
+test('the package\'s daemon shows a terminal command\'s screen: the emulator loads from beside the bundle on first use', async (t) => {
+  if (!isRoot) return t.skip('the bundle is built in a root-owned directory: the test runner is not root');
+  if (process.env.TRL_SPAWNER === 'child_process') return t.skip('TRL_SPAWNER=child_process: a controlling terminal needs the native process layer');
+  const d = await TestDaemon.start({ entry: join(lib, 'trld.js'), env: { TRL_CODE_CACHE_DIR: '' } });
+  daemons.push(d);
+  assert.equal(readFileSync(join(lib, 'trld-main.js'), 'utf8').includes('This API only accepts integers'), false, 'the emulator is not inside the bundle');
+  const c = await d.connect();
+  try {
+    const { session_id } = await c.createSession();
+    const s = await c.stream({ session_id, command: "printf '\\033[2J\\033[3;5Hscreen from the package'; sleep 30", pty: { cols: 40, rows: 5 } });
+    let screen = await c.screen(s.execId);
+    for (let i = 0; i < 100 && !screen.lines.join('\n').includes('screen from the package'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      screen = await c.screen(s.execId);
+    }
+    assert.equal(screen.lines[2], '    screen from the package');
+    await c.cancel(s.execId);
+  } finally {
+    c.close();
+  }
+});
