@@ -4,7 +4,7 @@
  * word for word (`test/unit/schema.test.ts` holds them), so the wire and
  * every error a client sees stay as they were. zod itself took a third of
  * the daemon's bundle, 35–50 ms of a start with the code cache and about
- * 6 MB of its idle memory (docs/dependencies.md); `trl mcp` keeps zod, which
+ * 7 MB of its idle memory (docs/dependencies.md); `trl mcp` keeps zod, which
  * the MCP SDK takes its tool schemas in.
  *
  * Import it as zod is imported (`import * as z from './schema'`): `z.object`,
@@ -24,6 +24,9 @@ export interface Issue {
 interface RawIssue extends Issue {
   abort?: boolean;
 }
+
+/** The issues as a caller sees them: without the parse's own flag. */
+const finished = (issues: RawIssue[]): Issue[] => issues.map(({ abort: _, ...issue }) => issue);
 
 export class SchemaError extends Error {
   constructor(readonly issues: Issue[]) {
@@ -60,7 +63,7 @@ export abstract class Schema<O = unknown, I = O> {
     const issues: RawIssue[] = [];
     const data = this.run(input, [], issues);
     if (issues.length === 0) return { success: true, data: data as O };
-    return { success: false, error: new SchemaError(issues.map(({ abort: _, ...issue }) => issue)) };
+    return { success: false, error: new SchemaError(finished(issues)) };
   }
 
   parse(input: unknown): O {
@@ -377,7 +380,7 @@ class RecordSchema<K extends string, V, VI> extends Schema<Record<K, V>, Record<
       const keyIssues: RawIssue[] = [];
       this.key.run(k, KEY_PATH, keyIssues);
       if (keyIssues.length > 0) {
-        issues.push({ code: 'invalid_key', path: [...path, k], message: 'Invalid key in record', issues: keyIssues.map(({ abort: _, ...i }) => i), abort: true });
+        issues.push({ code: 'invalid_key', path: [...path, k], message: 'Invalid key in record', issues: finished(keyIssues), abort: true });
         continue;
       }
       path.push(k);
