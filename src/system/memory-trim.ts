@@ -119,8 +119,12 @@ let gc: ((options?: { type: 'minor' }) => void) | undefined;
 export function collection(type: 'full' | 'young'): void {
   if (gc === undefined) {
     // Loaded here, not at start-up (system/lazy-builtins.ts says why).
-    (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+    const v8 = require('node:v8') as typeof import('node:v8');
+    v8.setFlagsFromString('--expose-gc');
     gc = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as typeof gc;
+    // The function stays; the flag goes back: V8 refuses a code cache made under other flags, and
+    // `trld --write-code-cache` makes its cache from a running daemon, which trims a second after ready.
+    v8.setFlagsFromString('--no-expose-gc');
   }
   if (type === 'full') gc!();
   else gc!({ type: 'minor' });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { MemoryTrim, collection } from '../../src/system/memory-trim';
 
@@ -112,6 +113,20 @@ test('a flood right after the start puts that off until it stops', (t) => {
   tick(1000);
   tick(250);
   assert.deepEqual(did, ['collect', 'trim']);
+});
+
+test('a collection leaves V8\'s flags as they were: a code cache made after it is accepted by a new process', () => {
+  // trld --write-code-cache makes its cache from a running daemon, which trims a second after ready.
+  const { Script } = require('node:vm') as typeof import('node:vm');
+  const source = 'function answer() { return 42; } answer();';
+  collection('full');
+  collection('young');
+  const made = new Script(source);
+  made.runInThisContext();
+  const data = made.createCachedData().toString('base64');
+  const check = `const { Script } = require('node:vm'); process.stdout.write(String(new Script(${JSON.stringify(source)}, { cachedData: Buffer.from(process.argv[1], 'base64') }).cachedDataRejected));`;
+  const r = spawnSync(process.execPath, ['-e', check, data], { encoding: 'utf8' });
+  assert.equal(r.stdout, 'false', `V8 refused the cache: ${r.stderr}`);
 });
 
 /** The kinds of V8 collections `run` caused, as perf_hooks reports them. */
