@@ -103,7 +103,6 @@ export abstract class Schema<O = unknown, I = O> {
 }
 
 export type infer<S extends Schema<unknown, unknown>> = S['_output'];
-export type output<S extends Schema<unknown, unknown>> = S['_output'];
 export type input<S extends Schema<unknown, unknown>> = S['_input'];
 
 /** Whether an issue since `from` stops what follows. */
